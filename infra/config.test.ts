@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './errors.ts';
+import { loadConfig } from './config.ts';
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('gives loopback development defaults with no environment', () => {
+    const cfg = loadConfig({});
+    expect(cfg.livekit.url).toBe('ws://127.0.0.1:7880');
+    expect(cfg.mongo.url).toBe('mongodb://127.0.0.1:27017');
+    expect(cfg.agent.drainTimeoutMs).toBe(8000);
+    expect(cfg.providers.stt).toEqual([]);
+  });
+
+  it('returns a deeply frozen object', () => {
+    const cfg = loadConfig({});
+    expect(Object.isFrozen(cfg)).toBe(true);
+    expect(Object.isFrozen(cfg.providers.deepgram)).toBe(true);
+    expect(() => {
+      (cfg.livekit as { url: string }).url = 'x';
+    }).toThrow(TypeError);
+  });
+
+  it('reports every bad variable on its own line, by name', () => {
+    const problems = problemsOf({
+      LIVEKIT_URL: 'not a url',
+      DISPATCHER_MAX_IN_FLIGHT: 'many',
+      LOG_LEVEL: 'loud',
+    });
+    expect(problems).toHaveLength(3);
+    expect(problems.some((p) => p.startsWith('LIVEKIT_URL:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('DISPATCHER_MAX_IN_FLIGHT:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('LOG_LEVEL:'))).toBe(true);
+  });
+
+  it('fails at startup when a configured provider has no key', () => {
+    const problems = problemsOf({ STT_PROVIDERS: 'deepgram', TTS_PROVIDERS: 'elevenlabs,openai' });
+    expect(problems).toEqual([
+      'DEEPGRAM_API_KEY: is required because deepgram is a configured provider',
+      'ELEVENLABS_API_KEY: is required because elevenlabs is a configured provider',
+      'OPENAI_API_KEY: is required because openai is a configured provider',
+    ]);
+  });
+
+  it('rejects an unknown provider name', () => {
+    const problems = problemsOf({ STT_PROVIDERS: 'whisper' });
+    expect(problems[0]).toMatch(/^STT_PROVIDERS: expected a comma list of deepgram/);
+  });
+
+  it('builds the provider chain from the keys that are present', () => {
+    const cfg = loadConfig({
+      ELEVENLABS_API_KEY: 'k1',
+      OPENAI_API_KEY: 'k2',
+      DEEPGRAM_API_KEY: 'k3',
+    });
+    expect(cfg.providers.stt).toEqual(['deepgram']);
+    expect(cfg.providers.llm).toEqual(['openai']);
+    expect(cfg.providers.tts).toEqual(['elevenlabs', 'openai']);
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ LIVEKIT_URL: '' }).livekit.url).toBe('ws://127.0.0.1:7880');
+  });
+});

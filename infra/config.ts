@@ -1,0 +1,265 @@
+/**
+ * The one module that reads `process.env`. Everything else receives the typed, frozen result.
+ *
+ * Every variable is validated with zod; each bad or missing one produces its own line in a
+ * single ConfigError, so an operator fixes them all in one go.
+ */
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+type Env = Record<string, string | undefined>;
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const ms = z.coerce.number({ message: 'expected a number of milliseconds' }).int().min(0);
+const positiveInt = z.coerce.number({ message: 'expected a whole number' }).int().positive();
+const url = (protocols: readonly string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected a ${protocols.join(' or ')} URL` },
+  );
+const providerList = <T extends string>(names: readonly [T, ...T[]]) =>
+  z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(z.enum(names, { message: `expected a comma list of ${names.join(', ')}` })).min(1),
+    );
+
+/** Each key is an environment variable; defaults are the loopback development setup. */
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  LOG_PII: bool.default(false),
+
+  LIVEKIT_URL: url(['ws:', 'wss:', 'http:', 'https:']).default('ws://127.0.0.1:7880'),
+  LIVEKIT_API_KEY: z.string().min(1).default('devkey'),
+  LIVEKIT_API_SECRET: z.string().min(1).default('secret'),
+
+  GOOGLE_CLOUD_PROJECT: z.string().min(1).default('voicecare-local'),
+  PUBSUB_EMULATOR_HOST: z.string().optional(),
+  PUBSUB_REQUESTS_TOPIC: z.string().min(3).default('session-requests'),
+  PUBSUB_REQUESTS_SUBSCRIPTION: z.string().min(3).default('session-requests-dispatcher'),
+  PUBSUB_EVENTS_TOPIC: z.string().min(3).default('session-events'),
+  PUBSUB_DEAD_LETTER_TOPIC: z.string().min(3).default('session-requests-dead-letter'),
+  PUBSUB_MAX_DELIVERY_ATTEMPTS: z.coerce.number().int().min(5).max(100).default(5),
+
+  MONGODB_URL: url(['mongodb:', 'mongodb+srv:']).default('mongodb://127.0.0.1:27017'),
+  MONGODB_DB: z.string().min(1).default('voicecare'),
+
+  AGENT_NAME: z.string().min(1).default('voicecare-agent'),
+  AGENT_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
+  AGENT_NUM_IDLE_PROCESSES: z.coerce.number().int().min(0).default(1),
+  /** Cloud Run sends SIGTERM and kills after ~10 s; drain must finish inside that. */
+  AGENT_DRAIN_TIMEOUT_MS: ms.default(8000),
+  AGENT_LOAD_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.75),
+  AGENT_MAX_SESSION_MS: ms.default(30 * 60_000),
+
+  DISPATCHER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  DISPATCHER_MAX_IN_FLIGHT: positiveInt.default(4),
+  DISPATCHER_JOIN_TIMEOUT_MS: ms.default(15_000),
+  DISPATCHER_SHUTDOWN_TIMEOUT_MS: ms.default(8000),
+  DISPATCHER_MAX_MESSAGE_BYTES: positiveInt.default(16 * 1024),
+
+  STT_PROVIDERS: providerList(['deepgram'] as const).optional(),
+  LLM_PROVIDERS: providerList(['openai'] as const).optional(),
+  TTS_PROVIDERS: providerList(['elevenlabs', 'openai'] as const).optional(),
+
+  DEEPGRAM_API_KEY: z.string().min(1).optional(),
+  DEEPGRAM_BASE_URL: url(['ws:', 'wss:', 'http:', 'https:']).optional(),
+  DEEPGRAM_MODEL: z.string().min(1).default('nova-3'),
+
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: url(['http:', 'https:']).optional(),
+  OPENAI_LLM_MODEL: z.string().min(1).default('gpt-4.1-mini'),
+  OPENAI_TTS_MODEL: z.string().min(1).default('gpt-4o-mini-tts'),
+  OPENAI_TTS_VOICE: z.string().min(1).default('alloy'),
+
+  ELEVENLABS_API_KEY: z.string().min(1).optional(),
+  ELEVENLABS_BASE_URL: url(['http:', 'https:', 'ws:', 'wss:']).optional(),
+  ELEVENLABS_MODEL: z.string().min(1).default('eleven_flash_v2_5'),
+  ELEVENLABS_VOICE_ID: z.string().min(1).default('21m00Tcm4TlvDq8ikWAM'),
+});
+
+export type SttProvider = 'deepgram';
+export type LlmProvider = 'openai';
+export type TtsProvider = 'elevenlabs' | 'openai';
+
+export interface Config {
+  env: 'development' | 'test' | 'production';
+  log: { level: string; logPii: boolean };
+  livekit: { url: string; apiKey: string; apiSecret: string };
+  pubsub: {
+    projectId: string;
+    emulatorHost: string | undefined;
+    requestsTopic: string;
+    requestsSubscription: string;
+    eventsTopic: string;
+    deadLetterTopic: string;
+    maxDeliveryAttempts: number;
+  };
+  mongo: { url: string; db: string };
+  agent: {
+    name: string;
+    httpPort: number;
+    numIdleProcesses: number;
+    drainTimeoutMs: number;
+    loadThreshold: number;
+    maxSessionMs: number;
+  };
+  dispatcher: {
+    httpPort: number;
+    maxInFlight: number;
+    joinTimeoutMs: number;
+    shutdownTimeoutMs: number;
+    maxMessageBytes: number;
+  };
+  providers: {
+    stt: readonly SttProvider[];
+    llm: readonly LlmProvider[];
+    tts: readonly TtsProvider[];
+    deepgram: { apiKey: string | undefined; baseUrl: string | undefined; model: string };
+    openai: {
+      apiKey: string | undefined;
+      baseUrl: string | undefined;
+      llmModel: string;
+      ttsModel: string;
+      ttsVoice: string;
+    };
+    elevenlabs: {
+      apiKey: string | undefined;
+      baseUrl: string | undefined;
+      model: string;
+      voiceId: string;
+    };
+  };
+}
+
+const KEY_FOR = {
+  deepgram: 'DEEPGRAM_API_KEY',
+  openai: 'OPENAI_API_KEY',
+  elevenlabs: 'ELEVENLABS_API_KEY',
+} as const;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Parses configuration from an environment map. Pass an explicit map in tests; production code
+ * calls {@link config} once at startup.
+ */
+export function loadConfig(env: Env): Config {
+  // Treat empty strings as unset: `FOO=` in a shell or a Cloud Run form means "not given".
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const name = String(i.path[0] ?? '(environment)');
+      const given =
+        i.code === 'invalid_type' && cleaned[name] === undefined ? 'is required' : i.message;
+      return `${name}: ${given}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+
+  // With no explicit chain, use every cloud provider that has a key, in a sensible order.
+  const stt = e.STT_PROVIDERS ?? (e.DEEPGRAM_API_KEY ? ['deepgram' as const] : []);
+  const llm = e.LLM_PROVIDERS ?? (e.OPENAI_API_KEY ? ['openai' as const] : []);
+  const tts = e.TTS_PROVIDERS ?? [
+    ...(e.ELEVENLABS_API_KEY ? (['elevenlabs'] as const) : []),
+    ...(e.OPENAI_API_KEY ? (['openai'] as const) : []),
+  ];
+
+  const problems: string[] = [];
+  const keys: Record<keyof typeof KEY_FOR, string | undefined> = {
+    deepgram: e.DEEPGRAM_API_KEY,
+    openai: e.OPENAI_API_KEY,
+    elevenlabs: e.ELEVENLABS_API_KEY,
+  };
+  for (const p of new Set<keyof typeof KEY_FOR>([...stt, ...llm, ...tts])) {
+    if (!keys[p]) problems.push(`${KEY_FOR[p]}: is required because ${p} is a configured provider`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return deepFreeze<Config>({
+    env: e.NODE_ENV,
+    log: { level: e.LOG_LEVEL, logPii: e.LOG_PII },
+    livekit: { url: e.LIVEKIT_URL, apiKey: e.LIVEKIT_API_KEY, apiSecret: e.LIVEKIT_API_SECRET },
+    pubsub: {
+      projectId: e.GOOGLE_CLOUD_PROJECT,
+      emulatorHost: e.PUBSUB_EMULATOR_HOST,
+      requestsTopic: e.PUBSUB_REQUESTS_TOPIC,
+      requestsSubscription: e.PUBSUB_REQUESTS_SUBSCRIPTION,
+      eventsTopic: e.PUBSUB_EVENTS_TOPIC,
+      deadLetterTopic: e.PUBSUB_DEAD_LETTER_TOPIC,
+      maxDeliveryAttempts: e.PUBSUB_MAX_DELIVERY_ATTEMPTS,
+    },
+    mongo: { url: e.MONGODB_URL, db: e.MONGODB_DB },
+    agent: {
+      name: e.AGENT_NAME,
+      httpPort: e.AGENT_HTTP_PORT,
+      numIdleProcesses: e.AGENT_NUM_IDLE_PROCESSES,
+      drainTimeoutMs: e.AGENT_DRAIN_TIMEOUT_MS,
+      loadThreshold: e.AGENT_LOAD_THRESHOLD,
+      maxSessionMs: e.AGENT_MAX_SESSION_MS,
+    },
+    dispatcher: {
+      httpPort: e.DISPATCHER_HTTP_PORT,
+      maxInFlight: e.DISPATCHER_MAX_IN_FLIGHT,
+      joinTimeoutMs: e.DISPATCHER_JOIN_TIMEOUT_MS,
+      shutdownTimeoutMs: e.DISPATCHER_SHUTDOWN_TIMEOUT_MS,
+      maxMessageBytes: e.DISPATCHER_MAX_MESSAGE_BYTES,
+    },
+    providers: {
+      stt,
+      llm,
+      tts,
+      deepgram: {
+        apiKey: e.DEEPGRAM_API_KEY,
+        baseUrl: e.DEEPGRAM_BASE_URL,
+        model: e.DEEPGRAM_MODEL,
+      },
+      openai: {
+        apiKey: e.OPENAI_API_KEY,
+        baseUrl: e.OPENAI_BASE_URL,
+        llmModel: e.OPENAI_LLM_MODEL,
+        ttsModel: e.OPENAI_TTS_MODEL,
+        ttsVoice: e.OPENAI_TTS_VOICE,
+      },
+      elevenlabs: {
+        apiKey: e.ELEVENLABS_API_KEY,
+        baseUrl: e.ELEVENLABS_BASE_URL,
+        model: e.ELEVENLABS_MODEL,
+        voiceId: e.ELEVENLABS_VOICE_ID,
+      },
+    },
+  });
+}
+
+let cached: Config | undefined;
+
+/** The process's configuration, parsed from `process.env` on first use and frozen. */
+export function config(): Config {
+  cached ??= loadConfig(process.env);
+  return cached;
+}

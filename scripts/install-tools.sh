@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Installs the local servers the project tests against, into a git-ignored cache.
+# Re-running reuses what is already built. Each missing prerequisite fails with one line.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="${VOICECARE_TOOLS_DIR:-$root/.cache/tools}"
+mkdir -p "$tools"
+
+LIVEKIT_VERSION="v1.13.5"
+FERRETDB_VERSION="v1.24.0"
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+need_go() {
+  if command -v go >/dev/null 2>&1; then return; fi
+  if [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; return; fi
+  die "no Go toolchain: install Go >= 1.26 (https://go.dev/doc/install) to build $1"
+}
+
+install_livekit() {
+  local bin="$tools/livekit-server-$LIVEKIT_VERSION"
+  if [ -x "$bin" ]; then return; fi
+  if command -v livekit-server >/dev/null 2>&1; then
+    ln -sf "$(command -v livekit-server)" "$bin"; say "using livekit-server from PATH"; return
+  fi
+  need_go livekit-server
+  say "building livekit-server $LIVEKIT_VERSION (first run only, ~4 min)"
+  local gobin="$tools/gobin-livekit"
+  rm -rf "$gobin"; mkdir -p "$gobin"
+  GOBIN="$gobin" GOFLAGS=-mod=mod go install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_VERSION" \
+    || die "go install of livekit-server $LIVEKIT_VERSION failed (see above)"
+  mv "$gobin/server" "$bin.tmp" && mv "$bin.tmp" "$bin"
+  rm -rf "$gobin"
+  say "livekit-server ready"
+}
+
+install_ferretdb() {
+  local bin="$tools/ferretdb-$FERRETDB_VERSION"
+  if [ -x "$bin" ]; then return; fi
+  need_go ferretdb
+  say "building FerretDB $FERRETDB_VERSION (first run only, ~2 min)"
+  local dir
+  dir="$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [ -n "$dir" ] && [ -d "$dir" ] || die "could not download the FerretDB $FERRETDB_VERSION module"
+  local src="$tools/ferretdb-src"
+  rm -rf "$src"; cp -r "$dir" "$src"; chmod -R u+w "$src"
+  # The module zip omits build/version/version.txt; without it the binary panics at start.
+  mkdir -p "$src/build/version"; echo "$FERRETDB_VERSION" > "$src/build/version/version.txt"
+  (cd "$src" && go build -o "$bin.tmp" ./cmd/ferretdb) || die "FerretDB build failed (see above)"
+  mv "$bin.tmp" "$bin"
+  rm -rf "$src"
+  say "FerretDB ready"
+}
+
+install_debs() {
+  local missing=()
+  command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+  command -v sox >/dev/null 2>&1 || missing+=(sox)
+  if [ "${#missing[@]}" -eq 0 ]; then return; fi
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+    die "missing ${missing[*]}: install them with apt-get install ${missing[*]}"
+  fi
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  say "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+}
+
+check_java() {
+  command -v java >/dev/null 2>&1 || die "no Java runtime: the Pub/Sub emulator needs Java 11+ (apt-get install openjdk-17-jre-headless)"
+  command -v gcloud >/dev/null 2>&1 || die "no gcloud SDK: install it with the pubsub-emulator component (gcloud components install pubsub-emulator)"
+}
+
+what="${1:-all}"
+case "$what" in
+  livekit) install_livekit ;;
+  ferretdb) install_ferretdb ;;
+  debs) install_debs ;;
+  all)
+    check_java
+    install_debs
+    # The two Go builds are independent; run them side by side to halve a cold setup.
+    install_livekit & lk=$!
+    install_ferretdb & fd=$!
+    wait "$lk" || exit 1
+    wait "$fd" || exit 1
+    ;;
+  *) die "usage: install-tools.sh [all|livekit|ferretdb|debs]" ;;
+esac
