@@ -2,7 +2,13 @@
  * The persistence boundary both services use. MongoDB (FerretDB locally) in production; an
  * in-memory twin for unit tests. Both pass `store.contract.ts`.
  *
- * No transactions, no change streams: idempotency comes from unique keys and conditional updates.
+ * No transactions, no change streams: idempotency and safety under concurrent writers come from
+ * unique keys (`mongo-store.ts` explains why not from conditional updates on FerretDB).
+ *
+ * Errors: implementations throw VoiceCareErrors (`infra/errors.ts`). `retryable` is true when the
+ * backend was unreachable or busy and the same call may succeed later (TransientError); a
+ * ValidationError means the input can never be stored (a key with `.` or a leading `$`, an
+ * invalid date); PermanentError `session_not_found` means the session does not exist.
  */
 import type {
   Escalation,
@@ -20,6 +26,10 @@ export interface ClaimResult {
   session: SessionRecord;
 }
 
+/**
+ * Fields a transition sets along with the state. Absent fields are left as they were; `answers`
+ * merge key by key like `saveAnswers`, everything else replaces.
+ */
 export interface TransitionPatch {
   room?: string;
   failureReason?: string;
@@ -35,7 +45,9 @@ export interface SessionStore {
   get(sessionId: string): Promise<SessionRecord | null>;
   /**
    * Moves the session to `to` if its current state allows it (see ALLOWED_FROM), stamping
-   * `timestamps[to]`. Returns the updated record, or null when the transition was refused.
+   * `timestamps[to]` (re-entering a state re-stamps it) and `updatedAt`. Returns the updated
+   * record, or null when the transition was refused or the session does not exist. Of concurrent
+   * transitions from the same state, only those still allowed after the winner's move succeed.
    */
   transition(
     sessionId: string,
@@ -43,17 +55,35 @@ export interface SessionStore {
     now: Date,
     patch?: TransitionPatch,
   ): Promise<SessionRecord | null>;
-  /** Counts one more placement attempt and remembers why the previous one failed, if given. */
+  /**
+   * Counts one more placement attempt (atomically) and returns the new count; remembers why the
+   * previous one failed, if given, as `failureReason`. Throws `session_not_found`.
+   */
   recordAttempt(sessionId: string, now: Date, lastFailure?: string): Promise<number>;
-  /** Merges captured protocol answers into the session (field by field). */
+  /**
+   * Merges captured protocol answers into the session (field by field: later keys replace
+   * earlier ones, others stay). Keys must not contain `.` or start with `$`. Throws
+   * `session_not_found`.
+   */
   saveAnswers(sessionId: string, answers: Record<string, unknown>, now: Date): Promise<void>;
+  /**
+   * Appends an escalation. An identical one (same ruleId, at and seq) is recorded once, so a
+   * retried call is harmless. Throws `session_not_found`.
+   */
   addEscalation(sessionId: string, escalation: Escalation, now: Date): Promise<void>;
+  /** Idempotent by `messageId`: the first recording wins. */
   recordRejection(rejection: Rejection): Promise<void>;
+  /** Rejections matching every given field (all of them for `{}`), oldest first. */
   listRejections(filter: { messageId?: string; sessionId?: string }): Promise<Rejection[]>;
 }
 
 export interface UtteranceStore {
-  /** Idempotent: writing the same (sessionId, seq) twice leaves one record. */
+  /**
+   * Idempotent: writing the same (sessionId, seq) twice leaves one record, and the first write
+   * wins. A batch may mix sessions; an empty batch is a no-op. Throws a retryable error when the
+   * backend is unavailable, so a caller can retry the same batch safely.
+   */
   writeUtterances(batch: readonly Utterance[]): Promise<void>;
+  /** The session's utterances ordered by seq. */
   listUtterances(sessionId: string): Promise<Utterance[]>;
 }
