@@ -17,7 +17,7 @@ describe('loadConfig', () => {
     const cfg = loadConfig({});
     expect(cfg.livekit.url).toBe('ws://127.0.0.1:7880');
     expect(cfg.mongo.url).toBe('mongodb://127.0.0.1:27017');
-    expect(cfg.agent.drainTimeoutMs).toBe(8000);
+    expect(cfg.agent.drainTimeoutMs + cfg.agent.shutdownTimeoutMs).toBeLessThan(10_000);
     expect(cfg.providers.stt).toEqual([]);
   });
 
@@ -69,5 +69,34 @@ describe('loadConfig', () => {
 
   it('treats empty variables as unset', () => {
     expect(loadConfig({ LIVEKIT_URL: '' }).livekit.url).toBe('ws://127.0.0.1:7880');
+  });
+
+  it('parses the dispatcher settings, with its default profile list', () => {
+    const defaults = loadConfig({}).dispatcher;
+    expect(defaults).toMatchObject({
+      httpHost: '127.0.0.1',
+      leaseMs: 30_000,
+      roomEmptyTimeoutMs: 300_000,
+      roomDepartureTimeoutMs: 20_000,
+      profiles: ['intake', 'medication-adherence', 'post-discharge'],
+    });
+    const cfg = loadConfig({
+      DISPATCHER_HTTP_HOST: '0.0.0.0',
+      DISPATCHER_LEASE_MS: '12000',
+      DISPATCHER_PROFILES: 'intake, post-discharge@2,',
+    });
+    expect(cfg.dispatcher).toMatchObject({
+      httpHost: '0.0.0.0',
+      leaseMs: 12_000,
+      profiles: ['intake', 'post-discharge@2'],
+    });
+  });
+
+  it('rejects a dispatcher lease too short to renew and a malformed profile list', () => {
+    const problems = problemsOf({ DISPATCHER_LEASE_MS: '500', DISPATCHER_PROFILES: 'Intake@v2' });
+    expect(problems).toEqual([
+      'DISPATCHER_LEASE_MS: expected at least 3000 ms',
+      'DISPATCHER_PROFILES: expected a comma list of profile ids, each optionally @version',
+    ]);
   });
 });

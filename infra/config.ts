@@ -60,18 +60,66 @@ const envSchema = z.object({
   MONGODB_DB: z.string().min(1).default('voicecare'),
 
   AGENT_NAME: z.string().min(1).default('voicecare-agent'),
+  /** The worker's health server. Cloud Run needs 0.0.0.0; loopback is the safe local default. */
+  AGENT_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   AGENT_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
   AGENT_NUM_IDLE_PROCESSES: z.coerce.number().int().min(0).default(1),
   /** Cloud Run sends SIGTERM and kills after ~10 s; drain must finish inside that. */
-  AGENT_DRAIN_TIMEOUT_MS: ms.default(8000),
+  AGENT_DRAIN_TIMEOUT_MS: ms.default(6500),
+  /** Machine CPU share above which the worker stops taking jobs. */
   AGENT_LOAD_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.75),
+  /** Count CPU in the load reported to LiveKit (off: only AGENT_MAX_JOBS limits). */
+  AGENT_CPU_LOAD: bool.default(true),
+  /** Concurrent sessions per worker before it reports itself full; 0 means no cap. */
+  AGENT_MAX_JOBS: z.coerce.number().int().min(0).default(0),
+  /** How long a job process may take to shut down (flush transcripts, final record). */
+  AGENT_SHUTDOWN_TIMEOUT_MS: ms.default(2500),
   AGENT_MAX_SESSION_MS: ms.default(30 * 60_000),
+  /**
+   * `model`: the framework's on-device end-of-turn model (v1-mini, no download);
+   * `vad`: end of speech as the VAD hears it (fastest; best for synthetic speech);
+   * `stt`: the recogniser's endpointing.
+   */
+  AGENT_TURN_DETECTION: z.enum(['model', 'vad', 'stt']).default('model'),
 
+  /** The dispatcher's health/metrics server. Cloud Run needs 0.0.0.0; loopback is the safe local default. */
+  DISPATCHER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   DISPATCHER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   DISPATCHER_MAX_IN_FLIGHT: positiveInt.default(4),
   DISPATCHER_JOIN_TIMEOUT_MS: ms.default(15_000),
   DISPATCHER_SHUTDOWN_TIMEOUT_MS: ms.default(8000),
   DISPATCHER_MAX_MESSAGE_BYTES: positiveInt.default(16 * 1024),
+  /**
+   * How long a dispatcher's claim on a session's placement lasts without renewal. It is renewed
+   * while placing; another dispatcher takes over only once it has lapsed (crash, partition).
+   */
+  DISPATCHER_LEASE_MS: ms.min(3000, { message: 'expected at least 3000 ms' }).default(30_000),
+  /** LiveKit closes a room nobody joins within this long (the patient may connect late). */
+  DISPATCHER_ROOM_EMPTY_TIMEOUT_MS: ms.default(5 * 60_000),
+  /** LiveKit closes a room this long after the last participant left. */
+  DISPATCHER_ROOM_DEPARTURE_TIMEOUT_MS: ms.default(20_000),
+  /**
+   * Profiles a request may name until the versioned profile store is wired in: a comma list of
+   * `id` (any version) or `id@version` (only that version).
+   */
+  DISPATCHER_PROFILES: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(
+          z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}(@[1-9][0-9]*)?$/, {
+            message: 'expected a comma list of profile ids, each optionally @version',
+          }),
+        )
+        .min(1),
+    )
+    .default(['intake', 'medication-adherence', 'post-discharge']),
 
   STT_PROVIDERS: providerList(['deepgram'] as const).optional(),
   LLM_PROVIDERS: providerList(['openai'] as const).optional(),
@@ -113,18 +161,28 @@ export interface Config {
   mongo: { url: string; db: string };
   agent: {
     name: string;
+    httpHost: string;
     httpPort: number;
     numIdleProcesses: number;
     drainTimeoutMs: number;
     loadThreshold: number;
+    cpuLoad: boolean;
+    maxJobs: number;
+    shutdownTimeoutMs: number;
     maxSessionMs: number;
+    turnDetection: 'model' | 'vad' | 'stt';
   };
   dispatcher: {
+    httpHost: string;
     httpPort: number;
     maxInFlight: number;
     joinTimeoutMs: number;
     shutdownTimeoutMs: number;
     maxMessageBytes: number;
+    leaseMs: number;
+    roomEmptyTimeoutMs: number;
+    roomDepartureTimeoutMs: number;
+    profiles: readonly string[];
   };
   providers: {
     stt: readonly SttProvider[];
@@ -217,18 +275,28 @@ export function loadConfig(env: Env): Config {
     mongo: { url: e.MONGODB_URL, db: e.MONGODB_DB },
     agent: {
       name: e.AGENT_NAME,
+      httpHost: e.AGENT_HTTP_HOST,
       httpPort: e.AGENT_HTTP_PORT,
       numIdleProcesses: e.AGENT_NUM_IDLE_PROCESSES,
       drainTimeoutMs: e.AGENT_DRAIN_TIMEOUT_MS,
       loadThreshold: e.AGENT_LOAD_THRESHOLD,
+      cpuLoad: e.AGENT_CPU_LOAD,
+      maxJobs: e.AGENT_MAX_JOBS,
+      shutdownTimeoutMs: e.AGENT_SHUTDOWN_TIMEOUT_MS,
       maxSessionMs: e.AGENT_MAX_SESSION_MS,
+      turnDetection: e.AGENT_TURN_DETECTION,
     },
     dispatcher: {
+      httpHost: e.DISPATCHER_HTTP_HOST,
       httpPort: e.DISPATCHER_HTTP_PORT,
       maxInFlight: e.DISPATCHER_MAX_IN_FLIGHT,
       joinTimeoutMs: e.DISPATCHER_JOIN_TIMEOUT_MS,
       shutdownTimeoutMs: e.DISPATCHER_SHUTDOWN_TIMEOUT_MS,
       maxMessageBytes: e.DISPATCHER_MAX_MESSAGE_BYTES,
+      leaseMs: e.DISPATCHER_LEASE_MS,
+      roomEmptyTimeoutMs: e.DISPATCHER_ROOM_EMPTY_TIMEOUT_MS,
+      roomDepartureTimeoutMs: e.DISPATCHER_ROOM_DEPARTURE_TIMEOUT_MS,
+      profiles: e.DISPATCHER_PROFILES,
     },
     providers: {
       stt,

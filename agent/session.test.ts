@@ -1,0 +1,134 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../infra/errors.ts';
+import { readProfile } from '../prompts/loader.ts';
+import { renderProfile, TemplateError, templateValuesFor } from '../prompts/template.ts';
+import { checkAnswer } from './agent.ts';
+import { closeOutcome, parseJobMetadata } from './session.ts';
+
+const intakePath = fileURLToPath(new URL('../prompts/intake.yaml', import.meta.url));
+const request = {
+  sessionId: 'sess-1',
+  profile: { id: 'intake' },
+  patient: { ref: 'pt-123', displayName: 'Ann' },
+  requestedAt: '2026-11-22T10:00:00Z',
+};
+
+describe('parseJobMetadata', () => {
+  it('accepts a session request v1 and fills defaults', () => {
+    const parsed = parseJobMetadata(JSON.stringify(request));
+    expect(parsed.sessionId).toBe('sess-1');
+    expect(parsed.priority).toBe('routine');
+  });
+
+  it('rejects metadata that is not JSON with a specific code', () => {
+    const err = (() => {
+      try {
+        parseJobMetadata('{not json');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).code).toBe('bad_job_metadata');
+    expect((err as ValidationError).retryable).toBe(false);
+  });
+
+  it('names each bad field of a malformed request', () => {
+    try {
+      parseJobMetadata(JSON.stringify({ ...request, profile: { id: 'Intake!' }, extra: 1 }));
+      expect.unreachable();
+    } catch (e) {
+      const issues = (e as ValidationError).issues.join('\n');
+      expect(issues).toMatch(/^profile\.id: /m);
+      expect(issues).toMatch(/extra/);
+    }
+  });
+
+  it('treats missing metadata as bad metadata, not a crash', () => {
+    expect(() => parseJobMetadata(undefined)).toThrow(ValidationError);
+  });
+});
+
+describe('rendering a profile for a session request', () => {
+  it('fills the patient variables into the spoken text', async () => {
+    const profile = await readProfile(intakePath);
+    const rendered = renderProfile(
+      profile,
+      templateValuesFor(parseJobMetadata(JSON.stringify(request)).patient),
+    );
+    expect(rendered.firstMessage).toMatch(/^Hi Ann,/);
+    expect(rendered.instructions).toContain('You are speaking with Ann.');
+    expect(rendered.firstMessage).not.toContain('{{');
+  });
+
+  it('uses the fallback when the display name is not given', async () => {
+    const profile = await readProfile(intakePath);
+    const anonymous = { ...request, patient: { ref: 'pt-123' } };
+    const rendered = renderProfile(
+      profile,
+      templateValuesFor(parseJobMetadata(JSON.stringify(anonymous)).patient),
+    );
+    expect(rendered.firstMessage).toMatch(/^Hi there,/);
+  });
+
+  it('refuses to render a variable with no value and no fallback', async () => {
+    const profile = await readProfile(intakePath);
+    const strict = { ...profile, firstMessage: 'Hello {{patient.displayName}}.' };
+    const anonymous = parseJobMetadata(JSON.stringify({ ...request, patient: { ref: 'pt-1' } }));
+    expect(() => renderProfile(strict, templateValuesFor(anonymous.patient))).toThrow(
+      TemplateError,
+    );
+  });
+});
+
+describe('checkAnswer', () => {
+  const step = (capture: object) =>
+    ({ id: 's', ask: 'q', intent: 'i', capture }) as Parameters<typeof checkAnswer>[0];
+
+  it('accepts values of the captured type and rejects the rest', () => {
+    expect(checkAnswer(step({ field: 'f', type: 'yesno' }), true)).toBeNull();
+    expect(checkAnswer(step({ field: 'f', type: 'yesno' }), 'yes')).toMatch(/true for yes/);
+    expect(checkAnswer(step({ field: 'f', type: 'number', min: 0, max: 10 }), 7)).toBeNull();
+    expect(checkAnswer(step({ field: 'f', type: 'number', min: 0, max: 10 }), 11)).toMatch(
+      /at most 10/,
+    );
+    expect(
+      checkAnswer(step({ field: 'f', type: 'choice', choices: ['Daily', 'Weekly'] }), 'daily'),
+    ).toBeNull();
+    expect(
+      checkAnswer(step({ field: 'f', type: 'choice', choices: ['Daily', 'Weekly'] }), 'never'),
+    ).toMatch(/one of/);
+    expect(checkAnswer(step({ field: 'f', type: 'date' }), '2026-11-30')).toBeNull();
+    expect(checkAnswer(step({ field: 'f', type: 'date' }), 'soon')).toMatch(/YYYY-MM-DD/);
+    expect(checkAnswer(step({ field: 'f', type: 'text' }), '  ')).toMatch(/some text/);
+  });
+});
+
+describe('closeOutcome', () => {
+  it('completes the call when the patient leaves', () => {
+    expect(closeOutcome({ reason: 'participant_disconnected', error: null }, undefined)).toEqual({
+      state: 'completed',
+      reason: 'patient_left',
+    });
+  });
+
+  it('keeps the reason of an ending the conversation asked for', () => {
+    const requested = { state: 'completed' as const, reason: 'end_phrase' };
+    expect(closeOutcome({ reason: 'user_initiated', error: null }, requested)).toBe(requested);
+  });
+
+  it('marks a session the framework closed under us (drain, job shutdown) as interrupted', () => {
+    expect(closeOutcome({ reason: 'user_initiated', error: null }, undefined)).toEqual({
+      state: 'interrupted',
+      reason: 'job_shutdown',
+    });
+  });
+
+  it('fails the session on a pipeline error, naming its source', () => {
+    expect(closeOutcome({ reason: 'error', error: { type: 'tts_error' } }, undefined)).toEqual({
+      state: 'failed',
+      reason: 'pipeline_error: tts_error',
+    });
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * The agent worker. `node --import tsx agent/worker.ts start` registers with LiveKit under
+ * `AGENT_NAME` (explicit dispatch) and runs one process per job; every job process imports this
+ * same file and calls `entry`.
+ */
+import {
+  cli,
+  defineAgent,
+  ServerOptions,
+  type JobContext,
+  type JobProcess,
+  type VAD,
+} from '@livekit/agents';
+import * as silero from '@livekit/agents-plugin-silero';
+import { fileURLToPath } from 'node:url';
+import { withTimeout } from '../infra/async.ts';
+import { config, type Config } from '../infra/config.ts';
+import { ConfigError } from '../infra/errors.ts';
+import { createLogger } from '../infra/logger.ts';
+import { connectMongo } from '../infra/mongo.ts';
+import { createPubSub } from '../infra/pubsub.ts';
+import { MongoProfileStore } from '../prompts/mongo-store.ts';
+import { PubSubEventPublisher } from '../sessions/events.ts';
+import { ensureIndexes, MongoSessionStore, MongoUtteranceStore } from '../sessions/mongo-store.ts';
+import { createLoadFunction } from './load.ts';
+import { assertProvidersConfigured } from './providers/index.ts';
+import { runSession } from './session.ts';
+
+interface ProcData {
+  vad: VAD;
+}
+
+export default defineAgent<ProcData>({
+  // Once per process, before any job: the VAD model ships in the plugin package (~150 ms).
+  prewarm: async (proc: JobProcess<ProcData>) => {
+    proc.userData.vad = await silero.VAD.load();
+  },
+  entry: async (ctx: JobContext<ProcData>) => {
+    const cfg = config();
+    const log = createLogger({ level: cfg.log.level, service: 'agent', logPii: cfg.log.logPii });
+    const mongo = await connectMongo(cfg.mongo);
+    const pubsub = createPubSub(cfg.pubsub);
+    await runSession(ctx, {
+      cfg,
+      log,
+      sessions: new MongoSessionStore({ db: mongo.db }),
+      utterances: new MongoUtteranceStore({ db: mongo.db }),
+      profiles: new MongoProfileStore(mongo.db),
+      events: new PubSubEventPublisher(pubsub, cfg.pubsub.eventsTopic),
+      vad: ctx.proc.userData.vad,
+      afterFinalize: async () => {
+        // pubsub.close() can hang against the emulator; the process exits after this anyway.
+        await Promise.allSettled([
+          withTimeout(mongo.close(), 500, 'mongo close'),
+          withTimeout(pubsub.close(), 500, 'pubsub close'),
+        ]);
+      },
+    });
+  },
+});
+
+export function serverOptions(cfg: Config): ServerOptions {
+  const load = createLoadFunction({ cpu: cfg.agent.cpuLoad, maxJobs: cfg.agent.maxJobs });
+  return new ServerOptions({
+    agent: fileURLToPath(import.meta.url),
+    agentName: cfg.agent.name,
+    wsURL: cfg.livekit.url,
+    apiKey: cfg.livekit.apiKey,
+    apiSecret: cfg.livekit.apiSecret,
+    host: cfg.agent.httpHost,
+    port: cfg.agent.httpPort,
+    numIdleProcesses: cfg.agent.numIdleProcesses,
+    loadThreshold: cfg.agent.loadThreshold,
+    loadFunc: async (server) => load(server.activeJobs.length),
+    // The framework's defaults are one hour and one minute; Cloud Run kills ~10 s after SIGTERM.
+    drainTimeout: cfg.agent.drainTimeoutMs,
+    shutdownProcessTimeout: cfg.agent.shutdownTimeoutMs,
+    logLevel: cfg.log.level === 'silent' ? 'fatal' : cfg.log.level,
+  });
+}
+
+async function main(): Promise<void> {
+  let cfg: Config;
+  try {
+    cfg = config();
+    assertProvidersConfigured(cfg.providers);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`agent worker cannot start: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  // The unique (sessionId, seq) index is what makes transcript retries idempotent: make sure it
+  // exists before the first job, whichever service started first.
+  const mongo = await connectMongo(cfg.mongo);
+  try {
+    await ensureIndexes(mongo.db);
+  } finally {
+    await mongo.close();
+  }
+  cli.runApp(serverOptions(cfg));
+}
+
+// Every job process imports this file; only the entry point starts a worker.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    process.stderr.write(
+      `agent worker cannot start: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(1);
+  });
+}

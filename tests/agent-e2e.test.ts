@@ -1,0 +1,250 @@
+/**
+ * The agent worker end to end: the real worker process, the real LiveKit server, FerretDB and the
+ * Pub/Sub emulator; only the paid AI vendors are stand-ins speaking their wire protocols.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shutdownRtc } from './support/patient.ts';
+import type { Utterance } from '../sessions/schema.ts';
+import { AgentHarness } from './support/agent-harness.ts';
+
+const GREETING = 'Hi Ann, is now a good time?';
+const short = { firstMessage: 'Hi {{patient.displayName or "there"}}, is now a good time?' };
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)]!;
+}
+
+afterAll(async () => {
+  await shutdownRtc();
+});
+
+describe('agent worker, end to end', () => {
+  let h: AgentHarness;
+
+  beforeAll(async () => {
+    h = await AgentHarness.start({ profiles: [{ file: 'intake.yaml', override: short }] });
+    await h.startWorker();
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('holds a three-turn conversation and stores every utterance in order', async () => {
+    const { request, patient } = await h.startSession();
+    const sessionId = request.sessionId;
+    await patient.waitForAgentSpeech({ timeoutMs: 30_000 });
+    await patient.waitForAgentSilence({ timeoutMs: 20_000 });
+
+    const turns = [
+      { said: 'yes now is fine', reply: 'Great. What is the main reason for your visit?' },
+      { said: 'my knee has been hurting', reply: 'Thank you. Have any of your medicines changed?' },
+      { said: 'no they have not', reply: 'Got it. That is all I needed today.' },
+    ];
+    const v2v: number[] = [];
+    for (const t of turns) {
+      h.standins.deepgram.hear(t.said);
+      h.standins.openai.reply(t.reply);
+      const u = await patient.say(t.said);
+      const first = await patient.waitForAgentSpeech({ after: u.speechEndedAt, timeoutMs: 15_000 });
+      v2v.push(first.at - u.speechEndedAt);
+      await patient.waitForAgentSilence({ timeoutMs: 20_000 });
+    }
+    console.log(
+      `voice-to-voice per turn (ms): ${v2v.map((x) => x.toFixed(0)).join(', ')}; median ${median(v2v).toFixed(0)}`,
+    );
+
+    await patient.leave();
+    const session = await h.eventually('session completed', async () => {
+      const s = await h.sessions.get(sessionId);
+      return s?.state === 'completed' ? s : undefined;
+    });
+
+    const stored = await h.utterances.listUtterances(sessionId);
+    expect(stored.map((u: Utterance) => [u.seq, u.role, u.text])).toEqual([
+      [0, 'agent', GREETING],
+      [1, 'patient', turns[0]!.said],
+      [2, 'agent', turns[0]!.reply],
+      [3, 'patient', turns[1]!.said],
+      [4, 'agent', turns[1]!.reply],
+      [5, 'patient', turns[2]!.said],
+      [6, 'agent', turns[2]!.reply],
+    ]);
+    for (const u of stored) {
+      expect(u.interrupted).toBe(false);
+      expect(u.endedAt.getTime()).toBeGreaterThanOrEqual(u.startedAt.getTime());
+    }
+    const replies = stored.filter((u) => u.role === 'agent' && u.seq > 0);
+    for (const r of replies) expect(r.latency?.endToEndMs).toBeGreaterThan(0);
+
+    expect(session.profileVersion).toBe(1);
+    expect(session.failureReason).toBeUndefined();
+    expect(session.timestamps.active).toBeInstanceOf(Date);
+    expect(session.timestamps.completed!.getTime()).toBeGreaterThanOrEqual(
+      session.timestamps.active!.getTime(),
+    );
+    expect(session.summary?.turns).toEqual({ patient: 3, agent: 4, interrupted: 0 });
+    expect(session.summary?.latency.endToEndMs?.count).toBe(3);
+
+    // The LLM saw the clinician's instructions and the patient's words, in order.
+    const lastChat = h.standins.openai.chatRequests.at(-1)!;
+    expect(JSON.stringify(lastChat.messages)).toContain('my knee has been hurting');
+    expect(JSON.stringify(lastChat.messages[0])).toContain('virtual assistant');
+
+    await h.eventually('lifecycle events', async () => {
+      const types = h.events.filter((e) => e.sessionId === sessionId).map((e) => e.type);
+      return types.includes('session.started') && types.includes('session.completed')
+        ? types
+        : undefined;
+    });
+  });
+
+  it('stops speaking when the patient barges in and stores the reply as interrupted', async () => {
+    const { request, patient } = await h.startSession();
+    await patient.waitForAgentSpeech({ timeoutMs: 30_000 });
+    await patient.waitForAgentSilence({ timeoutMs: 20_000 });
+
+    const long =
+      'Thank you. Before we go on, I would like to explain how this call works. I will ask you a ' +
+      'few short questions about your health and your medicines, and your care team will read ' +
+      'your answers before your visit. You can ask me to repeat anything at any time.';
+    h.standins.deepgram.hear('sure');
+    h.standins.openai.reply(long);
+    const u = await patient.say('sure');
+    const replyStart = await patient.waitForAgentSpeech({
+      after: u.speechEndedAt,
+      timeoutMs: 15_000,
+    });
+
+    // Talk over the reply well into it (the long reply lasts ~15 s).
+    await new Promise((r) => setTimeout(r, 2500));
+    h.standins.deepgram.hear('sorry can you say that again');
+    h.standins.openai.reply('Of course.');
+    const barge = patient.say('sorry, can you say that again');
+    const quietAt = await patient.waitForAgentSilence({
+      after: replyStart.at + 2500,
+      silenceMs: 400,
+      timeoutMs: 8000,
+    });
+    const b = await barge;
+    const stopMs = quietAt - b.startedAt;
+    console.log(
+      `agent went quiet ${stopMs.toFixed(0)} ms after the patient started talking over it`,
+    );
+    // VAD needs ~0.5 s of speech to call it an interruption; then playout stops at once.
+    expect(stopMs).toBeLessThan(2500);
+
+    await patient.leave();
+    await h.eventually('session completed', async () => {
+      const s = await h.sessions.get(request.sessionId);
+      return s?.state === 'completed' ? s : undefined;
+    });
+    const stored = await h.utterances.listUtterances(request.sessionId);
+    const interrupted = stored.find(
+      (s) => s.role === 'agent' && s.text.startsWith('Thank you. Before'),
+    );
+    expect(interrupted?.interrupted).toBe(true);
+    const session = await h.sessions.get(request.sessionId);
+    expect(session?.summary?.turns.interrupted).toBeGreaterThanOrEqual(1);
+  });
+
+  it('ends a job with bad metadata with a recorded reason and leaves the room', async () => {
+    const request = h.request();
+    const { patient } = await h.startSession(
+      request,
+      JSON.stringify({ sessionId: request.sessionId, profile: 'intake' }),
+    );
+    const rejection = await h.eventually('rejection recorded', async () => {
+      const [r] = await h.sessions.listRejections({ sessionId: request.sessionId });
+      return r;
+    });
+    expect(rejection.code).toBe('bad_job_metadata');
+    expect(rejection.detail).toMatch(/profile/);
+    // The worker is free again: the next session is served.
+    const next = await h.startSession();
+    await next.patient.waitForAgentSpeech({ timeoutMs: 30_000 });
+    await next.patient.leave();
+    await patient.leave();
+  });
+
+  it('fails a session whose profile is not published, with the reason', async () => {
+    const request = h.request({ profile: { id: 'no-such-profile' } });
+    const { patient } = await h.startSession(request);
+    const session = await h.eventually('session failed', async () => {
+      const s = await h.sessions.get(request.sessionId);
+      return s?.state === 'failed' ? s : undefined;
+    });
+    expect(session.failureReason).toMatch(/^profile_unknown: /);
+    await h.eventually('session.failed event', async () =>
+      h.events.find((e) => e.sessionId === request.sessionId && e.type === 'session.failed'),
+    );
+    await patient.leave();
+  });
+});
+
+describe('agent worker lifecycle', () => {
+  let h: AgentHarness;
+
+  beforeAll(async () => {
+    h = await AgentHarness.start({ profiles: [{ file: 'intake.yaml', override: short }] });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('keeps every utterance finalised before the worker is SIGKILLed', async () => {
+    const worker = await h.startWorker();
+    const { request, patient } = await h.startSession();
+    await patient.waitForAgentSpeech({ timeoutMs: 30_000 });
+    await patient.waitForAgentSilence({ timeoutMs: 20_000 });
+    h.standins.deepgram.hear('yes go ahead');
+    h.standins.openai.reply('Thanks. What brings you in?');
+    const u = await patient.say('yes go ahead');
+    await patient.waitForAgentSpeech({ after: u.speechEndedAt, timeoutMs: 15_000 });
+    await patient.waitForAgentSilence({ timeoutMs: 20_000 });
+
+    worker.killHard();
+    await worker.exited;
+
+    const stored = await h.utterances.listUtterances(request.sessionId);
+    expect(stored.map((s) => [s.seq, s.role, s.text])).toEqual([
+      [0, 'agent', GREETING],
+      [1, 'patient', 'yes go ahead'],
+      [2, 'agent', 'Thanks. What brings you in?'],
+    ]);
+    await patient.leave();
+  });
+
+  it('drains on SIGTERM: takes no new job and marks the running session interrupted', async () => {
+    const worker = await h.startWorker({ AGENT_DRAIN_TIMEOUT_MS: '2000' });
+    const { request, patient } = await h.startSession();
+    await patient.waitForAgentSpeech({ timeoutMs: 30_000 });
+
+    const termAt = Date.now();
+    worker.signal('SIGTERM');
+    // A session requested during the drain must not get this worker.
+    await new Promise((r) => setTimeout(r, 300));
+    const late = await h.startSession();
+    const lateAgent = late.patient.waitForParticipant('agent-', { timeoutMs: 3000 }).then(
+      () => 'joined',
+      () => 'no agent',
+    );
+    const code = await worker.exited;
+    const exitMs = Date.now() - termAt;
+    console.log(`worker exited ${String(code)} ${exitMs} ms after SIGTERM (drain timeout 2000 ms)`);
+    expect(exitMs).toBeLessThan(10_000);
+    expect(code).toBe(143);
+    expect(await lateAgent).toBe('no agent');
+
+    const session = await h.eventually('session interrupted', async () => {
+      const s = await h.sessions.get(request.sessionId);
+      return s?.state === 'interrupted' ? s : undefined;
+    });
+    expect(session.failureReason).toBe('job_shutdown');
+    const stored = await h.utterances.listUtterances(request.sessionId);
+    expect(stored[0]?.text).toBe(GREETING);
+    await patient.leave();
+  });
+});
