@@ -29,11 +29,16 @@ export type EndReason = 'end_phrase' | 'end_tool' | 'safety' | 'max_duration' | 
 /** What the agent tells its session runner. Calls must not throw and must not block. */
 export interface AgentHooks {
   onSafetyMatch(match: SafetyMatch<SafetyRule>): void;
+  /**
+   * A patient turn the agent answered without the LLM (safety, end phrase). The framework does
+   * not record such turns itself, so the runner stores them.
+   */
+  onHandledTurn(message: llm.ChatMessage): void;
   onAnswer(field: string, value: string | number | boolean): void;
   onEnd(reason: EndReason): void;
 }
 
-const DEFAULT_CLOSING = 'Thank you for your time. Goodbye.';
+export const DEFAULT_CLOSING = 'Thank you for your time. Goodbye.';
 
 function protocolBrief(steps: readonly ProtocolStep[]): string {
   const lines = steps.map((s, i) => {
@@ -135,6 +140,7 @@ export class VoiceCareAgent extends voice.Agent {
     const text = message.textContent ?? '';
     const match = matchSafety(this.safety, text);
     if (match) {
+      await this.keepTurn(message);
       this.hooks.onSafetyMatch(match);
       // The fixed response is spoken as written and cannot be talked over by the LLM.
       const handle = this.session.say(match.rule.response, { allowInterruptions: false });
@@ -147,6 +153,7 @@ export class VoiceCareAgent extends voice.Agent {
       throw new voice.StopResponse();
     }
     if (containsPhrase(this.profile.endPhrases, text)) {
+      await this.keepTurn(message);
       const handle = this.session.say(this.profile.closingMessage ?? DEFAULT_CLOSING, {
         allowInterruptions: false,
       });
@@ -156,6 +163,14 @@ export class VoiceCareAgent extends voice.Agent {
       );
       throw new voice.StopResponse();
     }
+  }
+
+  /** Keeps a turn we answer ourselves in the transcript and in the LLM's context. */
+  private async keepTurn(message: llm.ChatMessage): Promise<void> {
+    this.hooks.onHandledTurn(message);
+    const ctx = this.chatCtx.copy();
+    ctx.insert(message);
+    await this.updateChatCtx(ctx);
   }
 
   private requestEnd(reason: EndReason): void {

@@ -6,7 +6,14 @@
  *   end (patient left, end phrase/tool, safety, max duration, silence) → `sessions` summary
  *   job shutdown without an end (drain timeout, crash of the room) → `interrupted`
  */
-import { AutoSubscribe, inference, voice, type JobContext, type VAD } from '@livekit/agents';
+import {
+  AutoSubscribe,
+  inference,
+  voice,
+  type JobContext,
+  type llm,
+  type VAD,
+} from '@livekit/agents';
 import { withTimeout } from '../infra/async.ts';
 import type { Config } from '../infra/config.ts';
 import { ValidationError, VoiceCareError } from '../infra/errors.ts';
@@ -14,9 +21,14 @@ import type { Logger } from '../infra/logger.ts';
 import type { Profile, SafetyRule } from '../prompts/schema.ts';
 import { renderProfile, templateValuesFor } from '../prompts/template.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
-import { SessionRequestV1, type SessionRequest, type SessionState } from '../sessions/schema.ts';
+import {
+  SessionRequestV1,
+  TERMINAL_STATES,
+  type SessionRequest,
+  type SessionState,
+} from '../sessions/schema.ts';
 import type { SessionStore, UtteranceStore } from '../sessions/store.ts';
-import { VoiceCareAgent, type EndReason, type RenderedProfile } from './agent.ts';
+import { DEFAULT_CLOSING, VoiceCareAgent, type EndReason, type RenderedProfile } from './agent.ts';
 import { buildProviders } from './providers/index.ts';
 import type { SafetyMatch } from './safety/matcher.ts';
 import { TurnTally, utteranceFromMessage } from './transcript/recorder.ts';
@@ -43,6 +55,8 @@ export interface SessionDeps {
 /** How long the shutdown path may spend flushing transcripts, within the platform's grace. */
 const FLUSH_DEADLINE_MS = 1000;
 const STILL_THERE = 'Are you still there?';
+/** The publisher is warm by then (session.started went out at the start). */
+const FINAL_EVENT_TIMEOUT_MS = 1500;
 
 /** Parses the job metadata the dispatcher attached. Never throws anything but ValidationError. */
 export function parseJobMetadata(raw: string | undefined): SessionRequest {
@@ -142,7 +156,7 @@ export async function runSession<P>(ctx: JobContext<P>, deps: SessionDeps): Prom
     await runner.start();
   } catch (err) {
     log.error({ err }, 'session could not start');
-    runner.fail(`start_failed: ${err instanceof Error ? err.name : 'unknown'}`);
+    await runner.fail(`start_failed: ${err instanceof Error ? err.name : 'unknown'}`);
   }
 }
 
@@ -151,12 +165,15 @@ class SessionRun<P> {
   private readonly answers: Record<string, string | number | boolean> = {};
   private outcome: Outcome | undefined;
   private session: voice.AgentSession | undefined;
+  private profile: RenderedProfile | undefined;
   private sink: TranscriptSink | undefined;
   private maxDurationTimer: NodeJS.Timeout | undefined;
   private awayCount = 0;
   /** Side writes (answers, escalations, events) in order; awaited before the final record. */
   private writes: Promise<void> = Promise.resolve();
   private finalized = false;
+  /** This job does not own the session record (stale or unclaimed): never write it. */
+  private detached = false;
 
   constructor(
     private readonly ctx: JobContext<P>,
@@ -180,6 +197,7 @@ class SessionRun<P> {
   async start(): Promise<void> {
     const { deps, ctx } = this;
     ctx.addShutdownCallback(() => this.finalize());
+    if (!(await this.isCurrentDispatch())) return;
 
     let profile: RenderedProfile;
     try {
@@ -190,13 +208,11 @@ class SessionRun<P> {
     } catch (err) {
       const code = err instanceof VoiceCareError ? err.code : 'profile_unavailable';
       this.log.error({ err, code, profile: this.request.profile }, 'profile could not be used');
-      this.end({
-        state: 'failed',
-        reason: `${code}: ${err instanceof Error ? err.message : String(err)}`,
-      });
+      await this.fail(`${code}: ${err instanceof Error ? err.message : String(err)}`);
       return;
     }
 
+    this.profile = profile;
     this.sink = new TranscriptSink({
       store: deps.utterances,
       sessionId: this.sessionId,
@@ -233,6 +249,7 @@ class SessionRun<P> {
 
     const agent = new VoiceCareAgent(profile, {
       onSafetyMatch: (m) => this.onSafety(m),
+      onHandledTurn: (message) => this.record(message),
       onAnswer: (field, value) => this.onAnswer(field, value),
       onEnd: (reason) => this.requestEnd(reason),
     });
@@ -242,6 +259,28 @@ class SessionRun<P> {
     this.maxDurationTimer.unref();
 
     await session.start({ agent, room: ctx.room, inputOptions: { closeOnDisconnect: true } });
+  }
+
+  /**
+   * Whether this job is the session's current placement. A job that started after its attempt
+   * was given up (the dispatcher moved on to a new room), or after the session ended, leaves
+   * without touching the record.
+   */
+  private async isCurrentDispatch(): Promise<boolean> {
+    const current = await this.deps.sessions.get(this.sessionId);
+    const room = this.ctx.room.name ?? this.ctx.job.room?.name;
+    const why = !current
+      ? 'session_not_claimed'
+      : TERMINAL_STATES.has(current.state)
+        ? 'session_already_ended'
+        : current.room && room && current.room !== room
+          ? 'stale_dispatch'
+          : undefined;
+    if (!why) return true;
+    this.log.warn({ why, state: current?.state }, 'not the current placement; leaving');
+    this.detached = true;
+    this.ctx.shutdown(why);
+    return false;
   }
 
   private async markActive(profile: RenderedProfile): Promise<void> {
@@ -270,12 +309,7 @@ class SessionRun<P> {
   }
 
   private wire(session: voice.AgentSession): void {
-    session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
-      const u = utteranceFromMessage(this.sessionId, ev.item);
-      if (!u || !this.sink) return;
-      this.tally.add(u);
-      this.sink.append(u);
-    });
+    session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => this.record(ev.item));
     session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => {
       if (ev.newState !== 'away') {
         if (ev.newState === 'speaking') this.awayCount = 0;
@@ -292,6 +326,13 @@ class SessionRun<P> {
     session.on(voice.AgentSessionEventTypes.Close, (ev) => {
       this.end(closeOutcome(ev, this.outcome));
     });
+  }
+
+  private record(item: llm.ChatItem): void {
+    const u = utteranceFromMessage(this.sessionId, item);
+    if (!u || !this.sink) return;
+    this.tally.add(u);
+    this.sink.append(u);
   }
 
   private onSafety(match: SafetyMatch<SafetyRule>): void {
@@ -324,12 +365,33 @@ class SessionRun<P> {
     if (this.outcome) return;
     this.outcome = { state: 'completed', reason };
     this.log.info({ reason }, 'ending session');
-    if (this.session) this.session.shutdown({ drain: true, reason });
-    else this.end(this.outcome);
+    if (!this.session) {
+      this.end(this.outcome);
+      return;
+    }
+    if (reason === 'max_duration' || reason === 'silence_timeout') {
+      // The conversation did not end itself: say goodbye before hanging up. The drain below
+      // lets the closing words play out.
+      try {
+        void this.session.interrupt({ force: true }).await.catch(() => undefined);
+      } catch {
+        // Nothing playing, or the session is already closing.
+      }
+      this.session.say(this.profile?.closingMessage ?? DEFAULT_CLOSING, {
+        allowInterruptions: false,
+      });
+    }
+    this.session.shutdown({ drain: true, reason });
   }
 
-  fail(reason: string): void {
-    this.end({ state: 'failed', reason });
+  /**
+   * A failure before the conversation started: write the record and event now, while there is
+   * time (the job's shutdown budget is for flushing a live call), then end the job.
+   */
+  async fail(reason: string): Promise<void> {
+    this.outcome ??= { state: 'failed', reason };
+    await this.finalize();
+    this.ctx.shutdown(reason);
   }
 
   private end(outcome: Outcome): void {
@@ -341,6 +403,10 @@ class SessionRun<P> {
   private async finalize(): Promise<void> {
     if (this.finalized) return;
     this.finalized = true;
+    if (this.detached) {
+      await this.deps.afterFinalize?.();
+      return;
+    }
     try {
       await this.writeFinalRecord();
     } finally {
@@ -365,6 +431,7 @@ class SessionRun<P> {
     const patch = {
       summary: this.tally.summary(),
       answers: { ...this.answers },
+      endReason: outcome.reason,
       ...(outcome.state === 'completed' ? {} : { failureReason: outcome.reason }),
     };
     const moved = await this.deps.sessions
@@ -391,9 +458,11 @@ class SessionRun<P> {
             state: outcome.state,
             reason: outcome.reason,
           };
-    await withTimeout(this.deps.events.publish(event), 1000, 'final session event').catch(
-      (err: unknown) => this.log.error({ err }, 'could not publish final session event'),
-    );
+    await withTimeout(
+      this.deps.events.publish(event),
+      FINAL_EVENT_TIMEOUT_MS,
+      'final session event',
+    ).catch((err: unknown) => this.log.error({ err }, 'could not publish final session event'));
     this.log.info(
       { state: outcome.state, reason: outcome.reason, turns: patch.summary.turns },
       'session finished',

@@ -98,6 +98,7 @@ export function preparePatch(patch: TransitionPatch = {}): TransitionPatch {
   return {
     room: patch.room,
     failureReason: patch.failureReason,
+    endReason: patch.endReason,
     profileVersion: patch.profileVersion,
     dispatch: patch.dispatch === undefined ? undefined : toDocument(patch.dispatch, 'dispatch'),
     summary: patch.summary === undefined ? undefined : toDocument(patch.summary, 'summary'),
@@ -133,6 +134,7 @@ export function withTransition(
   next.updatedAt = new Date(now.getTime());
   if (patch.room !== undefined) next.room = patch.room;
   if (patch.failureReason !== undefined) next.failureReason = patch.failureReason;
+  if (patch.endReason !== undefined) next.endReason = patch.endReason;
   if (patch.profileVersion !== undefined) next.profileVersion = patch.profileVersion;
   if (patch.dispatch !== undefined) next.dispatch = structuredClone(patch.dispatch);
   if (patch.summary !== undefined) next.summary = structuredClone(patch.summary);

@@ -132,6 +132,8 @@ export interface SessionRecord {
   timestamps: Partial<Record<SessionState, Date>>;
   attempts: number;
   failureReason?: string;
+  /** Why a session ended (`patient_left`, `end_phrase`, `safety`, `max_duration`, ...). */
+  endReason?: string;
   dispatch?: { dispatchId: string; agentJoinedMs?: number; dispatchedAt?: Date };
   summary?: SessionSummary;
   answers?: Record<string, unknown>;

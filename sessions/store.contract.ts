@@ -217,6 +217,13 @@ export function describeStoreContract(name: string, opts: StoreContractOptions):
         expect((await sessions.get(id))?.failureReason).toBe('provider outage');
       });
 
+      it('records why a session ended', async () => {
+        const id = await claimedIn('active');
+        const done = await sessions.transition(id, 'completed', at(9), { endReason: 'end_phrase' });
+        expect(done?.endReason).toBe('end_phrase');
+        expect((await sessions.get(id))?.endReason).toBe('end_phrase');
+      });
+
       it('lets only one of two racing transitions out of active win', async () => {
         const id = await claimedIn('active');
         const [completed, failed] = await Promise.all([

@@ -33,6 +33,7 @@ export interface ClaimResult {
 export interface TransitionPatch {
   room?: string;
   failureReason?: string;
+  endReason?: string;
   profileVersion?: number;
   dispatch?: SessionRecord['dispatch'];
   summary?: SessionSummary;

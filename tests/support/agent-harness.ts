@@ -44,6 +44,8 @@ export class AgentHarness {
   private workers: AgentWorker[] = [];
   private patients: SimulatedPatient[] = [];
   private eventsSub: Subscription | undefined;
+  /** The first published profile, as published (overrides applied). */
+  profile!: Profile;
 
   private constructor(
     readonly cfg: Config,
@@ -87,10 +89,9 @@ export class AgentHarness {
       const base = await readProfile(
         fileURLToPath(new URL(`../../prompts/${p.file}`, import.meta.url)),
       );
-      await h.profiles.publish(
-        { ...base, ...p.override },
-        { author: 'e2e-test', note: 'test fixture' },
-      );
+      const published = { ...base, ...p.override };
+      await h.profiles.publish(published, { author: 'e2e-test', note: 'test fixture' });
+      h.profile ??= published;
     }
     h.eventsSub = await ensureSubscription(pubsub, {
       topic: cfg.pubsub.eventsTopic,
