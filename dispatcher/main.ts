@@ -1,0 +1,168 @@
+/**
+ * The dispatcher process. Reads the configuration once, creates its Pub/Sub topology and MongoDB
+ * indexes, wires the real clients, serves /healthz /readyz /metrics, and on SIGTERM/SIGINT stops
+ * pulling and finishes or hands back in-flight requests before exiting.
+ *
+ *   node --import tsx dispatcher/main.ts
+ */
+import { fileURLToPath } from 'node:url';
+import { config, type Config } from '../infra/config.ts';
+import { createLogger, type Logger } from '../infra/logger.ts';
+import { connectMongo } from '../infra/mongo.ts';
+import { createPubSub, ensureSessionTopology } from '../infra/pubsub.ts';
+import { ensureIndexes, MongoSessionStore } from '../sessions/mongo-store.ts';
+import { TIMED_OUT, withTimeout } from './clock.ts';
+import {
+  Dispatcher,
+  dispatcherSettings,
+  type DispatcherOptions,
+  type StopReport,
+} from './dispatcher.ts';
+import { PubSubSessionEvents } from './events.ts';
+import { startOpsServer } from './http.ts';
+import { MongoPlacementLeases } from './leases.ts';
+import { LiveKitAgentRooms } from './livekit.ts';
+import { DispatcherMetrics } from './metrics.ts';
+import { FixedProfileCatalog, type ProfileCatalog } from './profiles.ts';
+import { PubSubRequestSource } from './source.ts';
+
+export interface RunOverrides {
+  logger?: Logger;
+  profiles?: ProfileCatalog;
+  onSettled?: DispatcherOptions['onSettled'];
+  instanceId?: string;
+  /** Collect Node process metrics too. @defaultValue true */
+  processMetrics?: boolean;
+}
+
+export interface RunningDispatcher {
+  dispatcher: Dispatcher;
+  /** Where /healthz, /readyz and /metrics are served. */
+  opsUrl: string;
+  /** Graceful stop: the dispatcher first, then the clients, each with a bounded wait. */
+  stop(): Promise<StopReport>;
+}
+
+const CLIENT_CLOSE_TIMEOUT_MS = 3000;
+
+/** Wires and starts a dispatcher from configuration. */
+export async function runDispatcher(
+  cfg: Config,
+  overrides: RunOverrides = {},
+): Promise<RunningDispatcher> {
+  const logger =
+    overrides.logger ??
+    createLogger({ level: cfg.log.level, service: 'dispatcher', logPii: cfg.log.logPii });
+
+  const pubsub = createPubSub(cfg.pubsub);
+  await ensureSessionTopology(pubsub, cfg.pubsub);
+  const mongo = await connectMongo(cfg.mongo);
+  await ensureIndexes(mongo.db);
+  const leases = new MongoPlacementLeases({ db: mongo.db });
+  await leases.ensureIndexes();
+
+  const shutdownTimeoutMs = cfg.dispatcher.shutdownTimeoutMs;
+  const metrics = new DispatcherMetrics({
+    collectProcessMetrics: overrides.processMetrics ?? true,
+  });
+  const dispatcher = new Dispatcher({
+    ...dispatcherSettings(cfg),
+    store: new MongoSessionStore({ db: mongo.db }),
+    leases,
+    rooms: new LiveKitAgentRooms(cfg.livekit),
+    events: new PubSubSessionEvents({ topic: pubsub.topic(cfg.pubsub.eventsTopic) }),
+    profiles: overrides.profiles ?? new FixedProfileCatalog(cfg.dispatcher.profiles),
+    source: new PubSubRequestSource({
+      subscription: pubsub.subscription(cfg.pubsub.requestsSubscription),
+      maxInFlight: cfg.dispatcher.maxInFlight,
+      // The client keeps leasing what we still work on until our own deadline has passed.
+      closeWaitMs: shutdownTimeoutMs + 1000,
+    }),
+    logger,
+    metrics,
+    instanceId: overrides.instanceId,
+    onSettled: overrides.onSettled,
+    readinessChecks: { mongo: () => mongo.db.command({ ping: 1 }) },
+  });
+  const ops = await startOpsServer({
+    health: dispatcher,
+    registry: metrics.registry,
+    logger,
+    port: cfg.dispatcher.httpPort,
+    host: cfg.dispatcher.httpHost,
+  });
+  dispatcher.start();
+  logger.info(
+    {
+      opsUrl: ops.url,
+      maxInFlight: cfg.dispatcher.maxInFlight,
+      subscription: cfg.pubsub.requestsSubscription,
+    },
+    'dispatcher running',
+  );
+
+  let stopping: Promise<StopReport> | undefined;
+  const closeClient = async (name: string, close: () => Promise<unknown>) => {
+    const r = await withTimeout(
+      close().catch((err: unknown) => logger.warn({ err, client: name }, 'client close failed')),
+      CLIENT_CLOSE_TIMEOUT_MS,
+    );
+    if (r === TIMED_OUT) logger.warn({ client: name }, 'client close timed out');
+  };
+  return {
+    dispatcher,
+    opsUrl: ops.url,
+    stop: () =>
+      (stopping ??= (async () => {
+        const report = await dispatcher.stop();
+        await ops.close();
+        await closeClient('mongo', () => mongo.close());
+        await closeClient('pubsub', () => pubsub.close());
+        return report;
+      })()),
+  };
+}
+
+async function main(): Promise<void> {
+  const cfg = config();
+  const logger = createLogger({
+    level: cfg.log.level,
+    service: 'dispatcher',
+    logPii: cfg.log.logPii,
+  });
+  process.on('unhandledRejection', (err) => {
+    logger.fatal({ err }, 'unhandled rejection');
+    process.exit(1);
+  });
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
+
+  const running = await runDispatcher(cfg, { logger });
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'signal received; stopping');
+    // Whatever happens below, do not outlive the platform's grace period by much.
+    setTimeout(() => process.exit(1), cfg.dispatcher.shutdownTimeoutMs + 5000).unref();
+    running.stop().then(
+      (report) => process.exit(report.drained ? 0 : 1),
+      (err: unknown) => {
+        logger.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    // Configuration errors carry one line per problem; print them as they are.
+    createLogger({ level: 'info', service: 'dispatcher' }).fatal(
+      { err },
+      'dispatcher failed to start',
+    );
+    process.exit(1);
+  });
+}

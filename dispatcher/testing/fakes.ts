@@ -1,0 +1,289 @@
+/**
+ * In-memory fakes of the dispatcher's boundaries for unit tests. Each records what it was asked
+ * and can be told to fail.
+ */
+import { SessionEvent } from '../../sessions/schema.ts';
+import type { Clock } from '../clock.ts';
+import type { SessionEventsPublisher } from '../events.ts';
+import type { AgentPresence, AgentRooms, DispatchRef, RoomTimeouts } from '../livekit.ts';
+import type { InboundMessage, RequestSource } from '../source.ts';
+
+/**
+ * Virtual time: `sleep` moves the clock forward by the slept amount and resolves on the next turn
+ * of the event loop, so poll loops with multi-second deadlines finish in microseconds.
+ */
+export class VirtualClock implements Clock {
+  #nowMs: number;
+
+  constructor(start = Date.parse('2026-03-02T09:00:00.000Z')) {
+    this.#nowMs = start;
+  }
+
+  now(): Date {
+    return new Date(this.#nowMs);
+  }
+
+  advance(ms: number): void {
+    this.#nowMs += ms;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      setImmediate(() => {
+        if (signal?.aborted) {
+          reject(signal.reason);
+          return;
+        }
+        this.#nowMs += ms;
+        resolve();
+      });
+    });
+  }
+}
+
+type Method<T> = {
+  [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never;
+}[keyof T];
+
+/**
+ * Wraps any boundary object so tests can make its next calls fail, and see every call made.
+ * `faults.failNext('claim', new TransientError(...))` fails the next claim only.
+ */
+export class Faults<T extends object> {
+  readonly calls: { method: string; args: unknown[] }[] = [];
+  readonly #queued = new Map<string, unknown[]>();
+  readonly proxy: T;
+
+  constructor(target: T) {
+    this.proxy = new Proxy(target, {
+      get: (obj, prop, receiver) => {
+        const value: unknown = Reflect.get(obj, prop, receiver);
+        if (typeof value !== 'function' || typeof prop !== 'string') return value;
+        return async (...args: unknown[]) => {
+          this.calls.push({ method: prop, args });
+          const queue = this.#queued.get(prop);
+          if (queue && queue.length > 0) throw queue.shift();
+          return (value as (...a: unknown[]) => unknown).apply(obj, args);
+        };
+      },
+    });
+  }
+
+  failNext(method: Method<T>, err: unknown, times = 1): this {
+    const queue = this.#queued.get(method as string) ?? [];
+    for (let i = 0; i < times; i++) queue.push(err);
+    this.#queued.set(method as string, queue);
+    return this;
+  }
+
+  count(method: Method<T>): number {
+    return this.calls.filter((c) => c.method === method).length;
+  }
+}
+
+interface FakeRoom {
+  timeouts: RoomTimeouts;
+  dispatches: (DispatchRef & { metadata: string })[];
+  agents: (AgentPresence & { dispatchId: string; visibleAfterPolls: number })[];
+}
+
+export interface FakeAgentRoomsOptions {
+  clock: Clock;
+  /** Agent names that have a worker registered; dispatches to others are never served. */
+  workers?: Iterable<string>;
+  /** The agent shows up on this many-th `listAgents` call after its dispatch. @defaultValue 2 */
+  joinAfterPolls?: number;
+}
+
+/**
+ * A LiveKit stand-in: rooms, dispatches and agents that join after a few polls when a worker is
+ * registered for their name. Deleting a dispatch leaves a joined agent in the room, as LiveKit
+ * does; deleting the room removes everything.
+ */
+export class FakeAgentRooms implements AgentRooms {
+  readonly rooms = new Map<string, FakeRoom>();
+  readonly workers: Set<string>;
+  /** Rooms whose agents never become visible (a job stuck before connecting). */
+  readonly stuckRooms = new Set<string>();
+  joinAfterPolls: number;
+  /** Every dispatch ever created, deleted or not. */
+  readonly created: (DispatchRef & { room: string; metadata: string })[] = [];
+  readonly deletedDispatches: string[] = [];
+  readonly deletedRooms: string[] = [];
+  readonly #clock: Clock;
+  #nextId = 1;
+
+  constructor(opts: FakeAgentRoomsOptions) {
+    this.#clock = opts.clock;
+    this.workers = new Set(opts.workers ?? []);
+    this.joinAfterPolls = opts.joinAfterPolls ?? 2;
+  }
+
+  #room(room: string): FakeRoom {
+    const r = this.rooms.get(room);
+    if (!r) throw new Error(`fake livekit: room ${room} does not exist`);
+    return r;
+  }
+
+  async ensureRoom(room: string, timeouts: RoomTimeouts): Promise<void> {
+    if (!this.rooms.has(room)) this.rooms.set(room, { timeouts, dispatches: [], agents: [] });
+  }
+
+  async roomExists(room: string): Promise<boolean> {
+    return this.rooms.has(room);
+  }
+
+  async listDispatches(room: string, agentName: string): Promise<DispatchRef[]> {
+    return this.#room(room)
+      .dispatches.filter((d) => d.agentName === agentName)
+      .map(({ id, agentName: name }) => ({ id, agentName: name }));
+  }
+
+  async createDispatch(room: string, agentName: string, metadata: string): Promise<DispatchRef> {
+    const r = this.#room(room);
+    const ref = { id: `AD_fake${this.#nextId++}`, agentName };
+    r.dispatches.push({ ...ref, metadata });
+    this.created.push({ ...ref, room, metadata });
+    if (this.workers.has(agentName)) {
+      r.agents.push({
+        identity: `agent-${ref.id}`,
+        joinedAtMs: undefined,
+        dispatchId: ref.id,
+        visibleAfterPolls: this.joinAfterPolls,
+      });
+    }
+    return ref;
+  }
+
+  async deleteDispatch(room: string, dispatchId: string): Promise<void> {
+    const r = this.#room(room);
+    r.dispatches = r.dispatches.filter((d) => d.id !== dispatchId);
+    // Agents that have not joined yet never will; joined ones stay, as in LiveKit.
+    r.agents = r.agents.filter((a) => a.dispatchId !== dispatchId || a.joinedAtMs !== undefined);
+    this.deletedDispatches.push(dispatchId);
+  }
+
+  async listAgents(room: string, agentName: string): Promise<AgentPresence[]> {
+    const r = this.rooms.get(room);
+    if (!r || this.stuckRooms.has(room)) return [];
+    const out: AgentPresence[] = [];
+    for (const a of r.agents) {
+      const d = this.created.find((c) => c.id === a.dispatchId);
+      if (d?.agentName !== agentName) continue;
+      if (a.joinedAtMs === undefined) {
+        a.visibleAfterPolls -= 1;
+        if (a.visibleAfterPolls > 0) continue;
+        a.joinedAtMs = this.#clock.now().getTime();
+      }
+      out.push({ identity: a.identity, joinedAtMs: a.joinedAtMs });
+    }
+    return out;
+  }
+
+  async deleteRoom(room: string): Promise<void> {
+    if (this.rooms.delete(room)) this.deletedRooms.push(room);
+  }
+
+  /** Dispatches still live in the room. */
+  liveDispatches(room: string): DispatchRef[] {
+    return this.rooms.get(room)?.dispatches.map(({ id, agentName }) => ({ id, agentName })) ?? [];
+  }
+}
+
+/** Records published events (validated, as the real one does); can be told to fail. */
+export class RecordingEvents implements SessionEventsPublisher {
+  readonly published: SessionEvent[] = [];
+  failNext = 0;
+
+  async publish(event: SessionEvent): Promise<void> {
+    const valid = SessionEvent.parse(event);
+    if (this.failNext > 0) {
+      this.failNext -= 1;
+      throw new Error('injected publish failure');
+    }
+    this.published.push(valid);
+  }
+
+  ofType<T extends SessionEvent['type']>(type: T): Extract<SessionEvent, { type: T }>[] {
+    return this.published.filter((e): e is Extract<SessionEvent, { type: T }> => e.type === type);
+  }
+}
+
+export interface FakeMessageOptions {
+  id?: string;
+  deliveryAttempt?: number;
+  publishTime?: Date;
+}
+
+let messageSeq = 0;
+
+/** A delivery: remembers whether it was acked or nacked, and refuses to be settled twice. */
+export class FakeMessage implements InboundMessage {
+  readonly id: string;
+  readonly data: Buffer;
+  readonly deliveryAttempt: number;
+  readonly publishTime: Date;
+  settled: 'ack' | 'nack' | undefined;
+
+  constructor(body: unknown, opts: FakeMessageOptions = {}) {
+    this.id = opts.id ?? `msg-${++messageSeq}`;
+    this.data = Buffer.isBuffer(body)
+      ? body
+      : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    this.deliveryAttempt = opts.deliveryAttempt ?? 1;
+    this.publishTime = opts.publishTime ?? new Date(Date.parse('2026-03-02T09:00:00.000Z'));
+  }
+
+  /** The same message delivered again. */
+  redeliver(deliveryAttempt = this.deliveryAttempt + 1): FakeMessage {
+    return new FakeMessage(this.data, {
+      id: this.id,
+      deliveryAttempt,
+      publishTime: this.publishTime,
+    });
+  }
+
+  ack(): void {
+    this.#settle('ack');
+  }
+
+  nack(): void {
+    this.#settle('nack');
+  }
+
+  #settle(how: 'ack' | 'nack'): void {
+    if (this.settled) throw new Error(`message ${this.id} settled twice (${this.settled}, ${how})`);
+    this.settled = how;
+  }
+}
+
+/** A source the test pushes messages into. */
+export class FakeRequestSource implements RequestSource {
+  #onMessage: ((m: InboundMessage) => void) | undefined;
+  #open = false;
+  closeCalls = 0;
+
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
+  start(onMessage: (message: InboundMessage) => void): void {
+    this.#onMessage = onMessage;
+    this.#open = true;
+  }
+
+  deliver(message: InboundMessage): void {
+    if (!this.#onMessage) throw new Error('source not started');
+    this.#onMessage(message);
+  }
+
+  async close(): Promise<boolean> {
+    this.closeCalls += 1;
+    this.#open = false;
+    return true;
+  }
+}
