@@ -240,6 +240,11 @@ class SessionRun<P> {
       userAwayTimeout: profile.limits.silenceTimeoutMs / 1000,
       turnHandling: {
         turnDetection: turnDetectorFor(deps.cfg.agent.turnDetection),
+        endpointing: {
+          minDelay: deps.cfg.agent.endpointing.minDelayMs,
+          maxDelay: deps.cfg.agent.endpointing.maxDelayMs,
+        },
+        preemptiveGeneration: { enabled: deps.cfg.agent.preemptiveGeneration },
         // 'vad' keeps barge-in local; the adaptive mode reaches for hosted inference.
         interruption: { mode: 'vad' },
       },

@@ -33,7 +33,9 @@ interface ProcData {
 export default defineAgent<ProcData>({
   // Once per process, before any job: the VAD model ships in the plugin package (~150 ms).
   prewarm: async (proc: JobProcess<ProcData>) => {
-    proc.userData.vad = await silero.VAD.load();
+    proc.userData.vad = await silero.VAD.load({
+      minSilenceDuration: config().agent.vadMinSilenceMs,
+    });
   },
   entry: async (ctx: JobContext<ProcData>) => {
     const cfg = config();
@@ -46,7 +48,10 @@ export default defineAgent<ProcData>({
       sessions: new MongoSessionStore({ db: mongo.db }),
       utterances: new MongoUtteranceStore({ db: mongo.db }),
       profiles: new MongoProfileStore(mongo.db),
-      events: new PubSubEventPublisher(pubsub, cfg.pubsub.eventsTopic),
+      events: new PubSubEventPublisher({
+        topic: pubsub.topic(cfg.pubsub.eventsTopic),
+        timeoutMs: 3000,
+      }),
       vad: ctx.proc.userData.vad,
       afterFinalize: async () => {
         // pubsub.close() can hang against the emulator; the process exits after this anyway.

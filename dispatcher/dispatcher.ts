@@ -22,7 +22,7 @@ import type { Logger } from '../infra/logger.ts';
 import type { SessionEvent, SessionRecord, SessionRequest } from '../sessions/schema.ts';
 import type { SessionStore } from '../sessions/store.ts';
 import { systemClock, TIMED_OUT, withTimeout, type Clock } from './clock.ts';
-import type { SessionEventsPublisher } from './events.ts';
+import type { SessionEventPublisher } from '../sessions/events.ts';
 import { readRequest, type RejectionReason } from './intake.ts';
 import type { Announcement, PlacementLeases } from './leases.ts';
 import type { AgentRooms, DispatchRef } from './livekit.ts';
@@ -34,7 +34,7 @@ export interface DispatcherOptions {
   store: SessionStore;
   leases: PlacementLeases;
   rooms: AgentRooms;
-  events: SessionEventsPublisher;
+  events: SessionEventPublisher;
   profiles: ProfileCatalog;
   /** Where requests come from. Only {@link Dispatcher.start} needs it. */
   source?: RequestSource;

@@ -13,7 +13,6 @@ export {
 } from './dispatcher.ts';
 export { runDispatcher, type RunningDispatcher, type RunOverrides } from './main.ts';
 export { systemClock, type Clock } from './clock.ts';
-export { PubSubSessionEvents, type SessionEventsPublisher } from './events.ts';
 export { startOpsServer, type OpsServer, type OpsServerOptions } from './http.ts';
 export {
   InMemoryPlacementLeases,
@@ -29,6 +28,10 @@ export {
   type RoomTimeouts,
 } from './livekit.ts';
 export { DispatcherMetrics, OUTCOMES, type Outcome } from './metrics.ts';
-export { FixedProfileCatalog, InMemoryProfileCatalog, type ProfileCatalog } from './profiles.ts';
+export {
+  InMemoryProfileCatalog,
+  PublishedProfileCatalog,
+  type ProfileCatalog,
+} from './profiles.ts';
 export { REJECTION_CODES, type RejectionCode } from './intake.ts';
 export { PubSubRequestSource, type InboundMessage, type RequestSource } from './source.ts';

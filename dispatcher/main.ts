@@ -18,12 +18,13 @@ import {
   type DispatcherOptions,
   type StopReport,
 } from './dispatcher.ts';
-import { PubSubSessionEvents } from './events.ts';
+import { PubSubEventPublisher } from '../sessions/events.ts';
 import { startOpsServer } from './http.ts';
 import { MongoPlacementLeases } from './leases.ts';
 import { LiveKitAgentRooms } from './livekit.ts';
 import { DispatcherMetrics } from './metrics.ts';
-import { FixedProfileCatalog, type ProfileCatalog } from './profiles.ts';
+import { MongoProfileStore } from '../prompts/mongo-store.ts';
+import { PublishedProfileCatalog, type ProfileCatalog } from './profiles.ts';
 import { PubSubRequestSource } from './source.ts';
 
 export interface RunOverrides {
@@ -70,8 +71,8 @@ export async function runDispatcher(
     store: new MongoSessionStore({ db: mongo.db }),
     leases,
     rooms: new LiveKitAgentRooms(cfg.livekit),
-    events: new PubSubSessionEvents({ topic: pubsub.topic(cfg.pubsub.eventsTopic) }),
-    profiles: overrides.profiles ?? new FixedProfileCatalog(cfg.dispatcher.profiles),
+    events: new PubSubEventPublisher({ topic: pubsub.topic(cfg.pubsub.eventsTopic) }),
+    profiles: overrides.profiles ?? new PublishedProfileCatalog(new MongoProfileStore(mongo.db)),
     source: new PubSubRequestSource({
       subscription: pubsub.subscription(cfg.pubsub.requestsSubscription),
       maxInFlight: cfg.dispatcher.maxInFlight,

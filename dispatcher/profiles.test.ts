@@ -1,27 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { FixedProfileCatalog, InMemoryProfileCatalog } from './profiles.ts';
+import { fileURLToPath } from 'node:url';
+import { readProfile } from '../prompts/loader.ts';
+import { MemoryProfileStore } from '../prompts/memory-store.ts';
+import { InMemoryProfileCatalog, PublishedProfileCatalog } from './profiles.ts';
 
-describe('FixedProfileCatalog', () => {
-  const catalog = new FixedProfileCatalog(['intake', 'post-discharge@2', 'post-discharge@3']);
-
-  it('accepts any version of a profile listed without one', async () => {
+describe('PublishedProfileCatalog', () => {
+  it('knows exactly the versions published in the profile store', async () => {
+    const store = new MemoryProfileStore();
+    const intake = await readProfile(
+      fileURLToPath(new URL('../prompts/intake.yaml', import.meta.url)),
+    );
+    await store.publish(intake, { author: 'test', note: 'v1' });
+    const catalog = new PublishedProfileCatalog(store);
     expect(await catalog.exists({ id: 'intake' })).toBe(true);
-    expect(await catalog.exists({ id: 'intake', version: 17 })).toBe(true);
-  });
-
-  it('accepts only the listed versions of a profile listed with versions', async () => {
-    expect(await catalog.exists({ id: 'post-discharge', version: 3 })).toBe(true);
-    expect(await catalog.exists({ id: 'post-discharge' })).toBe(true);
-    expect(await catalog.exists({ id: 'post-discharge', version: 1 })).toBe(false);
-  });
-
-  it('refuses profiles it does not list', async () => {
-    expect(await catalog.exists({ id: 'medication-adherence' })).toBe(false);
-  });
-
-  it('fails fast on an entry that is not "id" or "id@version"', () => {
-    expect(() => new FixedProfileCatalog(['Intake'])).toThrow(/"Intake"/);
-    expect(() => new FixedProfileCatalog(['intake@0'])).toThrow(/"intake@0"/);
+    expect(await catalog.exists({ id: 'intake', version: 1 })).toBe(true);
+    expect(await catalog.exists({ id: 'intake', version: 2 })).toBe(false);
+    expect(await catalog.exists({ id: 'post-discharge' })).toBe(false);
   });
 });
 

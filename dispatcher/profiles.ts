@@ -2,6 +2,7 @@
  * Whether a request's profile exists. Profiles are their own module (versioned in MongoDB); the
  * dispatcher only asks this one question, through this interface, before claiming a session.
  */
+import type { ProfileStore } from '../prompts/store.ts';
 import type { ProfileRef } from '../sessions/schema.ts';
 
 export interface ProfileCatalog {
@@ -9,35 +10,16 @@ export interface ProfileCatalog {
   exists(ref: ProfileRef): Promise<boolean>;
 }
 
-const ENTRY = /^([a-z0-9][a-z0-9-]{1,62})(?:@([1-9][0-9]*))?$/;
+/** The published profiles in the profile store: the same versions the agent will resolve. */
+export class PublishedProfileCatalog implements ProfileCatalog {
+  readonly #store: Pick<ProfileStore, 'get'>;
 
-/**
- * A fixed list until the profile store is wired in: `intake` accepts any version of intake,
- * `intake@2` only version 2 (and requests that pin no version).
- */
-export class FixedProfileCatalog implements ProfileCatalog {
-  readonly #anyVersion = new Set<string>();
-  readonly #versions = new Map<string, Set<number>>();
-
-  constructor(entries: readonly string[]) {
-    for (const entry of entries) {
-      const m = ENTRY.exec(entry);
-      if (!m?.[1]) throw new Error(`profile entry "${entry}" is not "id" or "id@version"`);
-      if (m[2] === undefined) {
-        this.#anyVersion.add(m[1]);
-      } else {
-        const set = this.#versions.get(m[1]) ?? new Set<number>();
-        set.add(Number(m[2]));
-        this.#versions.set(m[1], set);
-      }
-    }
+  constructor(store: Pick<ProfileStore, 'get'>) {
+    this.#store = store;
   }
 
   async exists(ref: ProfileRef): Promise<boolean> {
-    if (this.#anyVersion.has(ref.id)) return true;
-    const versions = this.#versions.get(ref.id);
-    if (!versions) return false;
-    return ref.version === undefined || versions.has(ref.version);
+    return (await this.#store.get(ref.id, ref.version)) !== null;
   }
 }
 

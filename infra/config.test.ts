@@ -78,25 +78,19 @@ describe('loadConfig', () => {
       leaseMs: 30_000,
       roomEmptyTimeoutMs: 300_000,
       roomDepartureTimeoutMs: 20_000,
-      profiles: ['intake', 'medication-adherence', 'post-discharge'],
     });
     const cfg = loadConfig({
       DISPATCHER_HTTP_HOST: '0.0.0.0',
       DISPATCHER_LEASE_MS: '12000',
-      DISPATCHER_PROFILES: 'intake, post-discharge@2,',
     });
     expect(cfg.dispatcher).toMatchObject({
       httpHost: '0.0.0.0',
       leaseMs: 12_000,
-      profiles: ['intake', 'post-discharge@2'],
     });
   });
 
-  it('rejects a dispatcher lease too short to renew and a malformed profile list', () => {
-    const problems = problemsOf({ DISPATCHER_LEASE_MS: '500', DISPATCHER_PROFILES: 'Intake@v2' });
-    expect(problems).toEqual([
-      'DISPATCHER_LEASE_MS: expected at least 3000 ms',
-      'DISPATCHER_PROFILES: expected a comma list of profile ids, each optionally @version',
-    ]);
+  it('rejects a dispatcher lease too short to renew', () => {
+    const problems = problemsOf({ DISPATCHER_LEASE_MS: '500' });
+    expect(problems).toEqual(['DISPATCHER_LEASE_MS: expected at least 3000 ms']);
   });
 });

@@ -81,6 +81,14 @@ const envSchema = z.object({
    * `stt`: the recogniser's endpointing.
    */
   AGENT_TURN_DETECTION: z.enum(['model', 'vad', 'stt']).default('model'),
+  /** Silence the VAD needs before it calls the end of speech (Silero's default is 550). */
+  AGENT_VAD_MIN_SILENCE_MS: ms.default(550),
+  /** Least extra wait after the end of speech before the turn is committed. */
+  AGENT_ENDPOINTING_MIN_DELAY_MS: ms.default(500),
+  /** Most the turn detector may wait for the patient to go on. */
+  AGENT_ENDPOINTING_MAX_DELAY_MS: ms.default(3000),
+  /** Start the LLM on the final transcript, before the turn is committed. */
+  AGENT_PREEMPTIVE_GENERATION: bool.default(true),
 
   /** The dispatcher's health/metrics server. Cloud Run needs 0.0.0.0; loopback is the safe local default. */
   DISPATCHER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
@@ -102,25 +110,6 @@ const envSchema = z.object({
    * Profiles a request may name until the versioned profile store is wired in: a comma list of
    * `id` (any version) or `id@version` (only that version).
    */
-  DISPATCHER_PROFILES: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
-    .pipe(
-      z
-        .array(
-          z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}(@[1-9][0-9]*)?$/, {
-            message: 'expected a comma list of profile ids, each optionally @version',
-          }),
-        )
-        .min(1),
-    )
-    .default(['intake', 'medication-adherence', 'post-discharge']),
-
   STT_PROVIDERS: providerList(['deepgram'] as const).optional(),
   LLM_PROVIDERS: providerList(['openai'] as const).optional(),
   TTS_PROVIDERS: providerList(['elevenlabs', 'openai'] as const).optional(),
@@ -171,6 +160,9 @@ export interface Config {
     shutdownTimeoutMs: number;
     maxSessionMs: number;
     turnDetection: 'model' | 'vad' | 'stt';
+    vadMinSilenceMs: number;
+    endpointing: { minDelayMs: number; maxDelayMs: number };
+    preemptiveGeneration: boolean;
   };
   dispatcher: {
     httpHost: string;
@@ -182,7 +174,6 @@ export interface Config {
     leaseMs: number;
     roomEmptyTimeoutMs: number;
     roomDepartureTimeoutMs: number;
-    profiles: readonly string[];
   };
   providers: {
     stt: readonly SttProvider[];
@@ -285,6 +276,12 @@ export function loadConfig(env: Env): Config {
       shutdownTimeoutMs: e.AGENT_SHUTDOWN_TIMEOUT_MS,
       maxSessionMs: e.AGENT_MAX_SESSION_MS,
       turnDetection: e.AGENT_TURN_DETECTION,
+      vadMinSilenceMs: e.AGENT_VAD_MIN_SILENCE_MS,
+      endpointing: {
+        minDelayMs: e.AGENT_ENDPOINTING_MIN_DELAY_MS,
+        maxDelayMs: e.AGENT_ENDPOINTING_MAX_DELAY_MS,
+      },
+      preemptiveGeneration: e.AGENT_PREEMPTIVE_GENERATION,
     },
     dispatcher: {
       httpHost: e.DISPATCHER_HTTP_HOST,
@@ -296,7 +293,6 @@ export function loadConfig(env: Env): Config {
       leaseMs: e.DISPATCHER_LEASE_MS,
       roomEmptyTimeoutMs: e.DISPATCHER_ROOM_EMPTY_TIMEOUT_MS,
       roomDepartureTimeoutMs: e.DISPATCHER_ROOM_DEPARTURE_TIMEOUT_MS,
-      profiles: e.DISPATCHER_PROFILES,
     },
     providers: {
       stt,

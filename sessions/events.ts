@@ -1,43 +1,60 @@
 /**
- * Session events on the `session-events` topic. Both the dispatcher (ready, failed) and the agent
- * (started, completed, escalation) publish them through this boundary.
+ * Session events on the `session-events` topic. The dispatcher (ready, failed) and the agent
+ * (started, completed, failed, escalation) publish them through this one boundary. Events are
+ * validated before they leave.
  */
-import type { PubSub, Topic } from '@google-cloud/pubsub';
+import type { Topic } from '@google-cloud/pubsub';
+import { TransientError } from '../infra/errors.ts';
 import { SessionEvent } from './schema.ts';
 
 export interface SessionEventPublisher {
-  /** Resolves when the event is accepted by the broker. Validates before sending. */
+  /** Resolves once the broker has accepted the event. */
   publish(event: SessionEvent): Promise<void>;
 }
 
-export class PubSubEventPublisher implements SessionEventPublisher {
-  private readonly topic: Topic;
-
-  constructor(pubsub: PubSub, topicName: string) {
-    // No batching delay: events drive other systems (escalations page a nurse).
-    this.topic = pubsub.topic(topicName, { batching: { maxMessages: 1, maxMilliseconds: 0 } });
-  }
-
-  async publish(event: SessionEvent): Promise<void> {
-    const valid = SessionEvent.parse(event);
-    await this.topic.publishMessage({
-      json: valid,
-      attributes: { type: valid.type, sessionId: valid.sessionId },
-    });
-  }
+export interface PubSubEventPublisherOptions {
+  /** The `session-events` topic. */
+  topic: Topic;
+  /**
+   * The client retries internally for up to a minute; callers should not wait that long.
+   * @defaultValue 10_000
+   */
+  timeoutMs?: number;
 }
 
-/** In-memory twin for unit tests: records what was published, can be told to fail. */
-export class MemoryEventPublisher implements SessionEventPublisher {
-  readonly published: SessionEvent[] = [];
-  failNext = 0;
+export class PubSubEventPublisher implements SessionEventPublisher {
+  readonly #topic: Topic;
+  readonly #timeoutMs: number;
+
+  constructor(opts: PubSubEventPublisherOptions) {
+    // No batching delay: events drive other systems (an escalation pages a nurse).
+    opts.topic.setPublishOptions({ batching: { maxMessages: 1, maxMilliseconds: 0 } });
+    this.#topic = opts.topic;
+    this.#timeoutMs = opts.timeoutMs ?? 10_000;
+  }
 
   async publish(event: SessionEvent): Promise<void> {
     const valid = SessionEvent.parse(event);
-    if (this.failNext > 0) {
-      this.failNext -= 1;
-      throw new Error('injected publish failure');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new TransientError('events_timeout', `publishing ${valid.type} timed out`)),
+        this.#timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([
+        this.#topic.publishMessage({
+          json: valid,
+          attributes: { type: valid.type, sessionId: valid.sessionId },
+        }),
+        timeout,
+      ]);
+    } catch (err) {
+      if (err instanceof TransientError) throw err;
+      throw new TransientError('events_unavailable', `publishing ${valid.type} failed`, err);
+    } finally {
+      clearTimeout(timer);
     }
-    this.published.push(valid);
   }
 }

@@ -4,7 +4,7 @@
  */
 import { SessionEvent } from '../../sessions/schema.ts';
 import type { Clock } from '../clock.ts';
-import type { SessionEventsPublisher } from '../events.ts';
+import type { SessionEventPublisher } from '../../sessions/events.ts';
 import type { AgentPresence, AgentRooms, DispatchRef, RoomTimeouts } from '../livekit.ts';
 import type { InboundMessage, RequestSource } from '../source.ts';
 
@@ -195,7 +195,7 @@ export class FakeAgentRooms implements AgentRooms {
 }
 
 /** Records published events (validated, as the real one does); can be told to fail. */
-export class RecordingEvents implements SessionEventsPublisher {
+export class RecordingEvents implements SessionEventPublisher {
   readonly published: SessionEvent[] = [];
   failNext = 0;
 
