@@ -13,6 +13,8 @@ import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../infra/logger.ts';
 import { connectMongo, type MongoHandle } from '../infra/mongo.ts';
+import { readProfile } from '../prompts/loader.ts';
+import { MongoProfileStore } from '../prompts/mongo-store.ts';
 import { createPubSub, ensureSubscription, ensureTopic } from '../infra/pubsub.ts';
 import { runDispatcher, type RunningDispatcher, type Settlement } from '../dispatcher/index.ts';
 import { apiUrl } from '../dispatcher/livekit.ts';
@@ -207,6 +209,11 @@ beforeAll(async () => {
   pubsub = createPubSub(testConfig().pubsub);
   mongo = await connectMongo(testConfig().mongo, DB);
   store = new MongoSessionStore({ db: mongo.db });
+  // The dispatcher accepts only published profiles: publish the repo's intake profile.
+  const intake = await readProfile(
+    fileURLToPath(new URL('../prompts/intake.yaml', import.meta.url)),
+  );
+  await new MongoProfileStore(mongo.db).publish(intake, { author: 'test', note: 'fixture' });
   worker = await startJoiningWorker({
     agentName: AGENT,
     livekitUrl: lk.url,
