@@ -185,7 +185,8 @@ export function spokenAnswer(capture: Capture, value: AnswerValue, todayIso: str
       const n = Number(value);
       if (!capture.unit) return spokenNumber(n);
       // "one dose", not "one doses".
-      const unit = n === 1 && /^[a-z]+s$/i.test(capture.unit) ? capture.unit.slice(0, -1) : capture.unit;
+      const unit =
+        n === 1 && /^[a-z]+s$/i.test(capture.unit) ? capture.unit.slice(0, -1) : capture.unit;
       return `${spokenNumber(n)} ${unit}`;
     }
     case 'date': {
@@ -229,10 +230,11 @@ export class DialogueEngine {
     this.sink = opts.expectations;
     this.wording = { ...DEFAULT_WORDING, ...opts.wording };
     this.opensWithQuestion = profile.firstMessage.trim().endsWith('?');
+    const phase: EnginePhase = this.opensWithQuestion
+      ? { kind: 'opener' }
+      : { kind: 'asking', step: 0, failures: 0 };
     this.state = Object.freeze({
-      phase: this.opensWithQuestion
-        ? { kind: 'opener' }
-        : { kind: 'asking', step: 0, failures: 0 },
+      phase,
       answers: Object.freeze({}),
       unanswered: Object.freeze([]),
       prompt: this.greeting(),
@@ -324,10 +326,11 @@ export class DialogueEngine {
     if (repeat) return { say: prompt, repeated: true };
 
     switch (phase.kind) {
-      case 'opener':
-        return parseYesNo(utterance).ok && parseYesNo(utterance).value === false
-          ? this.finish('declined')
-          : this.advance(-1);
+      case 'opener': {
+        // Only a clear no ends the call here; "who is this?" goes on to the first question.
+        const yn = parseYesNo(utterance);
+        return yn.ok && !yn.value ? this.finish('declined') : this.advance(-1);
+      }
       case 'asking':
         return this.readAnswer(phase.step, phase.failures, utterance);
       case 'confirming':

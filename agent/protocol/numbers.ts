@@ -214,10 +214,46 @@ function readAt(tokens: readonly string[], i: number): NumberMention | null {
   return { value, start: i, end: j, ordinal, standalone: false };
 }
 
+/** Words after which "one" is a pronoun: "the second one", "that one", "the same one". */
+const BEFORE_PRONOUN_ONE = new Set([
+  'the',
+  'that',
+  'this',
+  'which',
+  'each',
+  'every',
+  'no',
+  'any',
+  'some',
+  'another',
+  'other',
+  'new',
+  'old',
+  'same',
+  'last',
+  'next',
+]);
+
+/** "one hundred", "one and a half": "one" is still a number there. */
+const NUMERAL_AFTER_ONE = new Set(['hundred', 'thousand', 'and', 'point', 'half']);
+
+function pronounOne(tokens: readonly string[], i: number): boolean {
+  if (tokens[i] !== 'one' || NUMERAL_AFTER_ONE.has(tokens[i + 1] ?? '')) return false;
+  const prev = tokens[i - 1];
+  return (
+    prev !== undefined &&
+    (BEFORE_PRONOUN_ONE.has(prev) || has(ORDINAL_SMALL, prev) || /^\d+(?:st|nd|rd|th)$/.test(prev))
+  );
+}
+
 /** Every number mentioned in the tokens, in order. */
 export function readNumbers(tokens: readonly string[]): NumberMention[] {
   const out: NumberMention[] = [];
   for (let i = 0; i < tokens.length;) {
+    if (pronounOne(tokens, i)) {
+      i++;
+      continue;
+    }
     const mention = readAt(tokens, i);
     if (mention) {
       out.push(mention);

@@ -127,19 +127,23 @@ interface Hit<K> {
   end: number;
 }
 
-/** Left to right, the longest phrase at each position; matched words are not reused. */
+/**
+ * Phrase hits, longest phrases first wherever they occur, so "do not know" wins over "i do" in
+ * "I do not know". Matched words are not reused. Hits come back in utterance order.
+ */
 function scan<K>(tokens: readonly string[], lex: readonly Entry<K>[]): Hit<K>[] {
   const hits: Hit<K>[] = [];
-  for (let i = 0; i < tokens.length;) {
-    const entry = lex.find((e) => e.words.every((w, k) => tokens[i + k] === w));
-    if (entry) {
-      hits.push({ kind: entry.kind, start: i, end: i + entry.words.length });
-      i += entry.words.length;
-    } else {
-      i++;
+  const covered = new Array<boolean>(tokens.length).fill(false);
+  for (const entry of lex) {
+    const n = entry.words.length;
+    for (let i = 0; i + n <= tokens.length; i++) {
+      if (!entry.words.every((w, k) => tokens[i + k] === w && !covered[i + k])) continue;
+      hits.push({ kind: entry.kind, start: i, end: i + n });
+      covered.fill(true, i, i + n);
+      i += n - 1;
     }
   }
-  return hits;
+  return hits.sort((a, b) => a.start - b.start);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -625,12 +629,17 @@ function yearAt(
 const dayOf = (m: NumberMention | undefined): number | null =>
   m && !m.standalone && Number.isInteger(m.value) && m.value >= 1 && m.value <= 31 ? m.value : null;
 
+/**
+ * Dates with a month: "March third", "the 3rd of March", "3/14". `used` holds the mentions that
+ * were read as a day of a month, valid or not, so "February 30th" is not read as "the 30th".
+ */
 function explicitDates(
   tokens: readonly string[],
   mentions: readonly NumberMention[],
   today: CalendarDate,
-): CalendarDate[] {
+): { dates: CalendarDate[]; used: Set<NumberMention> } {
   const out: CalendarDate[] = [];
+  const used = new Set<NumberMention>();
   const at = (i: number) => mentions.find((m) => m.start === i);
   const endingAt = (i: number) => mentions.find((m) => m.end === i);
   const dated = (month: number, day: number, year: number | null) =>
@@ -644,6 +653,7 @@ function explicitDates(
     const after = at(i + skip);
     const dayAfter = dayOf(after);
     if (after && dayAfter !== null) {
+      used.add(after);
       const year = yearAt(mentions, after.end);
       const d = dated(month, dayAfter, year?.year ?? null);
       if (d) out.push(d);
@@ -653,6 +663,7 @@ function explicitDates(
     const before = endingAt(tokens[i - 1] === 'of' ? i - 1 : i);
     const dayBefore = dayOf(before);
     if (before && dayBefore !== null) {
+      used.add(before);
       const year = yearAt(mentions, i + 1);
       const d = dated(month, dayBefore, year?.year ?? null);
       if (d) out.push(d);
@@ -666,6 +677,7 @@ function explicitDates(
     if (tokens[m.start - 1] === 'slash') return;
     const day = dayOf(next);
     if (!Number.isInteger(m.value) || day === null) return;
+    used.add(next);
     const third = mentions[k + 2];
     let year: number | null = null;
     if (third && tokens[next.end] === 'slash' && third.start === next.end + 1) {
@@ -674,7 +686,7 @@ function explicitDates(
     const d = dated(m.value, day, year);
     if (d) out.push(d);
   });
-  return out;
+  return { dates: out, used };
 }
 
 function relativeDates(
@@ -758,9 +770,11 @@ export function parseDate(text: string, todayIso: string): Parsed<string> {
   const today = fromIso(todayIso);
   const tokens = tokenize(text);
   const mentions = readNumbers(tokens);
+  const explicit = explicitDates(tokens, mentions, today);
   const candidates: Candidate[] = [
-    ...explicitDates(tokens, mentions, today).map((date) => ({ date, rank: RANK.explicit })),
+    ...explicit.dates.map((date) => ({ date, rank: RANK.explicit })),
     ...mentions
+      .filter((m) => !explicit.used.has(m))
       .filter(
         (m) => m.ordinal && (/^\d/.test(tokens[m.start] ?? '') || tokens[m.start - 1] === 'the'),
       )
