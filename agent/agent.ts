@@ -24,7 +24,18 @@ import {
 /** A profile with its templates rendered for one patient. */
 export type RenderedProfile = Profile;
 
-export type EndReason = 'end_phrase' | 'end_tool' | 'safety' | 'max_duration' | 'silence_timeout';
+export type EndReason =
+  | 'end_phrase'
+  | 'end_tool'
+  | 'protocol_complete'
+  | 'safety'
+  | 'max_duration'
+  | 'silence_timeout';
+
+export interface VoiceCareAgentOptions {
+  /** The opening words. @defaultValue the profile's firstMessage */
+  greeting?: string;
+}
 
 /** What the agent tells its session runner. Calls must not throw and must not block. */
 export interface AgentHooks {
@@ -93,7 +104,9 @@ export class VoiceCareAgent extends voice.Agent {
   private readonly safety: CompiledSafetyRules<SafetyRule>;
   private ending = false;
 
-  constructor(profile: RenderedProfile, hooks: AgentHooks) {
+  private readonly greeting: string;
+
+  constructor(profile: RenderedProfile, hooks: AgentHooks, opts: VoiceCareAgentOptions = {}) {
     const byField = new Map(profile.protocol.map((s) => [s.capture.field, s]));
     super({
       instructions: `${profile.instructions}\n\n${protocolBrief(profile.protocol)}`,
@@ -126,11 +139,12 @@ export class VoiceCareAgent extends voice.Agent {
     });
     this.profile = profile;
     this.hooks = hooks;
+    this.greeting = opts.greeting ?? profile.firstMessage;
     this.safety = compileSafetyRules(profile.safety);
   }
 
   override async onEnter(): Promise<void> {
-    this.session.say(this.profile.firstMessage, { allowInterruptions: true });
+    this.session.say(this.greeting, { allowInterruptions: true });
   }
 
   override async onUserTurnCompleted(

@@ -29,7 +29,9 @@ import {
 } from '../sessions/schema.ts';
 import type { SessionStore, UtteranceStore } from '../sessions/store.ts';
 import { DEFAULT_CLOSING, VoiceCareAgent, type EndReason, type RenderedProfile } from './agent.ts';
+import { DialogueEngine, ExpectationBoard, ScriptedProtocolLLM } from './protocol/index.ts';
 import { buildProviders } from './providers/index.ts';
+import { buildLocalStt, buildLocalTts } from './providers/local-engines.ts';
 import type { SafetyMatch } from './safety/matcher.ts';
 import { TurnTally, utteranceFromMessage } from './transcript/recorder.ts';
 import { TranscriptSink } from './transcript/sink.ts';
@@ -169,6 +171,8 @@ class SessionRun<P> {
   private sink: TranscriptSink | undefined;
   private maxDurationTimer: NodeJS.Timeout | undefined;
   private awayCount = 0;
+  /** The dialogue engine said its closing words; end once they have played. */
+  private protocolDone = false;
   /** Side writes (answers, escalations, events) in order; awaited before the final record. */
   private writes: Promise<void> = Promise.resolve();
   private finalized = false;
@@ -222,11 +226,22 @@ class SessionRun<P> {
     await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
     await this.markActive(profile);
 
+    const board = new ExpectationBoard();
+    const scripted = deps.cfg.providers.llm.includes('local')
+      ? this.scriptedLlm(profile, board)
+      : undefined;
     const providers = buildProviders(
       deps.cfg.providers,
       { language: profile.language, voice: profile.voice, stt: profile.stt },
       deps.vad,
+      {
+        llm: () => scripted!,
+        stt: () => buildLocalStt(profile, board, this.log),
+        tts: (voice) => buildLocalTts(voice, this.log),
+      },
     );
+    // The dialogue engine answers in microseconds: starting it early only adds retractions.
+    const scriptedFirst = deps.cfg.providers.llm[0] === 'local';
     this.log.info(
       { profile: { id: profile.id, version: profile.version }, providers: providers.labels },
       'session starting',
@@ -244,7 +259,10 @@ class SessionRun<P> {
           minDelay: deps.cfg.agent.endpointing.minDelayMs,
           maxDelay: deps.cfg.agent.endpointing.maxDelayMs,
         },
-        preemptiveGeneration: { enabled: deps.cfg.agent.preemptiveGeneration },
+        preemptiveGeneration: {
+          enabled: deps.cfg.agent.preemptiveGeneration,
+          preemptiveTts: deps.cfg.agent.preemptiveTts,
+        },
         // 'vad' keeps barge-in local; the adaptive mode reaches for hosted inference.
         interruption: { mode: 'vad' },
       },
@@ -252,12 +270,16 @@ class SessionRun<P> {
     this.session = session;
     this.wire(session);
 
-    const agent = new VoiceCareAgent(profile, {
-      onSafetyMatch: (m) => this.onSafety(m),
-      onHandledTurn: (message) => this.record(message),
-      onAnswer: (field, value) => this.onAnswer(field, value),
-      onEnd: (reason) => this.requestEnd(reason),
-    });
+    const agent = new VoiceCareAgent(
+      profile,
+      {
+        onSafetyMatch: (m) => this.onSafety(m),
+        onHandledTurn: (message) => this.record(message),
+        onAnswer: (field, value) => this.onAnswer(field, value),
+        onEnd: (reason) => this.requestEnd(reason),
+      },
+      scriptedFirst && scripted ? { greeting: scripted.greeting() } : {},
+    );
 
     const maxMs = Math.min(profile.limits.maxDurationMs, deps.cfg.agent.maxSessionMs);
     this.maxDurationTimer = setTimeout(() => this.requestEnd('max_duration'), maxMs);
@@ -338,6 +360,29 @@ class SessionRun<P> {
     if (!u || !this.sink) return;
     this.tally.add(u);
     this.sink.append(u);
+    // The dialogue engine finished: these were the closing words, now played.
+    if (u.role === 'agent' && this.protocolDone) this.requestEnd('protocol_complete');
+  }
+
+  /** The session's dialogue engine, as the framework LLM that runs it. */
+  private scriptedLlm(profile: RenderedProfile, board: ExpectationBoard): ScriptedProtocolLLM {
+    const engine = new DialogueEngine(profile, {
+      now: this.now,
+      expectations: board,
+      ...(this.deps.cfg.agent.timeZone ? { timeZone: this.deps.cfg.agent.timeZone } : {}),
+    });
+    return new ScriptedProtocolLLM({
+      engine,
+      logger: this.log,
+      onAnswer: (field, value) => this.onAnswer(field, value),
+      onDone: () => {
+        this.protocolDone = true;
+      },
+      onRetract: ({ fields, done }) => {
+        for (const f of fields) delete this.answers[f];
+        if (done) this.protocolDone = false;
+      },
+    });
   }
 
   private onSafety(match: SafetyMatch<SafetyRule>): void {
@@ -427,6 +472,13 @@ class SessionRun<P> {
     const flush = this.sink ? await this.sink.close({ deadlineMs: FLUSH_DEADLINE_MS }) : undefined;
     if (flush && flush.unwritten > 0) {
       this.log.error({ unwritten: flush.unwritten }, 'utterances not persisted before shutdown');
+    }
+    if (flush) {
+      const { durabilityMs, writeMs, batches, failedAttempts } = flush.stats;
+      this.log.info(
+        { transcript: { written: flush.written, batches, failedAttempts, durabilityMs, writeMs } },
+        'transcript sink stats',
+      );
     }
     await withTimeout(this.writes, 1000, 'session side writes').catch((err: unknown) =>
       this.log.error({ err }, 'session side writes unfinished at shutdown'),

@@ -18,7 +18,9 @@ describe('loadConfig', () => {
     expect(cfg.livekit.url).toBe('ws://127.0.0.1:7880');
     expect(cfg.mongo.url).toBe('mongodb://127.0.0.1:27017');
     expect(cfg.agent.drainTimeoutMs + cfg.agent.shutdownTimeoutMs).toBeLessThan(10_000);
-    expect(cfg.providers.stt).toEqual([]);
+    expect(cfg.providers.stt).toEqual(['local']);
+    expect(cfg.providers.llm).toEqual(['local']);
+    expect(cfg.providers.tts).toEqual(['local']);
   });
 
   it('returns a deeply frozen object', () => {
@@ -51,6 +53,12 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('rejects a time zone that does not exist', () => {
+    expect(problemsOf({ AGENT_TIME_ZONE: 'Mars/Olympus' })).toEqual([
+      'AGENT_TIME_ZONE: expected an IANA time zone such as America/New_York',
+    ]);
+  });
+
   it('rejects an unknown provider name', () => {
     const problems = problemsOf({ STT_PROVIDERS: 'whisper' });
     expect(problems[0]).toMatch(/^STT_PROVIDERS: expected a comma list of deepgram/);
@@ -62,9 +70,9 @@ describe('loadConfig', () => {
       OPENAI_API_KEY: 'k2',
       DEEPGRAM_API_KEY: 'k3',
     });
-    expect(cfg.providers.stt).toEqual(['deepgram']);
+    expect(cfg.providers.stt).toEqual(['deepgram', 'local']);
     expect(cfg.providers.llm).toEqual(['openai']);
-    expect(cfg.providers.tts).toEqual(['elevenlabs', 'openai']);
+    expect(cfg.providers.tts).toEqual(['elevenlabs', 'openai', 'local']);
   });
 
   it('treats empty variables as unset', () => {

@@ -89,6 +89,12 @@ const envSchema = z.object({
   AGENT_ENDPOINTING_MAX_DELAY_MS: ms.default(3000),
   /** Start the LLM on the final transcript, before the turn is committed. */
   AGENT_PREEMPTIVE_GENERATION: bool.default(true),
+  /**
+   * With preemptive generation, also start speech synthesis before the turn is committed, so
+   * the endpointing wait overlaps the TTS's first byte. A reply dropped because the patient went
+   * on talking has then also cost its synthesis.
+   */
+  AGENT_PREEMPTIVE_TTS: bool.default(false),
 
   /** The dispatcher's health/metrics server. Cloud Run needs 0.0.0.0; loopback is the safe local default. */
   DISPATCHER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
@@ -110,9 +116,30 @@ const envSchema = z.object({
    * Profiles a request may name until the versioned profile store is wired in: a comma list of
    * `id` (any version) or `id@version` (only that version).
    */
-  STT_PROVIDERS: providerList(['deepgram'] as const).optional(),
-  LLM_PROVIDERS: providerList(['openai'] as const).optional(),
-  TTS_PROVIDERS: providerList(['elevenlabs', 'openai'] as const).optional(),
+  /**
+   * Providers per stage, in fallback order. `local` runs on this machine: pocketsphinx, the
+   * deterministic dialogue engine, espeak-ng. Unset: every cloud provider with a key, then local
+   * as the last fallback for speech (the dialogue engine is never a silent LLM fallback: it
+   * would restart the protocol mid-call).
+   */
+  STT_PROVIDERS: providerList(['deepgram', 'local'] as const).optional(),
+  LLM_PROVIDERS: providerList(['openai', 'local'] as const).optional(),
+  TTS_PROVIDERS: providerList(['elevenlabs', 'openai', 'local'] as const).optional(),
+  /** IANA zone the dialogue engine reads "today" and "tomorrow" in. Unset: the host's zone. */
+  AGENT_TIME_ZONE: z
+    .string()
+    .refine(
+      (v) => {
+        try {
+          new Intl.DateTimeFormat('en-US', { timeZone: v });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'expected an IANA time zone such as America/New_York' },
+    )
+    .optional(),
 
   DEEPGRAM_API_KEY: z.string().min(1).optional(),
   DEEPGRAM_BASE_URL: url(['ws:', 'wss:', 'http:', 'https:']).optional(),
@@ -130,9 +157,9 @@ const envSchema = z.object({
   ELEVENLABS_VOICE_ID: z.string().min(1).default('21m00Tcm4TlvDq8ikWAM'),
 });
 
-export type SttProvider = 'deepgram';
-export type LlmProvider = 'openai';
-export type TtsProvider = 'elevenlabs' | 'openai';
+export type SttProvider = 'deepgram' | 'local';
+export type LlmProvider = 'openai' | 'local';
+export type TtsProvider = 'elevenlabs' | 'openai' | 'local';
 
 export interface Config {
   env: 'development' | 'test' | 'production';
@@ -160,9 +187,11 @@ export interface Config {
     shutdownTimeoutMs: number;
     maxSessionMs: number;
     turnDetection: 'model' | 'vad' | 'stt';
+    timeZone: string | undefined;
     vadMinSilenceMs: number;
     endpointing: { minDelayMs: number; maxDelayMs: number };
     preemptiveGeneration: boolean;
+    preemptiveTts: boolean;
   };
   dispatcher: {
     httpHost: string;
@@ -231,12 +260,17 @@ export function loadConfig(env: Env): Config {
   }
   const e = parsed.data;
 
-  // With no explicit chain, use every cloud provider that has a key, in a sensible order.
-  const stt = e.STT_PROVIDERS ?? (e.DEEPGRAM_API_KEY ? ['deepgram' as const] : []);
-  const llm = e.LLM_PROVIDERS ?? (e.OPENAI_API_KEY ? ['openai' as const] : []);
-  const tts = e.TTS_PROVIDERS ?? [
+  // With no explicit chain: every cloud provider that has a key, in a sensible order, and the
+  // local engines after them (or alone, with no keys at all).
+  const stt: SttProvider[] = e.STT_PROVIDERS ?? [
+    ...(e.DEEPGRAM_API_KEY ? (['deepgram'] as const) : []),
+    'local',
+  ];
+  const llm: LlmProvider[] = e.LLM_PROVIDERS ?? [e.OPENAI_API_KEY ? 'openai' : 'local'];
+  const tts: TtsProvider[] = e.TTS_PROVIDERS ?? [
     ...(e.ELEVENLABS_API_KEY ? (['elevenlabs'] as const) : []),
     ...(e.OPENAI_API_KEY ? (['openai'] as const) : []),
+    'local',
   ];
 
   const problems: string[] = [];
@@ -245,7 +279,8 @@ export function loadConfig(env: Env): Config {
     openai: e.OPENAI_API_KEY,
     elevenlabs: e.ELEVENLABS_API_KEY,
   };
-  for (const p of new Set<keyof typeof KEY_FOR>([...stt, ...llm, ...tts])) {
+  const cloud = [...stt, ...llm, ...tts].filter((p): p is keyof typeof KEY_FOR => p !== 'local');
+  for (const p of new Set(cloud)) {
     if (!keys[p]) problems.push(`${KEY_FOR[p]}: is required because ${p} is a configured provider`);
   }
   if (problems.length) throw new ConfigError(problems);
@@ -276,12 +311,14 @@ export function loadConfig(env: Env): Config {
       shutdownTimeoutMs: e.AGENT_SHUTDOWN_TIMEOUT_MS,
       maxSessionMs: e.AGENT_MAX_SESSION_MS,
       turnDetection: e.AGENT_TURN_DETECTION,
+      timeZone: e.AGENT_TIME_ZONE,
       vadMinSilenceMs: e.AGENT_VAD_MIN_SILENCE_MS,
       endpointing: {
         minDelayMs: e.AGENT_ENDPOINTING_MIN_DELAY_MS,
         maxDelayMs: e.AGENT_ENDPOINTING_MAX_DELAY_MS,
       },
       preemptiveGeneration: e.AGENT_PREEMPTIVE_GENERATION,
+      preemptiveTts: e.AGENT_PREEMPTIVE_TTS,
     },
     dispatcher: {
       httpHost: e.DISPATCHER_HTTP_HOST,
@@ -321,6 +358,14 @@ export function loadConfig(env: Env): Config {
 }
 
 let cached: Config | undefined;
+
+/**
+ * Configuration for a tool with its own defaults (the local demo picks VAD turn detection, for
+ * instance): the environment still wins over them.
+ */
+export function configWithDefaults(defaults: Record<string, string>): Config {
+  return loadConfig({ ...defaults, ...process.env });
+}
 
 /** The process's configuration, parsed from `process.env` on first use and frozen. */
 export function config(): Config {

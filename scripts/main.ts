@@ -1,41 +1,84 @@
 /**
- * The README's first command: brings up the local stack and reports it healthy, then keeps
- * serving until Ctrl-C, when it stops everything it started.
+ * The README's first command: the whole stack on this machine, then a real patient call.
+ *
+ *   1. the local servers (LiveKit, Pub/Sub emulator, FerretDB) and the clinician profiles;
+ *   2. the dispatcher and an agent worker;
+ *   3. a session request for the `intake` profile, published to Pub/Sub;
+ *   4. a simulated patient takes the call; the conversation prints as MongoDB stores it;
+ *   5. the captured answers, and where the transcript lives;
+ *   6. keeps serving until Ctrl-C (place more calls with `npm run call`).
+ *
+ * `--once` exits after the first call (what the headless test and CI use).
  */
-import { execFile, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { parseArgs } from 'node:util';
+import { configWithDefaults } from '../infra/config.ts';
+import { ConfigError } from '../infra/errors.ts';
+import { shutdownRtc } from '../tests/support/patient.ts';
+import { placeCall } from './lib/call.ts';
+import { DEMO_DEFAULTS, printCallSummary, workerEnvFor } from './lib/demo.ts';
+import { startStack, type Stack } from './lib/stack.ts';
 
-const run = promisify(execFile);
-const services = fileURLToPath(new URL('./services.sh', import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    once: { type: 'boolean', default: false },
+    profile: { type: 'string', default: 'intake' },
+    name: { type: 'string', default: 'Ann' },
+  },
+});
 
-function step(msg: string): void {
-  process.stdout.write(`\u001b[1m▸\u001b[0m ${msg}\n`);
-}
+const out = (line: string) => process.stdout.write(`${line}\n`);
 
-async function main(): Promise<void> {
-  step('starting local services (LiveKit, Pub/Sub emulator, FerretDB)');
-  const up = await run('bash', [services, 'up'], { timeout: 180_000 });
-  process.stdout.write(up.stderr);
-  const status = await run('bash', [services, 'status']);
-  process.stdout.write(status.stderr);
-  step('all services healthy. Press Ctrl-C to stop.');
+async function main(): Promise<number> {
+  const started = Date.now();
+  const cfg = configWithDefaults(DEMO_DEFAULTS);
+  out(`\u001b[1mVoiceCare Agents\u001b[0m: local stack, no cloud keys needed`);
+  out(
+    `  speech-to-text: ${cfg.providers.stt.join(' → ')}   dialogue: ${cfg.providers.llm.join(' → ')}   text-to-speech: ${cfg.providers.tts.join(' → ')}`,
+  );
 
+  let stack: Stack | undefined;
   let stopping = false;
-  const stop = () => {
+  const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    step('stopping services');
-    spawnSync('bash', [services, 'down'], { stdio: 'inherit' });
-    process.exit(0);
+    out('▸ stopping the agent worker, the dispatcher and the local servers…');
+    await shutdownRtc().catch(() => undefined);
+    await stack?.stop();
+    out('  stopped.');
+    process.exit(code);
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  setInterval(() => undefined, 1 << 30);
+  process.on('SIGINT', () => void shutdown(130));
+  process.on('SIGTERM', () => void shutdown(143));
+
+  stack = await startStack({ cfg, workerEnv: workerEnvFor(cfg), progress: out });
+  out(`  ready in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  out(`▸ placing a call: profile ${args.profile}, patient "${args.name}"`);
+  const result = await placeCall({
+    cfg,
+    sessions: stack.sessions,
+    utterances: stack.utterances,
+    profile: args.profile,
+    patientName: args.name,
+    out,
+  });
+  printCallSummary(result, cfg, out);
+  const ok = result.session?.state === 'completed';
+
+  if (args.once) {
+    await shutdown(ok ? 0 : 1);
+    return ok ? 0 : 1;
+  }
+  out('\nThe stack keeps serving. Place another call from a second terminal:');
+  out('  npm run call -- --profile medication-adherence');
+  out('  npm run call -- --profile intake --line yes --line "my back hurts" --line no');
+  out('  npm run call -- --profile post-discharge --wav my-answer.wav');
+  out('Press Ctrl-C to stop everything.');
+  return new Promise<number>(() => undefined);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-  spawnSync('bash', [services, 'down'], { stdio: 'inherit' });
+main().catch(async (err: unknown) => {
+  if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+  else process.stderr.write(`start failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  await shutdownRtc().catch(() => undefined);
   process.exit(1);
 });

@@ -207,8 +207,9 @@ describe('startStandins', () => {
     expect(env.OPENAI_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
     expect(env.ELEVENLABS_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
     const config = testConfig({ ...env });
-    expect(config.providers.stt).toEqual(['deepgram']);
-    expect(config.providers.tts).toEqual(['elevenlabs', 'openai']);
+    // The local engines come last in each speech chain, as the fallback.
+    expect(config.providers.stt).toEqual(['deepgram', 'local']);
+    expect(config.providers.tts).toEqual(['elevenlabs', 'openai', 'local']);
     expect(config.providers.openai.baseUrl).toBe(env.OPENAI_BASE_URL);
   });
 

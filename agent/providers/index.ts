@@ -21,6 +21,16 @@ export interface ProviderPreferences {
   stt?: { model?: string; keyTerms?: readonly string[] };
 }
 
+/**
+ * The on-machine engines. Built by the session, because they share its state: the dialogue
+ * engine drives the conversation and tells the recogniser what answer to listen for.
+ */
+export interface LocalEngines {
+  stt(): sttNs.STT;
+  llm(): llmNs.LLM;
+  tts(voice: ProviderPreferences['voice']): ttsNs.TTS;
+}
+
 export interface Providers {
   stt: sttNs.STT;
   llm: llmNs.LLM;
@@ -60,10 +70,14 @@ function buildTtsFor(
   name: TtsProvider,
   cfg: Config['providers'],
   prefs: ProviderPreferences,
+  local: LocalEngines,
 ): ttsNs.TTS {
   // The profile's voice id only applies to the provider it was chosen for.
   const voice = prefs.voice?.provider === name ? prefs.voice : undefined;
   switch (name) {
+    case 'local':
+      // The profile's speed carries over to the local voice even when it chose a cloud voice.
+      return local.tts(voice ?? (prefs.voice ? { speed: prefs.voice.speed } : undefined));
     case 'elevenlabs': {
       const el = cfg.elevenlabs;
       return new elevenlabs.TTS({
@@ -105,13 +119,14 @@ export function buildProviders(
   cfg: Config['providers'],
   prefs: ProviderPreferences,
   vad: VAD,
+  local: LocalEngines,
 ): Providers {
   assertProvidersConfigured(cfg);
 
-  const stts = cfg.stt.map(() => buildDeepgram(cfg, prefs));
-  const llms = cfg.llm.map(() => buildOpenAiLlm(cfg));
+  const stts = cfg.stt.map((name) => (name === 'local' ? local.stt() : buildDeepgram(cfg, prefs)));
+  const llms = cfg.llm.map((name) => (name === 'local' ? local.llm() : buildOpenAiLlm(cfg)));
   const order = ttsOrder(cfg.tts, prefs.voice?.provider);
-  const ttss = order.map((name) => buildTtsFor(name, cfg, prefs));
+  const ttss = order.map((name) => buildTtsFor(name, cfg, prefs, local));
 
   return {
     stt: stts.length > 1 ? new sttNs.FallbackAdapter({ sttInstances: stts, vad }) : stts[0]!,
@@ -127,13 +142,8 @@ export function buildProviders(
  */
 export function assertProvidersConfigured(cfg: Config['providers']): void {
   const problems: string[] = [];
-  if (cfg.stt.length === 0)
-    problems.push('STT_PROVIDERS: no speech-to-text provider configured (set DEEPGRAM_API_KEY)');
-  if (cfg.llm.length === 0)
-    problems.push('LLM_PROVIDERS: no language model configured (set OPENAI_API_KEY)');
-  if (cfg.tts.length === 0)
-    problems.push(
-      'TTS_PROVIDERS: no text-to-speech provider configured (set ELEVENLABS_API_KEY or OPENAI_API_KEY)',
-    );
+  if (cfg.stt.length === 0) problems.push('STT_PROVIDERS: no speech-to-text provider configured');
+  if (cfg.llm.length === 0) problems.push('LLM_PROVIDERS: no language model configured');
+  if (cfg.tts.length === 0) problems.push('TTS_PROVIDERS: no text-to-speech provider configured');
   if (problems.length) throw new ConfigError(problems);
 }

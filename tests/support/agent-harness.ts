@@ -65,6 +65,10 @@ export class AgentHarness {
       MONGODB_DB: uniqueName('e2e'),
       PUBSUB_EVENTS_TOPIC: uniqueName('events'),
       AGENT_TURN_DETECTION: 'vad',
+      // The cloud plugins against the stand-ins; the local engines have their own tests.
+      STT_PROVIDERS: 'deepgram',
+      LLM_PROVIDERS: 'openai',
+      TTS_PROVIDERS: 'elevenlabs,openai',
       LOG_LEVEL: 'warn',
       // CPU-based load would mark the worker full on a busy 2-core test machine.
       AGENT_CPU_LOAD: 'false',
