@@ -58,6 +58,9 @@ install_debs() {
   local missing=()
   command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
   command -v sox >/dev/null 2>&1 || missing+=(sox)
+  # The local (offline) recogniser: the engine, and its US-English acoustic model and dictionary.
+  command -v pocketsphinx_batch >/dev/null 2>&1 || missing+=(pocketsphinx)
+  [ -f /usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict ] || missing+=(pocketsphinx-en-us)
   if [ "${#missing[@]}" -eq 0 ]; then return; fi
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
     die "missing ${missing[*]}: install them with apt-get install ${missing[*]}"
