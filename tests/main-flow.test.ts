@@ -3,7 +3,7 @@
  * the dialogue engine, espeak-ng), a session request through Pub/Sub, a simulated patient, and
  * the stored transcript and answers checked against what the patient said.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectMongo, type MongoHandle } from '../infra/mongo.ts';
@@ -14,6 +14,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 describe('the main command', () => {
   let mongo: MongoHandle | undefined;
+  let child: ChildProcess | undefined;
   const env = {
     ...TEST_ENV,
     MONGODB_DB: uniqueName('main'),
@@ -27,20 +28,26 @@ describe('the main command', () => {
   };
 
   afterAll(async () => {
+    // On a failure, do not leave the stack running (SIGINT runs its own clean shutdown).
+    if (child && child.exitCode === null) {
+      child.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 15_000));
+      child.kill('SIGKILL');
+    }
     await mongo?.db.dropDatabase().catch(() => undefined);
     await mongo?.close();
   });
 
   it('runs a complete intake call with local engines and stores what the patient said', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/main.ts', '--once'], {
+    child = spawn(process.execPath, ['--import', 'tsx', 'scripts/main.ts', '--once'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.stdout?.on('data', (b: Buffer) => (output += b.toString()));
+    child.stderr?.on('data', (b: Buffer) => (output += b.toString()));
+    const code = await new Promise<number | null>((resolve) => child?.on('exit', resolve));
     console.log(output);
     expect(code).toBe(0);
     expect(output).toMatch(/call completed \(protocol_complete\)/);
@@ -54,7 +61,7 @@ describe('the main command', () => {
     expect(session?.answers).toMatchObject({
       medicationChanges: false,
       newAllergies: false,
-      painScore: 6,
+      painScore: 4,
       recentHospitalVisit: false,
       contactPreference: 'text message',
     });
@@ -63,9 +70,9 @@ describe('the main command', () => {
 
     const stored = await new MongoUtteranceStore({ db: mongo.db }).listUtterances(sessionId!);
     const patientSaid = stored.filter((u) => u.role === 'patient').map((u) => u.text);
-    for (const answer of ['yes', 'no', 'six', 'text message'])
+    for (const answer of ['yes', 'no', 'four', 'text message'])
       expect(patientSaid).toContain(answer);
     expect(stored[0]?.role).toBe('agent');
     expect(stored.at(-1)?.role).toBe('agent');
-  });
+  }, 300_000);
 });

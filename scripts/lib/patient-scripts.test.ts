@@ -17,8 +17,8 @@ describe('answerFor', () => {
   });
 
   it('confirms a read-back only when it repeats what the patient said', () => {
-    expect(answerFor(intake, 'I have six out of 10, is that right?', 'six')).toBe('yes');
-    expect(answerFor(intake, 'I have two out of 10, is that right?', 'six')).toBe('no');
+    expect(answerFor(intake, 'I have four out of 10, is that right?', 'four')).toBe('yes');
+    expect(answerFor(intake, 'I have two out of 10, is that right?', 'four')).toBe('no');
   });
 
   it('has nothing to say to words outside its script', () => {

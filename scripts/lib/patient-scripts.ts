@@ -15,7 +15,7 @@ export const PATIENT_SCRIPTS: Readonly<Record<string, readonly ScriptedAnswer[]>
     { when: /reason for your visit|talk about at your visit/i, say: 'my knee hurts' },
     { when: /medicines changed|medicine.*changed/i, say: 'no' },
     { when: /allerg/i, say: 'no' },
-    { when: /zero to ten|scale/i, say: 'six' },
+    { when: /zero to ten|scale/i, say: 'four' },
     { when: /emergency room|hospital/i, say: 'no' },
     { when: /reach you|phone call, text message, or email/i, say: 'text message' },
   ],
