@@ -25,12 +25,7 @@ import {
 export type RenderedProfile = Profile;
 
 export type EndReason =
-  | 'end_phrase'
-  | 'end_tool'
-  | 'protocol_complete'
-  | 'safety'
-  | 'max_duration'
-  | 'silence_timeout';
+  'end_phrase' | 'end_tool' | 'protocol_complete' | 'safety' | 'max_duration' | 'silence_timeout';
 
 export interface VoiceCareAgentOptions {
   /** The opening words. @defaultValue the profile's firstMessage */

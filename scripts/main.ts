@@ -16,7 +16,7 @@ import { ConfigError } from '../infra/errors.ts';
 import { shutdownRtc } from '../tests/support/patient.ts';
 import { placeCall } from './lib/call.ts';
 import { DEMO_DEFAULTS, printCallSummary, workerEnvFor } from './lib/demo.ts';
-import { startStack, type Stack } from './lib/stack.ts';
+import { StackTeardown, startStack } from './lib/stack.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,21 +36,21 @@ async function main(): Promise<number> {
     `  speech-to-text: ${cfg.providers.stt.join(' → ')}   dialogue: ${cfg.providers.llm.join(' → ')}   text-to-speech: ${cfg.providers.tts.join(' → ')}`,
   );
 
-  let stack: Stack | undefined;
+  const teardown = new StackTeardown();
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
     out('▸ stopping the agent worker, the dispatcher and the local servers…');
     await shutdownRtc().catch(() => undefined);
-    await stack?.stop();
+    await teardown.stop();
     out('  stopped.');
     process.exit(code);
   };
   process.on('SIGINT', () => void shutdown(130));
   process.on('SIGTERM', () => void shutdown(143));
 
-  stack = await startStack({ cfg, workerEnv: workerEnvFor(cfg), progress: out });
+  const stack = await startStack({ cfg, workerEnv: workerEnvFor(cfg), progress: out }, teardown);
   out(`  ready in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   out(`▸ placing a call: profile ${args.profile}, patient "${args.name}"`);
   const result = await placeCall({

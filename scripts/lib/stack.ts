@@ -77,13 +77,34 @@ async function publishProfiles(
   return ids;
 }
 
-export async function startStack(opts: StackOptions): Promise<Stack> {
+/**
+ * Stops whatever has been started so far, newest first. Created before the stack starts, so a
+ * Ctrl-C during a slow start still shuts down what is already running.
+ */
+export class StackTeardown {
+  private readonly cleanups: (() => Promise<void>)[] = [];
+  private stopping: Promise<void> | undefined;
+
+  add(cleanup: () => Promise<void>): void {
+    this.cleanups.push(cleanup);
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const c of this.cleanups.reverse()) await c().catch(() => undefined);
+    })();
+    return this.stopping;
+  }
+}
+
+export async function startStack(
+  opts: StackOptions,
+  teardown = new StackTeardown(),
+): Promise<Stack> {
   const { cfg, progress } = opts;
   const manage = opts.manageServices ?? true;
-  const cleanups: (() => Promise<void>)[] = [];
-  const stop = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  };
+  const cleanups = { push: (c: () => Promise<void>) => teardown.add(c) };
+  const stop = () => teardown.stop();
   try {
     const services = `${root}/scripts/services.sh`;
     const alreadyUp = await run('bash', [services, 'status']).then(
