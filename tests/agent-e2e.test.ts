@@ -2,7 +2,7 @@
  * The agent worker end to end: the real worker process, the real LiveKit server, FerretDB and the
  * Pub/Sub emulator; only the paid AI vendors are stand-ins speaking their wire protocols.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { shutdownRtc } from './support/patient.ts';
 import type { Utterance } from '../sessions/schema.ts';
 import { AgentHarness } from './support/agent-harness.ts';
@@ -30,6 +30,10 @@ describe('agent worker, end to end', () => {
   afterAll(async () => {
     await h?.close();
   });
+
+  // A reply scripted for a turn that never reached the LLM (a red flag) must not leak into the
+  // next test's conversation.
+  beforeEach(() => h.standins.reset());
 
   it('holds a three-turn conversation and stores every utterance in order', async () => {
     const { request, patient } = await h.startSession();
