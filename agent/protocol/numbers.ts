@@ -265,7 +265,8 @@ export function readNumbers(tokens: readonly string[]): NumberMention[] {
   return out;
 }
 
-const SMALL_WORDS = [
+/** Number words below twenty; shared with the local recogniser's grammars. */
+export const SMALL_WORDS = [
   'zero',
   'one',
   'two',
@@ -287,7 +288,8 @@ const SMALL_WORDS = [
   'eighteen',
   'nineteen',
 ] as const;
-const TENS_WORDS = [
+/** Tens words by tens digit (empty below twenty). */
+export const TENS_WORDS = [
   '',
   '',
   'twenty',

@@ -2,42 +2,11 @@
  * Whole numbers as people say them, for recognition grammars: "seven", "forty two",
  * "one hundred and five". Pure.
  */
+import { SMALL_WORDS, TENS_WORDS } from '../../protocol/numbers.ts';
 
-const ONES = [
-  'zero',
-  'one',
-  'two',
-  'three',
-  'four',
-  'five',
-  'six',
-  'seven',
-  'eight',
-  'nine',
-  'ten',
-  'eleven',
-  'twelve',
-  'thirteen',
-  'fourteen',
-  'fifteen',
-  'sixteen',
-  'seventeen',
-  'eighteen',
-  'nineteen',
-] as const;
-
-const TENS = [
-  '',
-  '',
-  'twenty',
-  'thirty',
-  'forty',
-  'fifty',
-  'sixty',
-  'seventy',
-  'eighty',
-  'ninety',
-] as const;
+// One list of number words for the whole agent: the dialogue engine reads what this hears.
+const ONES = SMALL_WORDS;
+const TENS = TENS_WORDS;
 
 /** The largest number the grammars spell out; larger ranges are clamped to it. */
 export const MAX_SPOKEN_NUMBER = 999;
