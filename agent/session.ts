@@ -201,14 +201,14 @@ class SessionRun<P> {
   async start(): Promise<void> {
     const { deps, ctx } = this;
     ctx.addShutdownCallback(() => this.finalize());
+    // Both reads gate joining the room; run them together (a stale job ignores the profile).
+    const resolving = deps.profiles.resolve(this.request.profile);
+    resolving.catch(() => undefined);
     if (!(await this.isCurrentDispatch())) return;
 
     let profile: RenderedProfile;
     try {
-      profile = renderProfile(
-        await deps.profiles.resolve(this.request.profile),
-        templateValuesFor(this.request.patient),
-      );
+      profile = renderProfile(await resolving, templateValuesFor(this.request.patient));
     } catch (err) {
       const code = err instanceof VoiceCareError ? err.code : 'profile_unavailable';
       this.log.error({ err, code, profile: this.request.profile }, 'profile could not be used');
@@ -221,6 +221,9 @@ class SessionRun<P> {
       store: deps.utterances,
       sessionId: this.sessionId,
       logger: this.log,
+      // Utterances arrive seconds apart, so waiting for company only delays each write (20 ms
+      // by default, measured by bench/); writes that pile up behind one in flight still batch.
+      flushIntervalMs: 0,
     });
 
     await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);

@@ -19,6 +19,8 @@ export interface AgentWorkerOptions {
   readyTimeoutMs?: number;
   /** Print the worker's output (for debugging a test). */
   echo?: boolean;
+  /** Another worker entry file (e.g. the bench's bare agent). @defaultValue agent/worker.ts */
+  entry?: string;
 }
 
 export interface AgentWorker {
@@ -47,7 +49,7 @@ async function healthy(port: number): Promise<boolean> {
 
 export async function startAgentWorker(options: AgentWorkerOptions): Promise<AgentWorker> {
   const opts = { ...defaults, ...options };
-  const proc = spawn(process.execPath, ['--import', 'tsx', WORKER, 'start'], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', opts.entry ?? WORKER, 'start'], {
     cwd: ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

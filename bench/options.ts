@@ -1,0 +1,97 @@
+/**
+ * The bench's options, from its command line (`npm run bench -- --turns 40`). Defaults are the
+ * issue's: provider latencies STT final 150 ms after end of speech, LLM first token 250 ms, TTS
+ * first byte 150 ms; at least 30 measured turns; density N = 5, 10, 20, …; 100 memory sessions.
+ */
+import { parseArgs } from 'node:util';
+
+export interface BenchOptions {
+  /** Measured turns per agent in the latency phase (after one warm-up turn each). */
+  turns: number;
+  /** Concurrent-session steps for the density phase (N = 1 is the latency phase's own agent). */
+  densitySteps: number[];
+  /** Voice-to-voice samples to aim for per density step (spread over its sessions). */
+  densitySamples: number;
+  /** Sequential greeting-and-leave sessions for the memory phase (also the warm dispatch figure). */
+  memorySessions: number;
+  /** Requests published at once in the burst. */
+  burst: number;
+  /** Sessions the burst's worker takes at a time (AGENT_MAX_JOBS). */
+  burstCapacity: number;
+  /** How long each burst session stays before its room is closed. */
+  burstHoldMs: number;
+  /** Stand-in latencies. */
+  sttFinalMs: number;
+  llmTtftMs: number;
+  ttsTtfbMs: number;
+  turnDetection: 'vad' | 'stt' | 'model';
+  /** Wall-clock budget for the phases (setup and service start are outside it). */
+  budgetMs: number;
+  /** Phases to run (all by default): latency, density, burst, memory. */
+  only: Set<string>;
+  outDir: string;
+}
+
+const PHASES = ['latency', 'density', 'burst', 'memory'] as const;
+
+function int(name: string, v: string | undefined, fallback: number, min = 0): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`--${name}: expected a whole number >= ${min}, got ${v}`);
+  return n;
+}
+
+export function parseOptions(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      turns: { type: 'string' },
+      density: { type: 'string' },
+      'density-samples': { type: 'string' },
+      'memory-sessions': { type: 'string' },
+      burst: { type: 'string' },
+      'burst-capacity': { type: 'string' },
+      'burst-hold-ms': { type: 'string' },
+      'stt-final-ms': { type: 'string' },
+      'llm-ttft-ms': { type: 'string' },
+      'tts-ttfb-ms': { type: 'string' },
+      'turn-detection': { type: 'string' },
+      'budget-min': { type: 'string' },
+      only: { type: 'string' },
+      out: { type: 'string' },
+    },
+    strict: true,
+  });
+  const steps = (values.density ?? '5,10,20,30,40')
+    .split(',')
+    .map((s) => int('density', s.trim(), 0, 2));
+  const td = values['turn-detection'] ?? 'vad';
+  if (td !== 'vad' && td !== 'stt' && td !== 'model') {
+    throw new Error(`--turn-detection: expected vad, stt or model, got ${td}`);
+  }
+  const only = new Set((values.only ?? PHASES.join(',')).split(',').map((s) => s.trim()));
+  for (const p of only) {
+    if (!(PHASES as readonly string[]).includes(p)) {
+      throw new Error(`--only: unknown phase ${p} (phases: ${PHASES.join(', ')})`);
+    }
+  }
+  const budgetMin = Number(values['budget-min'] ?? '13.5');
+  if (!(budgetMin > 0)) throw new Error('--budget-min: expected minutes > 0');
+  return {
+    turns: int('turns', values.turns, 32, 1),
+    densitySteps: [...new Set(steps)].sort((a, b) => a - b),
+    densitySamples: int('density-samples', values['density-samples'], 30, 1),
+    memorySessions: int('memory-sessions', values['memory-sessions'], 100, 1),
+    burst: int('burst', values.burst, 9, 1),
+    burstCapacity: int('burst-capacity', values['burst-capacity'], 3, 1),
+    burstHoldMs: int('burst-hold-ms', values['burst-hold-ms'], 2000),
+    sttFinalMs: int('stt-final-ms', values['stt-final-ms'], 150, 10),
+    llmTtftMs: int('llm-ttft-ms', values['llm-ttft-ms'], 250),
+    ttsTtfbMs: int('tts-ttfb-ms', values['tts-ttfb-ms'], 150),
+    turnDetection: td,
+    budgetMs: budgetMin * 60_000,
+    only,
+    outDir: values.out ?? 'bench/results',
+  };
+}

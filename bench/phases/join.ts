@@ -1,0 +1,72 @@
+/**
+ * createDispatch → agent joined, for our worker and for the bare one, alternating, each time with
+ * a warm idle process: the difference is what our job does before it connects to the room.
+ */
+import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import { apiUrl } from '../../dispatcher/livekit.ts';
+import { uniqueName } from '../../tests/support/env.ts';
+import type { BenchContext } from '../lib/context.ts';
+import { sleep, summarize, type Summary } from '../lib/stats.ts';
+import type { BenchWorker } from '../lib/workers.ts';
+import { waitQuiet } from './memory.ts';
+
+export interface JoinResult {
+  ours: Summary;
+  bare: Summary;
+}
+
+async function joinOnce(
+  ctx: BenchContext,
+  rooms: RoomServiceClient,
+  dispatch: AgentDispatchClient,
+  worker: BenchWorker,
+): Promise<number | undefined> {
+  const room = uniqueName('join');
+  await rooms.createRoom({ name: room, emptyTimeout: 30 });
+  let metadata = '{}';
+  if (worker.kind === 'ours') {
+    const request = ctx.h.request();
+    await ctx.h.sessions.claim(request, new Date());
+    metadata = JSON.stringify(request);
+  }
+  const t0 = Date.now();
+  await dispatch.createDispatch(room, worker.agentName, { metadata });
+  try {
+    const until = performance.now() + 15_000;
+    while (performance.now() < until) {
+      const agent = (await rooms.listParticipants(room)).find(
+        (p) =>
+          p.attributes['lk.agent.name'] === worker.agentName || p.identity.startsWith('agent-'),
+      );
+      if (agent && agent.joinedAtMs > 0n) return Number(agent.joinedAtMs) - t0;
+      await sleep(20);
+    }
+    return undefined;
+  } finally {
+    // Closing the room ends the job. Not at once: a room deleted while the agent is still
+    // completing its connection leaves the job waiting ~15 s for a connect timeout.
+    await sleep(1500);
+    await rooms.deleteRoom(room).catch(() => undefined);
+  }
+}
+
+export async function joinPhase(
+  ctx: BenchContext,
+  ours: BenchWorker,
+  bare: BenchWorker,
+  samples: number,
+  idleProcesses: number,
+): Promise<JoinResult> {
+  const lk = ctx.h.cfg.livekit;
+  const rooms = new RoomServiceClient(apiUrl(lk.url), lk.apiKey, lk.apiSecret);
+  const dispatch = new AgentDispatchClient(apiUrl(lk.url), lk.apiKey, lk.apiSecret);
+  const out = { ours: [] as number[], bare: [] as number[] };
+  for (let i = 0; i < samples; i++) {
+    for (const w of i % 2 === 0 ? [ours, bare] : [bare, ours]) {
+      await waitQuiet(w, idleProcesses, 15_000);
+      const ms = await joinOnce(ctx, rooms, dispatch, w);
+      if (ms !== undefined) out[w.kind].push(ms);
+    }
+  }
+  return { ours: summarize(out.ours), bare: summarize(out.bare) };
+}

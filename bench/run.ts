@@ -1,0 +1,192 @@
+/**
+ * The benchmark: `npm run bench` (scripts/bench.sh does setup and services, then runs this).
+ *
+ *   latency  our agent and the bare framework agent, alternating turns in the same run
+ *   density  N = 5, 10, 20, … concurrent sessions on one worker until p95 degrades or audio drops
+ *   burst    more requests at once than the worker takes, through the real dispatcher
+ *   memory   sequential greeting-and-leave sessions through the dispatcher: RSS after each, and
+ *            publish → agent joined with a warm pool
+ *
+ * Results: Markdown and JSON in bench/results/ (git-ignored). Options: see bench/options.ts.
+ */
+import { testConfig, uniqueName } from '../tests/support/env.ts';
+import { shutdownRtc } from '../tests/support/patient.ts';
+import { BenchContext, REPLY } from './lib/context.ts';
+import { durabilityOf } from './lib/durability.ts';
+import { describeMachine, loadAverageNow } from './lib/procs.ts';
+import { goalsOf, writeReport, type BenchReport } from './lib/report.ts';
+import { sleep } from './lib/stats.ts';
+import { startBenchWorker, type BenchWorker } from './lib/workers.ts';
+import { parseOptions } from './options.ts';
+import { burstPhase, type BurstResult } from './phases/burst.ts';
+import { densityPhase, type Baseline, type DensityResult } from './phases/density.ts';
+import { latencyPhase, type LatencyResult } from './phases/latency.ts';
+import { joinPhase, type JoinResult } from './phases/join.ts';
+import { memoryPhase, waitQuiet, type MemoryResult } from './phases/memory.ts';
+
+/** Rough phase costs on 2 cores, for keeping within the budget. */
+const BURST_ESTIMATE_MS = 80_000;
+const MEMORY_SESSION_MS = 3100;
+const TEARDOWN_MS = 15_000;
+/** createDispatch → agent joined samples per worker, ours against bare. */
+const JOIN_SAMPLES = 5;
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const machine = describeMachine();
+  const startedAt = new Date().toISOString();
+  const ctx = await BenchContext.create(opts);
+  const cfg = testConfig(ctx.env);
+  const workers: BenchWorker[] = [];
+  const start = async (kind: 'ours' | 'bare', name: string, env: Record<string, string> = {}) => {
+    const w = await startBenchWorker({
+      kind,
+      agentName: uniqueName(name),
+      env: { ...ctx.env, ...env },
+    });
+    workers.push(w);
+    return w;
+  };
+  const stop = async (w: BenchWorker) => {
+    await w.stop();
+    workers.splice(workers.indexOf(w), 1);
+  };
+  const memoryEstimate = () =>
+    opts.only.has('memory') ? opts.memorySessions * MEMORY_SESSION_MS : 0;
+  const burstEstimate = () => (opts.only.has('burst') ? BURST_ESTIMATE_MS : 0);
+
+  let latency: LatencyResult | undefined;
+  let join: JoinResult | undefined;
+  let density: DensityResult | undefined;
+  let burst: BurstResult | undefined;
+  let memory: MemoryResult | undefined;
+  const durability: BenchReport['durability'] = {};
+  ctx.say(
+    `machine: ${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}, load ${machine.loadAverageAtStart.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  try {
+    if (opts.only.has('latency') || opts.only.has('density')) {
+      const [ours, bare] = await Promise.all([
+        start('ours', 'bench-ours'),
+        opts.only.has('latency') ? start('bare', 'bench-bare') : undefined,
+      ]);
+      ctx.say('workers registered');
+      // The worker registers before its idle process is warm.
+      await waitQuiet(ours, cfg.agent.numIdleProcesses, 20_000);
+      let baseline: Baseline | undefined;
+      let bareBaseline: Baseline | undefined;
+      if (bare) {
+        await waitQuiet(bare, cfg.agent.numIdleProcesses, 20_000);
+        ctx.reserveMs = memoryEstimate() + burstEstimate() + TEARDOWN_MS;
+        latency = await latencyPhase(ctx, ours, bare);
+        ctx.say(
+          `latency: ours median ${latency.ours.v2v.median.toFixed(0)} / p95 ${latency.ours.v2v.p95.toFixed(0)} ms, bare ${latency.bare.v2v.median.toFixed(0)} / ${latency.bare.v2v.p95.toFixed(0)} ms, ratio ${latency.pairRatios.median.toFixed(3)}`,
+        );
+        baseline = {
+          p95: latency.ours.v2v.p95,
+          droppedPerReply: latency.ours.frames.dropouts / Math.max(1, latency.ours.v2v.n),
+        };
+        bareBaseline = {
+          p95: latency.bare.v2v.p95,
+          droppedPerReply: latency.bare.frames.dropouts / Math.max(1, latency.bare.v2v.n),
+        };
+        join = await joinPhase(ctx, ours, bare, JOIN_SAMPLES, cfg.agent.numIdleProcesses);
+        ctx.say(
+          `join: createDispatch → agent joined, median ours ${join.ours.median.toFixed(0)} ms, bare ${join.bare.median.toFixed(0)} ms`,
+        );
+        // The session's sink stats are logged as its job shuts down.
+        await sleep(2000);
+        durability.latencySession = durabilityOf(
+          ours.tap.sinkStats.filter((x) => x.sessionId === latency?.oursSessionId),
+        );
+      }
+      if (opts.only.has('density')) {
+        ctx.reserveMs = memoryEstimate() + burstEstimate() + TEARDOWN_MS;
+        const before = new Set(ours.tap.sinkStats);
+        density = await densityPhase(
+          ctx,
+          ours,
+          baseline,
+          cfg.agent.numIdleProcesses,
+          bare && bareBaseline ? { worker: bare, baseline: bareBaseline } : undefined,
+        );
+        await sleep(2000);
+        durability.densitySessions = durabilityOf(ours.tap.sinkStats.filter((x) => !before.has(x)));
+      }
+      await stop(ours);
+      if (bare) await stop(bare);
+    }
+    if (opts.only.has('burst')) {
+      ctx.reserveMs = memoryEstimate() + TEARDOWN_MS;
+      const w = await start('ours', 'bench-burst', { AGENT_MAX_JOBS: String(opts.burstCapacity) });
+      await waitQuiet(w, cfg.agent.numIdleProcesses, 20_000);
+      ctx.say(`burst: ${opts.burst} requests at once, capacity ${opts.burstCapacity}`);
+      burst = await burstPhase(ctx, w);
+      ctx.say(`burst: ${burst.placed} placed, ${burst.lost} lost, ${burst.duplicated} duplicated`);
+      await stop(w);
+    }
+    if (opts.only.has('memory')) {
+      ctx.reserveMs = TEARDOWN_MS;
+      const w = await start('ours', 'bench-memory');
+      await waitQuiet(w, cfg.agent.numIdleProcesses, 20_000);
+      ctx.say(`memory: up to ${opts.memorySessions} sequential sessions through the dispatcher`);
+      memory = await memoryPhase(ctx, w, cfg.agent.numIdleProcesses);
+      await stop(w);
+    }
+  } finally {
+    await Promise.allSettled(workers.map((w) => w.stop()));
+    await ctx.close().catch((err: unknown) => console.error('bench cleanup:', err));
+    await shutdownRtc();
+  }
+
+  const partial: Omit<BenchReport, 'goals'> = {
+    startedAt,
+    wallMs: ctx.elapsedMs(),
+    command: [
+      'npm run bench',
+      ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : []),
+    ].join(' '),
+    machine,
+    loadAverageAtEnd: loadAverageNow(),
+    settings: {
+      providerLatencies: {
+        sttFinalMs: opts.sttFinalMs,
+        llmTtftMs: opts.llmTtftMs,
+        ttsTtfbMs: opts.ttsTtfbMs,
+      },
+      providers: { stt: 'deepgram', llm: 'openai', tts: 'elevenlabs' },
+      turnDetection: cfg.agent.turnDetection,
+      vadMinSilenceMs: cfg.agent.vadMinSilenceMs,
+      endpointing: cfg.agent.endpointing,
+      preemptiveGeneration: cfg.agent.preemptiveGeneration,
+      preemptiveTts: cfg.agent.preemptiveTts,
+      patientReply: REPLY,
+    },
+    ...(latency ? { latency } : {}),
+    ...(join ? { join } : {}),
+    ...(density ? { density } : {}),
+    ...(burst ? { burst } : {}),
+    ...(memory ? { memory } : {}),
+    durability,
+    notes: ctx.notes,
+  };
+  const report: BenchReport = { ...partial, goals: goalsOf(partial) };
+  const files = await writeReport(opts.outDir, report);
+  console.log('');
+  console.log(`results: ${files.md}`);
+  console.log(`         ${files.json}`);
+  for (const g of report.goals) {
+    console.log(
+      `  ${g.met === false ? 'MISS' : g.met ? 'ok  ' : '    '} ${g.metric}: ${g.measured} (goal ${g.target})`,
+    );
+  }
+  console.log(`wall time ${(report.wallMs / 60_000).toFixed(1)} min`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error('bench failed:', err);
+    process.exit(1);
+  },
+);
