@@ -76,7 +76,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       throw new Error(`--only: unknown phase ${p} (phases: ${PHASES.join(', ')})`);
     }
   }
-  const budgetMin = Number(values['budget-min'] ?? '13.5');
+  const budgetMin = Number(values['budget-min'] ?? '13.75');
   if (!(budgetMin > 0)) throw new Error('--budget-min: expected minutes > 0');
   return {
     turns: int('turns', values.turns, 32, 1),

@@ -68,15 +68,15 @@ async function main(): Promise<void> {
     if (opts.only.has('latency') || opts.only.has('density')) {
       const [ours, bare] = await Promise.all([
         start('ours', 'bench-ours'),
-        opts.only.has('latency') ? start('bare', 'bench-bare') : undefined,
+        start('bare', 'bench-bare'),
       ]);
       ctx.say('workers registered');
       // The worker registers before its idle process is warm.
       await waitQuiet(ours, cfg.agent.numIdleProcesses, 20_000);
+      await waitQuiet(bare, cfg.agent.numIdleProcesses, 20_000);
       let baseline: Baseline | undefined;
       let bareBaseline: Baseline | undefined;
-      if (bare) {
-        await waitQuiet(bare, cfg.agent.numIdleProcesses, 20_000);
+      if (opts.only.has('latency')) {
         ctx.reserveMs = memoryEstimate() + burstEstimate() + TEARDOWN_MS;
         latency = await latencyPhase(ctx, ours, bare);
         ctx.say(
@@ -103,18 +103,14 @@ async function main(): Promise<void> {
       if (opts.only.has('density')) {
         ctx.reserveMs = memoryEstimate() + burstEstimate() + TEARDOWN_MS;
         const before = new Set(ours.tap.sinkStats);
-        density = await densityPhase(
-          ctx,
-          ours,
-          baseline,
-          cfg.agent.numIdleProcesses,
-          bare && bareBaseline ? { worker: bare, baseline: bareBaseline } : undefined,
-        );
+        density = await densityPhase(ctx, ours, baseline, cfg.agent.numIdleProcesses, {
+          worker: bare,
+          baseline: bareBaseline,
+        });
         await sleep(2000);
         durability.densitySessions = durabilityOf(ours.tap.sinkStats.filter((x) => !before.has(x)));
       }
-      await stop(ours);
-      if (bare) await stop(bare);
+      await Promise.all([stop(ours), stop(bare)]);
     }
     if (opts.only.has('burst')) {
       ctx.reserveMs = memoryEstimate() + TEARDOWN_MS;

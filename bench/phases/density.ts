@@ -25,6 +25,8 @@ export interface DensityStep {
   agent: 'ours' | 'bare';
   sessions: number;
   v2v: Summary;
+  /** Every voice-to-voice sample, in completion order. */
+  samples: number[];
   p95VsBaseline: number;
   failures: number;
   frames: FrameStats;
@@ -77,7 +79,7 @@ export async function densityPhase(
   worker: BenchWorker,
   given: Baseline | undefined,
   idleJobs: number,
-  bare?: { worker: BenchWorker; baseline: Baseline },
+  bare?: { worker: BenchWorker; baseline: Baseline | undefined },
 ): Promise<DensityResult> {
   const steps: DensityStep[] = [];
   let stoppedBecause = 'all steps passed';
@@ -97,6 +99,7 @@ export async function densityPhase(
 
   let lastPass = 1;
   let firstFail: number | undefined;
+  let bareStep: DensityStep | undefined;
   const queue = [...ctx.opts.densitySteps];
   while (queue.length > 0) {
     const n = queue.shift()!;
@@ -112,25 +115,18 @@ export async function densityPhase(
     await waitIdle(worker, idleJobs, 30_000);
     if (step.passed) {
       lastPass = Math.max(lastPass, n);
-    } else {
-      firstFail = Math.min(firstFail ?? n, n);
-      stoppedBecause = `N=${firstFail}: ${steps.find((x) => x.sessions === firstFail)?.why}`;
+    } else if (firstFail === undefined) {
+      firstFail = n;
+      stoppedBecause = `N=${n}: ${step.why}`;
       queue.length = 0;
+      // The same N on the bare framework agent first: is the limit ours?
+      if (bare) bareStep = await bareAt(ctx, bare, n, idleJobs);
+    } else {
+      firstFail = Math.min(firstFail, n);
+      stoppedBecause = `N=${firstFail}: ${steps.find((x) => x.sessions === firstFail)?.why}`;
     }
     if (queue.length === 0 && firstFail !== undefined && firstFail - lastPass > 1) {
       queue.push(Math.floor((lastPass + firstFail) / 2));
-    }
-  }
-
-  let bareStep: DensityStep | undefined;
-  if (bare && firstFail !== undefined) {
-    if (ctx.remainingMs() - stepEstimateMs(firstFail) < ctx.reserveMs) {
-      ctx.note(`density: the bare agent at N=${firstFail} not run: time budget`);
-    } else {
-      await waitIdle(bare.worker, idleJobs, 20_000);
-      const bareIdle = groupSnapshot(bare.worker.pgid).totalRssMb;
-      bareStep = await runStep(ctx, bare.worker, firstFail, bare.baseline, bareIdle);
-      report(ctx, bareStep);
     }
   }
   return {
@@ -140,6 +136,35 @@ export async function densityPhase(
     stoppedBecause,
     ...(bareStep ? { bare: bareStep } : {}),
   };
+}
+
+/** The bare agent at `n` sessions, against its own single-session p95 (measured here if need be). */
+async function bareAt(
+  ctx: BenchContext,
+  bare: { worker: BenchWorker; baseline: Baseline | undefined },
+  n: number,
+  idleJobs: number,
+): Promise<DensityStep | undefined> {
+  const w = bare.worker;
+  if (ctx.remainingMs() - stepEstimateMs(n) - (bare.baseline ? 0 : 45_000) < ctx.reserveMs) {
+    ctx.note(`density: the bare agent at N=${n} not run: time budget`);
+    return undefined;
+  }
+  await waitIdle(w, idleJobs, 20_000);
+  const idle = groupSnapshot(w.pgid).totalRssMb;
+  let baseline = bare.baseline;
+  if (!baseline) {
+    const one = await runStep(ctx, w, 1, { p95: NaN, droppedPerReply: Infinity }, idle);
+    baseline = {
+      p95: one.v2v.p95,
+      droppedPerReply: one.frames.dropouts / Math.max(1, one.replies),
+    };
+    await waitIdle(w, idleJobs, 30_000);
+  }
+  const step = await runStep(ctx, w, n, baseline, idle);
+  report(ctx, step);
+  await waitIdle(w, idleJobs, 30_000);
+  return step;
 }
 
 function report(ctx: BenchContext, step: DensityStep): void {
@@ -224,6 +249,7 @@ async function runStep(
       agent: worker.kind,
       sessions: n,
       v2v: summary,
+      samples: v2v.map((x) => Math.round(x)),
       p95VsBaseline: ratio,
       failures,
       frames,
