@@ -23,6 +23,7 @@ import { renderProfile, templateValuesFor } from '../prompts/template.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
 import {
   SessionRequestV1,
+  type Escalation,
   TERMINAL_STATES,
   type SessionRequest,
   type SessionState,
@@ -171,6 +172,8 @@ class SessionRun<P> {
   private sink: TranscriptSink | undefined;
   private maxDurationTimer: NodeJS.Timeout | undefined;
   private awayCount = 0;
+  /** Escalations raised so far: part of each one's idempotency key. */
+  private escalations = 0;
   /** The dialogue engine said its closing words; end once they have played. */
   private protocolDone = false;
   /** Side writes (answers, escalations, events) in order; awaited before the final record. */
@@ -391,6 +394,16 @@ class SessionRun<P> {
   private onSafety(match: SafetyMatch<SafetyRule>): void {
     const { rule } = match;
     const at = this.now();
+    this.escalations += 1;
+    const escalation: Escalation = {
+      id: `${this.sessionId}:t${this.escalations}:${rule.id}:confirmed`,
+      ruleId: rule.id,
+      severity: rule.escalation.severity,
+      status: 'confirmed',
+      at,
+      channel: 'speech',
+      trigger: { detector: 'rules', kind: match.trigger.kind, value: match.trigger.value },
+    };
     this.log.warn({ ruleId: rule.id, severity: rule.escalation.severity }, 'safety rule matched');
     this.enqueue('escalation', () =>
       Promise.all([
@@ -398,10 +411,14 @@ class SessionRun<P> {
           type: 'session.escalation',
           sessionId: this.sessionId,
           at: at.toISOString(),
+          escalationId: escalation.id,
           ruleId: rule.id,
-          severity: rule.escalation.severity,
+          severity: escalation.severity,
+          status: escalation.status,
+          channel: escalation.channel,
+          trigger: escalation.trigger,
         }),
-        this.deps.sessions.addEscalation(this.sessionId, { ruleId: rule.id, at }, at),
+        this.deps.sessions.addEscalation(this.sessionId, escalation, at),
       ]),
     );
   }

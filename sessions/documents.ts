@@ -186,7 +186,19 @@ function mergeAnswers(
 }
 
 export function escalationDocument(escalation: Escalation): Escalation {
-  return toDocument({ ruleId: escalation.ruleId, at: escalation.at, seq: escalation.seq });
+  if (escalation.id === '') {
+    throw new ValidationError('invalid_escalation', 'an escalation needs an id');
+  }
+  return toDocument({
+    id: escalation.id,
+    ruleId: escalation.ruleId,
+    severity: escalation.severity,
+    status: escalation.status,
+    at: escalation.at,
+    seq: escalation.seq,
+    channel: escalation.channel,
+    trigger: { ...escalation.trigger },
+  });
 }
 
 export function rejectionDocument(rejection: Rejection): Rejection {
@@ -228,7 +240,7 @@ export function sessionNotFound(sessionId: string): PermanentError {
 }
 
 function sameEscalation(a: Escalation, b: Escalation): boolean {
-  return a.ruleId === b.ruleId && a.at.getTime() === b.at.getTime() && a.seq === b.seq;
+  return a.id === b.id;
 }
 
 export function compareRejections(a: Rejection, b: Rejection): number {

@@ -110,11 +110,38 @@ export interface SessionSummary {
   latency: Partial<Record<keyof TurnLatency, LatencySummary>>;
 }
 
+/** Which detector raised an escalation, and what in the profile fired (never the patient's words). */
+export interface EscalationTrigger {
+  /** `rules`: the deterministic matcher; `classifier`: the parallel LLM safety classifier. */
+  detector: 'rules' | 'classifier';
+  /** `concept` names the profile concept; `phrase`/`pattern` quote the profile's own entry. */
+  kind: 'phrase' | 'pattern' | 'concept' | 'classifier';
+  value: string;
+}
+
+/**
+ * How sure we are. `confirmed`: acted on (the rule's response was spoken). `suspected`: the
+ * embedded recogniser was unsure, the care team was told and a confirming question asked.
+ * `denied`: the patient said no to that question; the suspicion stays on record for review.
+ */
+export const ESCALATION_STATUSES = ['confirmed', 'suspected', 'denied'] as const;
+export type EscalationStatus = (typeof ESCALATION_STATUSES)[number];
+
 export interface Escalation {
+  /**
+   * Idempotency key, stable across retries, replays and outbox redelivery:
+   * `<sessionId>:<turn key>:<ruleId>:<status>`. Two records with one id are one escalation.
+   */
+  id: string;
   ruleId: string;
+  severity: 'urgent' | 'emergency';
+  status: EscalationStatus;
   at: Date;
-  /** Index of the utterance that triggered it. */
+  /** Index of the utterance that triggered it, once known. */
   seq?: number;
+  /** Speech, or text typed into the room. */
+  channel: 'speech' | 'text';
+  trigger: EscalationTrigger;
 }
 
 export interface SessionRecord {
@@ -194,8 +221,17 @@ export const SessionEvent = z.discriminatedUnion('type', [
     type: z.literal('session.escalation'),
     sessionId: z.string(),
     at: z.iso.datetime(),
+    /** The escalation's idempotency key (Escalation.id): consumers de-duplicate on it. */
+    escalationId: z.string(),
     ruleId: z.string(),
     severity: z.enum(['urgent', 'emergency']),
+    status: z.enum(ESCALATION_STATUSES),
+    channel: z.enum(['speech', 'text']),
+    trigger: z.object({
+      detector: z.enum(['rules', 'classifier']),
+      kind: z.enum(['phrase', 'pattern', 'concept', 'classifier']),
+      value: z.string(),
+    }),
   }),
 ]);
 export type SessionEvent = z.infer<typeof SessionEvent>;

@@ -10,6 +10,7 @@ import { PermanentError, ValidationError } from '../infra/errors.ts';
 import {
   ALLOWED_FROM,
   SESSION_STATES,
+  type Escalation,
   type Rejection,
   type SessionRequest,
   type SessionState,
@@ -34,6 +35,17 @@ const T0 = Date.parse('2026-01-05T10:00:00.000Z');
 const at = (s: number): Date => new Date(T0 + s * 1000);
 
 const uid = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+function escalation(overrides: Partial<Escalation> & Pick<Escalation, 'id' | 'at'>): Escalation {
+  return {
+    ruleId: 'chest-pain',
+    severity: 'emergency',
+    status: 'confirmed',
+    channel: 'speech',
+    trigger: { detector: 'rules', kind: 'concept', value: 'chest-pain' },
+    ...overrides,
+  };
+}
 
 function request(overrides: Partial<SessionRequest> = {}): SessionRequest {
   return {
@@ -305,8 +317,12 @@ export function describeStoreContract(name: string, opts: StoreContractOptions):
     describe('escalations', () => {
       it('appends escalations in order and records a retried one once', async () => {
         const id = await claimedIn('active');
-        const first = { ruleId: 'chest-pain', at: at(5), seq: 3 };
-        const second = { ruleId: 'self-harm', at: at(9) };
+        const first = escalation({ id: `${id}:3:chest-pain:confirmed`, at: at(5), seq: 3 });
+        const second = escalation({
+          id: `${id}:9:self-harm:confirmed`,
+          ruleId: 'self-harm',
+          at: at(9),
+        });
         await sessions.addEscalation(id, first, at(5));
         await sessions.addEscalation(id, second, at(9));
         await sessions.addEscalation(id, { ...first }, at(10));
@@ -317,7 +333,7 @@ export function describeStoreContract(name: string, opts: StoreContractOptions):
 
       it('refuses an escalation for a session that does not exist', async () => {
         await expect(
-          sessions.addEscalation(uid('missing'), { ruleId: 'x', at: at(1) }, at(1)),
+          sessions.addEscalation(uid('missing'), escalation({ id: 'x', at: at(1) }), at(1)),
         ).rejects.toMatchObject({ code: 'session_not_found' });
       });
     });

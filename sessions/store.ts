@@ -68,8 +68,8 @@ export interface SessionStore {
    */
   saveAnswers(sessionId: string, answers: Record<string, unknown>, now: Date): Promise<void>;
   /**
-   * Appends an escalation. An identical one (same ruleId, at and seq) is recorded once, so a
-   * retried call is harmless. Throws `session_not_found`.
+   * Appends an escalation. One with an id already recorded is recorded once, so a retried or
+   * replayed call is harmless. Throws `session_not_found`.
    */
   addEscalation(sessionId: string, escalation: Escalation, now: Date): Promise<void>;
   /** Idempotent by `messageId`: the first recording wins. */
