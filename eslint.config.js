@@ -41,7 +41,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['tests/**', 'bench/**', 'scripts/**', 'bin/**', '**/*.test.ts', '**/cli.ts'],
+    files: ['tests/**', 'bench/**', 'scripts/**', 'bin/**', 'eval/**', '**/*.test.ts', '**/cli.ts'],
     rules: { 'no-console': 'off' },
   },
 );
