@@ -8,11 +8,18 @@
  *   suppresses the generated reply. Nothing the patient says is read as an instruction.
  * - End phrases end the call politely.
  * - Protocol answers are captured through a `record_answer` tool; the LLM can end the call
- *   with `end_call`.
+ *   with `end_call` (both in protocol/tools.ts). Each answer names the patient turn it came from:
+ *   the latest one an LLM generation was given (`llmNode`).
  */
-import { llm, voice } from '@livekit/agents';
-import { z } from 'zod';
-import type { Profile, ProtocolStep, SafetyRule } from '../prompts/schema.ts';
+import { type llm, voice } from '@livekit/agents';
+import type { Profile, SafetyRule } from '../prompts/schema.ts';
+import { dateIn, toIso } from './protocol/calendar.ts';
+import {
+  protocolBrief,
+  protocolTools,
+  type AnswerReport,
+  type HeardUtterance,
+} from './protocol/index.ts';
 import {
   compileSafetyRules,
   containsPhrase,
@@ -25,11 +32,21 @@ import {
 export type RenderedProfile = Profile;
 
 export type EndReason =
-  'end_phrase' | 'end_tool' | 'protocol_complete' | 'safety' | 'max_duration' | 'silence_timeout';
+  | 'end_phrase'
+  | 'end_tool'
+  | 'protocol_complete'
+  | 'declined'
+  | 'safety'
+  | 'max_duration'
+  | 'silence_timeout';
 
 export interface VoiceCareAgentOptions {
   /** The opening words. @defaultValue the profile's firstMessage */
   greeting?: string;
+  /** The recogniser is the embedded one: free speech it hears is a guess. @defaultValue false */
+  embeddedStt?: boolean;
+  /** The patient's IANA time zone, for plausible dates. @defaultValue the host's */
+  timeZone?: string;
 }
 
 /** What the agent tells its session runner. Calls must not throw and must not block. */
@@ -40,58 +57,11 @@ export interface AgentHooks {
    * not record such turns itself, so the runner stores them.
    */
   onHandledTurn(message: llm.ChatMessage): void;
-  onAnswer(field: string, value: string | number | boolean): void;
+  onAnswer(report: AnswerReport): void;
   onEnd(reason: EndReason): void;
 }
 
 export const DEFAULT_CLOSING = 'Thank you for your time. Goodbye.';
-
-function protocolBrief(steps: readonly ProtocolStep[]): string {
-  const lines = steps.map((s, i) => {
-    const c = s.capture;
-    const kind =
-      c.type === 'choice'
-        ? `one of: ${c.choices.join(', ')}`
-        : c.type === 'number'
-          ? `a number${c.unit ? ` (${c.unit})` : ''}${c.min !== undefined ? `, min ${c.min}` : ''}${c.max !== undefined ? `, max ${c.max}` : ''}`
-          : c.type === 'yesno'
-            ? 'yes or no'
-            : c.type;
-    return `${i + 1}. [${c.field}] Ask: "${s.ask}" Purpose: ${s.intent}. Answer: ${kind}.${s.confirm ? ' Confirm the answer back before moving on.' : ''}`;
-  });
-  return [
-    'Follow this protocol in order, one question at a time.',
-    'After each answer, call record_answer with the field name in brackets and the answer.',
-    'When every step is done, say the closing words and call end_call.',
-    ...lines,
-  ].join('\n');
-}
-
-/** Checks a captured value against the step's capture type. Returns an error message or null. */
-export function checkAnswer(step: ProtocolStep, value: unknown): string | null {
-  const c = step.capture;
-  switch (c.type) {
-    case 'yesno':
-      return typeof value === 'boolean' ? null : 'expected true for yes or false for no';
-    case 'number': {
-      if (typeof value !== 'number' || !Number.isFinite(value)) return 'expected a number';
-      if (c.min !== undefined && value < c.min) return `must be at least ${c.min}`;
-      if (c.max !== undefined && value > c.max) return `must be at most ${c.max}`;
-      return null;
-    }
-    case 'choice':
-      return typeof value === 'string' &&
-        c.choices.some((x) => x.toLowerCase() === value.toLowerCase())
-        ? null
-        : `expected one of: ${c.choices.join(', ')}`;
-    case 'date':
-      return typeof value === 'string' && !Number.isNaN(Date.parse(value))
-        ? null
-        : 'expected a date as YYYY-MM-DD';
-    case 'text':
-      return typeof value === 'string' && value.trim() ? null : 'expected some text';
-  }
-}
 
 export class VoiceCareAgent extends voice.Agent {
   readonly profile: RenderedProfile;
@@ -100,37 +70,21 @@ export class VoiceCareAgent extends voice.Agent {
   private ending = false;
 
   private readonly greeting: string;
+  /** The patient turn the latest LLM generation answers: what record_answer attributes to. */
+  private answering: HeardUtterance | undefined;
 
   constructor(profile: RenderedProfile, hooks: AgentHooks, opts: VoiceCareAgentOptions = {}) {
-    const byField = new Map(profile.protocol.map((s) => [s.capture.field, s]));
+    const timeZone = opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
     super({
       instructions: `${profile.instructions}\n\n${protocolBrief(profile.protocol)}`,
-      tools: {
-        record_answer: llm.tool({
-          description:
-            "Record the patient's answer to a protocol question. Use yes/no as true/false, numbers as numbers, dates as YYYY-MM-DD.",
-          parameters: z.object({
-            field: z.string().describe('The field name shown in brackets for the question'),
-            value: z.union([z.string(), z.number(), z.boolean()]),
-          }),
-          execute: async ({ field, value }) => {
-            const step = byField.get(field);
-            if (!step)
-              return `Unknown field "${field}". Use one of: ${[...byField.keys()].join(', ')}.`;
-            const problem = checkAnswer(step, value);
-            if (problem) return `Not recorded: ${problem}. Ask again.`;
-            hooks.onAnswer(field, value);
-            return 'Recorded.';
-          },
-        }),
-        end_call: llm.tool({
-          description: 'End the call after the closing words have been said.',
-          execute: async () => {
-            this.requestEnd('end_tool');
-            return 'Call ending.';
-          },
-        }),
-      },
+      tools: protocolTools({
+        steps: profile.protocol,
+        heard: () => this.answering,
+        embeddedStt: opts.embeddedStt ?? false,
+        today: () => toIso(dateIn(new Date(), timeZone)),
+        onAnswer: (report) => hooks.onAnswer(report),
+        onEndCall: () => this.requestEnd('end_tool'),
+      }),
     });
     this.profile = profile;
     this.hooks = hooks;
@@ -172,6 +126,30 @@ export class VoiceCareAgent extends voice.Agent {
       );
       throw new voice.StopResponse();
     }
+  }
+
+  /**
+   * Notes the patient turn this generation answers before handing over to the framework's
+   * node: tool calls made during it are that turn's answers. Tool calls arrive while their
+   * generation streams, before a later patient turn can start another.
+   */
+  override async llmNode(
+    chatCtx: llm.ChatContext,
+    toolCtx: llm.ToolContext,
+    modelSettings: voice.ModelSettings,
+  ): ReturnType<voice.Agent['llmNode']> {
+    const latest = chatCtx.items.findLast(
+      (i): i is llm.ChatMessage => i.type === 'message' && i.role === 'user',
+    );
+    if (latest) {
+      this.answering = {
+        messageId: latest.id,
+        ...(latest.transcriptConfidence !== undefined
+          ? { confidence: latest.transcriptConfidence }
+          : {}),
+      };
+    }
+    return voice.Agent.default.llmNode(this, chatCtx, toolCtx, modelSettings);
   }
 
   /** Keeps a turn we answer ourselves in the transcript and in the LLM's context. */

@@ -3,8 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../infra/errors.ts';
 import { readProfile } from '../prompts/loader.ts';
 import { renderProfile, TemplateError, templateValuesFor } from '../prompts/template.ts';
-import { checkAnswer } from './agent.ts';
-import { closeOutcome, parseJobMetadata } from './session.ts';
+import { closeOutcome, finalOutcome, parseJobMetadata } from './session.ts';
 
 const intakePath = fileURLToPath(new URL('../prompts/intake.yaml', import.meta.url));
 const request = {
@@ -82,29 +81,6 @@ describe('rendering a profile for a session request', () => {
   });
 });
 
-describe('checkAnswer', () => {
-  const step = (capture: object) =>
-    ({ id: 's', ask: 'q', intent: 'i', capture }) as Parameters<typeof checkAnswer>[0];
-
-  it('accepts values of the captured type and rejects the rest', () => {
-    expect(checkAnswer(step({ field: 'f', type: 'yesno' }), true)).toBeNull();
-    expect(checkAnswer(step({ field: 'f', type: 'yesno' }), 'yes')).toMatch(/true for yes/);
-    expect(checkAnswer(step({ field: 'f', type: 'number', min: 0, max: 10 }), 7)).toBeNull();
-    expect(checkAnswer(step({ field: 'f', type: 'number', min: 0, max: 10 }), 11)).toMatch(
-      /at most 10/,
-    );
-    expect(
-      checkAnswer(step({ field: 'f', type: 'choice', choices: ['Daily', 'Weekly'] }), 'daily'),
-    ).toBeNull();
-    expect(
-      checkAnswer(step({ field: 'f', type: 'choice', choices: ['Daily', 'Weekly'] }), 'never'),
-    ).toMatch(/one of/);
-    expect(checkAnswer(step({ field: 'f', type: 'date' }), '2026-11-30')).toBeNull();
-    expect(checkAnswer(step({ field: 'f', type: 'date' }), 'soon')).toMatch(/YYYY-MM-DD/);
-    expect(checkAnswer(step({ field: 'f', type: 'text' }), '  ')).toMatch(/some text/);
-  });
-});
-
 describe('closeOutcome', () => {
   it('completes the call when the patient leaves', () => {
     expect(closeOutcome({ reason: 'participant_disconnected', error: null }, undefined)).toEqual({
@@ -129,6 +105,40 @@ describe('closeOutcome', () => {
     expect(closeOutcome({ reason: 'error', error: { type: 'tts_error' } }, undefined)).toEqual({
       state: 'failed',
       reason: 'pipeline_error: tts_error',
+    });
+  });
+});
+
+describe('finalOutcome', () => {
+  it('keeps a completed ending as it is when every required step was answered', () => {
+    const done = { state: 'completed' as const, reason: 'protocol_complete' };
+    expect(finalOutcome(done, [])).toEqual(done);
+  });
+
+  it('never lets an ending with required steps unanswered read as a finished protocol', () => {
+    for (const reason of ['end_tool', 'protocol_complete', 'patient_left', 'end_phrase']) {
+      expect(finalOutcome({ state: 'completed', reason }, ['painScore', 'newAllergies'])).toEqual({
+        state: 'completed',
+        reason: 'incomplete',
+        endedBy: reason,
+        unanswered: ['painScore', 'newAllergies'],
+      });
+    }
+  });
+
+  it('keeps a safety ending as safety, listing what was never asked', () => {
+    expect(finalOutcome({ state: 'completed', reason: 'safety' }, ['painScore'])).toEqual({
+      state: 'completed',
+      reason: 'safety',
+      unanswered: ['painScore'],
+    });
+  });
+
+  it('lists the unanswered fields of a failed or interrupted call without changing its reason', () => {
+    expect(finalOutcome({ state: 'interrupted', reason: 'job_shutdown' }, ['painScore'])).toEqual({
+      state: 'interrupted',
+      reason: 'job_shutdown',
+      unanswered: ['painScore'],
     });
   });
 });

@@ -5,6 +5,10 @@
  *   conversation items → transcript sink → Mongo `utterances` (as they happen)
  *   end (patient left, end phrase/tool, safety, max duration, silence) → `sessions` summary
  *   job shutdown without an end (drain timeout, crash of the room) → `interrupted`
+ *
+ * Captured answers are stored as they arrive, each with its confidence, review flag and the
+ * transcript `seq` of the patient utterance it came from. A call that ends with required
+ * protocol steps unanswered is `completed` with endReason `incomplete` (see `finalOutcome`).
  */
 import {
   AutoSubscribe,
@@ -23,6 +27,7 @@ import { renderProfile, templateValuesFor } from '../prompts/template.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
 import {
   SessionRequestV1,
+  type CapturedAnswer,
   type Escalation,
   TERMINAL_STATES,
   type SessionRequest,
@@ -30,7 +35,14 @@ import {
 } from '../sessions/schema.ts';
 import type { SessionStore, UtteranceStore } from '../sessions/store.ts';
 import { DEFAULT_CLOSING, VoiceCareAgent, type EndReason, type RenderedProfile } from './agent.ts';
-import { DialogueEngine, ExpectationBoard, ScriptedProtocolLLM } from './protocol/index.ts';
+import {
+  DialogueEngine,
+  ExpectationBoard,
+  ScriptedProtocolLLM,
+  toCapturedAnswer,
+  unansweredRequired,
+  type AnswerReport,
+} from './protocol/index.ts';
 import { buildProviders } from './providers/index.ts';
 import { buildLocalStt, buildLocalTts } from './providers/local-engines.ts';
 import type { SafetyMatch } from './safety/matcher.ts';
@@ -106,6 +118,26 @@ function turnDetectorFor(mode: Config['agent']['turnDetection']): TurnDetection 
 interface Outcome {
   state: Extract<SessionState, 'completed' | 'failed' | 'interrupted'>;
   reason: string;
+  /** For an `incomplete` ending: what ended the call. */
+  endedBy?: string;
+  /** Required protocol fields without an answer at the end. */
+  unanswered?: string[];
+}
+
+/**
+ * The ending as the record states it. A call cannot be `completed` as if the protocol were done
+ * while required steps are unanswered: it stays `completed` (the call ended as the conversation
+ * decided, the state machine is unchanged) with endReason `incomplete`, `endedBy` keeping what
+ * ended it and `unanswered` listing the fields, so a clinician reading the log cannot mistake
+ * it for a finished intake. A `safety` ending keeps its reason: the escalation is the headline
+ * there, and `unanswered` still lists what was not asked. Failed and interrupted calls are not
+ * complete by definition; they get the list too.
+ */
+export function finalOutcome(outcome: Outcome, unanswered: readonly string[]): Outcome {
+  if (unanswered.length === 0) return outcome;
+  const list = { unanswered: [...unanswered] };
+  if (outcome.state !== 'completed' || outcome.reason === 'safety') return { ...outcome, ...list };
+  return { state: 'completed', reason: 'incomplete', endedBy: outcome.reason, ...list };
 }
 
 /**
@@ -163,9 +195,14 @@ export async function runSession<P>(ctx: JobContext<P>, deps: SessionDeps): Prom
   }
 }
 
+type Reported = AnswerReport & { at: Date };
+
 class SessionRun<P> {
   private readonly tally = new TurnTally();
-  private readonly answers: Record<string, string | number | boolean> = {};
+  /** Answers as reported, by field; stored with the seqs known at the time (see persist). */
+  private readonly answers = new Map<string, Reported>();
+  /** Patient messages recorded so far: chat message id → transcript seq. */
+  private readonly seqByMessage = new Map<string, number>();
   private outcome: Outcome | undefined;
   private session: voice.AgentSession | undefined;
   private profile: RenderedProfile | undefined;
@@ -175,7 +212,7 @@ class SessionRun<P> {
   /** Escalations raised so far: part of each one's idempotency key. */
   private escalations = 0;
   /** The dialogue engine said its closing words; end once they have played. */
-  private protocolDone = false;
+  private protocolDone: 'completed' | 'declined' | undefined;
   /** Side writes (answers, escalations, events) in order; awaited before the final record. */
   private writes: Promise<void> = Promise.resolve();
   private finalized = false;
@@ -281,10 +318,14 @@ class SessionRun<P> {
       {
         onSafetyMatch: (m) => this.onSafety(m),
         onHandledTurn: (message) => this.record(message),
-        onAnswer: (field, value) => this.onAnswer(field, value),
+        onAnswer: (report) => this.onAnswer(report),
         onEnd: (reason) => this.requestEnd(reason),
       },
-      scriptedFirst && scripted ? { greeting: scripted.greeting() } : {},
+      {
+        ...(scriptedFirst && scripted ? { greeting: scripted.greeting() } : {}),
+        embeddedStt: this.embeddedStt,
+        ...(deps.cfg.agent.timeZone ? { timeZone: deps.cfg.agent.timeZone } : {}),
+      },
     );
 
     const maxMs = Math.min(profile.limits.maxDurationMs, deps.cfg.agent.maxSessionMs);
@@ -361,13 +402,25 @@ class SessionRun<P> {
     });
   }
 
+  /**
+   * The first STT provider is the embedded recogniser: its free speech is read back (engine) or
+   * flagged (LLM). A fallback to it mid-call is not seen here; its answers then rest on the
+   * confidence it reports.
+   */
+  private get embeddedStt(): boolean {
+    return this.deps.cfg.providers.stt[0] === 'local';
+  }
+
   private record(item: llm.ChatItem): void {
     const u = utteranceFromMessage(this.sessionId, item);
     if (!u || !this.sink) return;
     this.tally.add(u);
-    this.sink.append(u);
+    const seq = this.sink.append(u);
+    if (u.role === 'patient') this.linkAnswers(item.id, seq);
     // The dialogue engine finished: these were the closing words, now played.
-    if (u.role === 'agent' && this.protocolDone) this.requestEnd('protocol_complete');
+    if (u.role === 'agent' && this.protocolDone) {
+      this.requestEnd(this.protocolDone === 'declined' ? 'declined' : 'protocol_complete');
+    }
   }
 
   /** The session's dialogue engine, as the framework LLM that runs it. */
@@ -375,18 +428,19 @@ class SessionRun<P> {
     const engine = new DialogueEngine(profile, {
       now: this.now,
       expectations: board,
+      readBackFreeSpeech: this.embeddedStt,
       ...(this.deps.cfg.agent.timeZone ? { timeZone: this.deps.cfg.agent.timeZone } : {}),
     });
     return new ScriptedProtocolLLM({
       engine,
       logger: this.log,
-      onAnswer: (field, value) => this.onAnswer(field, value),
-      onDone: () => {
-        this.protocolDone = true;
+      onAnswer: (report) => this.onAnswer(report),
+      onDone: ({ outcome }) => {
+        this.protocolDone = outcome;
       },
       onRetract: ({ fields, done }) => {
-        for (const f of fields) delete this.answers[f];
-        if (done) this.protocolDone = false;
+        for (const f of fields) this.answers.delete(f);
+        if (done) this.protocolDone = undefined;
       },
     });
   }
@@ -423,11 +477,45 @@ class SessionRun<P> {
     );
   }
 
-  private onAnswer(field: string, value: string | number | boolean): void {
-    this.answers[field] = value;
+  /**
+   * An answer arrives before its patient message is recorded when the dialogue engine replies
+   * (the framework adds the message to the history once the reply is scheduled): it is stored
+   * now, and again with its seq once the message is recorded. The final record has them all.
+   */
+  private onAnswer(report: AnswerReport): void {
+    this.answers.set(report.field, { ...report, at: this.now() });
+    this.persist(report.field);
+  }
+
+  private linkAnswers(messageId: string, seq: number): void {
+    this.seqByMessage.set(messageId, seq);
+    for (const [field, r] of this.answers) {
+      if (r.heard?.messageId === messageId || r.confirmedBy?.messageId === messageId) {
+        this.persist(field);
+      }
+    }
+  }
+
+  private captured(field: string): CapturedAnswer | undefined {
+    const r = this.answers.get(field);
+    return r && toCapturedAnswer(r, (id) => this.seqByMessage.get(id), r.at);
+  }
+
+  private persist(field: string): void {
+    const answer = this.captured(field);
+    if (!answer) return;
     this.enqueue('answer', () =>
-      this.deps.sessions.saveAnswers(this.sessionId, { [field]: value }, this.now()),
+      this.deps.sessions.saveAnswers(this.sessionId, { [field]: answer }, this.now()),
     );
+  }
+
+  private capturedAll(): Record<string, CapturedAnswer> {
+    const out: Record<string, CapturedAnswer> = {};
+    for (const field of this.answers.keys()) {
+      const a = this.captured(field);
+      if (a) out[field] = a;
+    }
+    return out;
   }
 
   /** The conversation decided to end: say nothing more, close the session, then the job. */
@@ -486,8 +574,12 @@ class SessionRun<P> {
 
   private async writeFinalRecord(): Promise<void> {
     clearTimeout(this.maxDurationTimer);
+    const answers = this.capturedAll();
     // Shut down without an ending of our own: the worker is draining or the job was killed.
-    const outcome: Outcome = this.outcome ?? { state: 'interrupted', reason: 'job_shutdown' };
+    const outcome = finalOutcome(
+      this.outcome ?? { state: 'interrupted', reason: 'job_shutdown' },
+      this.profile ? unansweredRequired(this.profile.protocol, answers) : [],
+    );
 
     const flush = this.sink ? await this.sink.close({ deadlineMs: FLUSH_DEADLINE_MS }) : undefined;
     if (flush && flush.unwritten > 0) {
@@ -507,8 +599,10 @@ class SessionRun<P> {
     const at = this.now();
     const patch = {
       summary: this.tally.summary(),
-      answers: { ...this.answers },
+      answers,
       endReason: outcome.reason,
+      ...optional('endedBy', outcome.endedBy),
+      ...optional('unanswered', outcome.unanswered),
       ...(outcome.state === 'completed' ? {} : { failureReason: outcome.reason }),
     };
     const moved = await this.deps.sessions
@@ -534,6 +628,7 @@ class SessionRun<P> {
             at: at.toISOString(),
             state: outcome.state,
             reason: outcome.reason,
+            ...optional('unanswered', outcome.unanswered),
           };
     await withTimeout(
       this.deps.events.publish(event),
@@ -541,7 +636,12 @@ class SessionRun<P> {
       'final session event',
     ).catch((err: unknown) => this.log.error({ err }, 'could not publish final session event'));
     this.log.info(
-      { state: outcome.state, reason: outcome.reason, turns: patch.summary.turns },
+      {
+        state: outcome.state,
+        reason: outcome.reason,
+        turns: patch.summary.turns,
+        unanswered: outcome.unanswered?.length ?? 0,
+      },
       'session finished',
     );
   }

@@ -70,6 +70,11 @@ export const ProtocolStep = z.strictObject({
   capture: Capture,
   /** Read the answer back and have the patient confirm it before moving on. */
   confirm: z.boolean().optional(),
+  /**
+   * A call that ends without this answer is `incomplete`. Set false for a step that only applies
+   * sometimes (details after a yes). @defaultValue true
+   */
+  required: z.boolean().optional(),
   /** Said when the answer was not understood. May use template variables. */
   reprompt: text(400).optional(),
 });

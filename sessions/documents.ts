@@ -11,6 +11,7 @@
 import { PermanentError, ValidationError } from '../infra/errors.ts';
 import {
   ALLOWED_FROM,
+  CapturedAnswer,
   type Escalation,
   type Rejection,
   type SessionRecord,
@@ -99,6 +100,8 @@ export function preparePatch(patch: TransitionPatch = {}): TransitionPatch {
     room: patch.room,
     failureReason: patch.failureReason,
     endReason: patch.endReason,
+    endedBy: patch.endedBy,
+    unanswered: patch.unanswered === undefined ? undefined : [...patch.unanswered],
     profileVersion: patch.profileVersion,
     dispatch: patch.dispatch === undefined ? undefined : toDocument(patch.dispatch, 'dispatch'),
     summary: patch.summary === undefined ? undefined : toDocument(patch.summary, 'summary'),
@@ -106,9 +109,29 @@ export function preparePatch(patch: TransitionPatch = {}): TransitionPatch {
   };
 }
 
-/** Answers, validated and copied: every key storable, undefined values dropped. */
-export function prepareAnswers(answers: Record<string, unknown>): Record<string, unknown> {
-  return toDocument(answers, 'answers');
+/**
+ * Answers, validated and copied: every key storable, undefined entries dropped, every answer a
+ * well-formed CapturedAnswer (a bare value would read as a fact with nothing to judge it by).
+ * Errors name the field and the problem, never the value: it is patient data.
+ */
+export function prepareAnswers(
+  answers: Record<string, CapturedAnswer>,
+): Record<string, CapturedAnswer> {
+  const copied = toDocument(answers, 'answers');
+  for (const [field, answer] of Object.entries(copied)) {
+    const parsed = CapturedAnswer.safeParse(answer);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map(
+        (i) => `answers.${field}${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.message}`,
+      );
+      throw new ValidationError(
+        'invalid_answer',
+        `answers.${field} is not a captured answer`,
+        issues,
+      );
+    }
+  }
+  return copied;
 }
 
 /*
@@ -135,6 +158,8 @@ export function withTransition(
   if (patch.room !== undefined) next.room = patch.room;
   if (patch.failureReason !== undefined) next.failureReason = patch.failureReason;
   if (patch.endReason !== undefined) next.endReason = patch.endReason;
+  if (patch.endedBy !== undefined) next.endedBy = patch.endedBy;
+  if (patch.unanswered !== undefined) next.unanswered = [...patch.unanswered];
   if (patch.profileVersion !== undefined) next.profileVersion = patch.profileVersion;
   if (patch.dispatch !== undefined) next.dispatch = structuredClone(patch.dispatch);
   if (patch.summary !== undefined) next.summary = structuredClone(patch.summary);
@@ -156,7 +181,7 @@ export function withAttempt(
 
 export function withAnswers(
   current: SessionRecord,
-  prepared: Record<string, unknown>,
+  prepared: Record<string, CapturedAnswer>,
   now: Date,
 ): SessionRecord {
   const next = structuredClone(current);
@@ -179,9 +204,9 @@ export function withEscalation(
 }
 
 function mergeAnswers(
-  current: Record<string, unknown> | undefined,
-  prepared: Record<string, unknown>,
-): Record<string, unknown> {
+  current: Record<string, CapturedAnswer> | undefined,
+  prepared: Record<string, CapturedAnswer>,
+): Record<string, CapturedAnswer> {
   return { ...current, ...structuredClone(prepared) };
 }
 

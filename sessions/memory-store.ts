@@ -18,6 +18,7 @@ import {
   withTransition,
 } from './documents.ts';
 import type {
+  CapturedAnswer,
   Escalation,
   Rejection,
   SessionRecord,
@@ -64,7 +65,11 @@ export class MemorySessionStore implements SessionStore {
     return next.attempts;
   }
 
-  async saveAnswers(sessionId: string, answers: Record<string, unknown>, now: Date): Promise<void> {
+  async saveAnswers(
+    sessionId: string,
+    answers: Record<string, CapturedAnswer>,
+    now: Date,
+  ): Promise<void> {
     const prepared = prepareAnswers(answers);
     this.#sessions.set(sessionId, withAnswers(this.#require(sessionId), prepared, now));
   }

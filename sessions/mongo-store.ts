@@ -58,6 +58,7 @@ import {
   withTransition,
 } from './documents.ts';
 import type {
+  CapturedAnswer,
   Escalation,
   Rejection,
   SessionRecord,
@@ -278,7 +279,11 @@ export class MongoSessionStore implements SessionStore {
     return res.record.attempts;
   }
 
-  async saveAnswers(sessionId: string, answers: Record<string, unknown>, now: Date): Promise<void> {
+  async saveAnswers(
+    sessionId: string,
+    answers: Record<string, CapturedAnswer>,
+    now: Date,
+  ): Promise<void> {
     const prepared = prepareAnswers(answers);
     const res = await this.#mutate(sessionId, 'answers', (current) =>
       withAnswers(current, prepared, now),

@@ -144,6 +144,70 @@ export interface Escalation {
   trigger: EscalationTrigger;
 }
 
+/**
+ * Why a captured answer needs a person to look at it before it is relied on.
+ * - `low_confidence`: the recogniser was unsure of the utterance the value came from.
+ * - `confidence_unknown`: the recogniser gave no confidence at all.
+ * - `general_model_unconfirmed`: free speech heard by the embedded recogniser's general language
+ *   model (weak on real speech), and the patient never confirmed it.
+ * - `not_confirmed`: the value was read back and the patient's reply was neither yes nor no.
+ * - `read_back_rejected`: the patient said no to every read-back; `value` is null.
+ * - `not_understood`: no answer could be read from the patient's words; `value` is null.
+ */
+export const REVIEW_REASONS = [
+  'low_confidence',
+  'confidence_unknown',
+  'general_model_unconfirmed',
+  'not_confirmed',
+  'read_back_rejected',
+  'not_understood',
+] as const;
+export type ReviewReason = (typeof REVIEW_REASONS)[number];
+
+/** How an answer was captured: the deterministic dialogue engine, or the LLM's record_answer. */
+export const ANSWER_METHODS = ['engine', 'llm_tool'] as const;
+export type AnswerMethod = (typeof ANSWER_METHODS)[number];
+
+/**
+ * One captured protocol answer, with what a reviewer needs to judge it. A value that is a guess
+ * always carries `needsReview: true` and a reason; `needsReview: false` means the value was heard
+ * with confidence or confirmed by the patient.
+ */
+export const CapturedAnswer = z
+  .object({
+    /** yes/no → boolean, number → number, else a string; null when nothing could be trusted. */
+    value: z.union([z.string(), z.number(), z.boolean(), z.null()]),
+    /**
+     * 0–1, the lowest of what is known: the recogniser's confidence in the utterance and the
+     * dialogue engine's certainty in reading an answer from it.
+     */
+    confidence: z.number().min(0).max(1),
+    /** The recogniser's own confidence in the utterance, when it reported one. */
+    sttConfidence: z.number().min(0).max(1).optional(),
+    source: z
+      .object({
+        method: z.enum(ANSWER_METHODS),
+        /** `seq` of the patient utterance the value was taken from (the transcript's). */
+        seq: z.number().int().nonnegative().optional(),
+        /** `seq` of the patient's yes to the read-back. */
+        confirmedSeq: z.number().int().nonnegative().optional(),
+      })
+      .strict(),
+    /** The value was read back to the patient and they said yes. */
+    confirmed: z.boolean(),
+    needsReview: z.boolean(),
+    reviewReason: z.enum(REVIEW_REASONS).optional(),
+    at: z.date(),
+  })
+  .strict()
+  .refine((a) => a.needsReview === (a.reviewReason !== undefined), {
+    message: 'needsReview and reviewReason go together',
+  })
+  .refine((a) => a.value !== null || a.needsReview, {
+    message: 'an answer without a value needs review',
+  });
+export type CapturedAnswer = z.infer<typeof CapturedAnswer>;
+
 export interface SessionRecord {
   sessionId: string;
   state: SessionState;
@@ -159,11 +223,19 @@ export interface SessionRecord {
   timestamps: Partial<Record<SessionState, Date>>;
   attempts: number;
   failureReason?: string;
-  /** Why a session ended (`patient_left`, `end_phrase`, `safety`, `max_duration`, ...). */
+  /**
+   * Why a session ended (`patient_left`, `end_phrase`, `safety`, `max_duration`, ...).
+   * `incomplete`: the call ended (see `endedBy`) with required protocol steps unanswered.
+   */
   endReason?: string;
+  /** What ended an `incomplete` call: the ending that would otherwise be the endReason. */
+  endedBy?: string;
+  /** Required protocol fields without an answer when the call ended, in protocol order. */
+  unanswered?: string[];
   dispatch?: { dispatchId: string; agentJoinedMs?: number; dispatchedAt?: Date };
   summary?: SessionSummary;
-  answers?: Record<string, unknown>;
+  /** By capture field. */
+  answers?: Record<string, CapturedAnswer>;
   escalations?: Escalation[];
   updatedAt: Date;
 }
@@ -209,6 +281,8 @@ export const SessionEvent = z.discriminatedUnion('type', [
     at: z.iso.datetime(),
     state: z.enum(['completed', 'interrupted']),
     reason: z.string().optional(),
+    /** Required protocol fields left unanswered (reason `incomplete`). */
+    unanswered: z.array(z.string()).optional(),
   }),
   z.object({
     type: z.literal('session.failed'),

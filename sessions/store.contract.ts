@@ -10,6 +10,7 @@ import { PermanentError, ValidationError } from '../infra/errors.ts';
 import {
   ALLOWED_FROM,
   SESSION_STATES,
+  type CapturedAnswer,
   type Escalation,
   type Rejection,
   type SessionRequest,
@@ -17,6 +18,7 @@ import {
   type Utterance,
 } from './schema.ts';
 import type { SessionStore, UtteranceStore } from './store.ts';
+import { capturedAnswer } from './testing/answers.ts';
 
 export interface StoreFixture {
   sessions: SessionStore;
@@ -279,36 +281,93 @@ export function describeStoreContract(name: string, opts: StoreContractOptions):
     });
 
     describe('answers', () => {
-      it('merges answers field by field', async () => {
+      it("merges answers field by field, keeping each one's confidence, source and review flag", async () => {
         const id = await claimedIn('active');
-        await sessions.saveAnswers(id, { allergies: 'none', medications: ['aspirin'] }, at(5));
-        await sessions.saveAnswers(
-          id,
-          { medications: ['metformin'], pain: { score: 3, at: at(6) }, skipped: undefined },
-          at(6),
-        );
-        await sessions.transition(id, 'completed', at(7), { answers: { consent: true } });
+        const reason = capturedAnswer('my knee hurts', {
+          confidence: 0.31,
+          sttConfidence: 0.31,
+          source: { method: 'engine', seq: 3 },
+          needsReview: true,
+          reviewReason: 'general_model_unconfirmed',
+          at: at(5),
+        });
+        const unheard = capturedAnswer(null, {
+          confidence: 0,
+          source: { method: 'engine', seq: 5 },
+          needsReview: true,
+          reviewReason: 'read_back_rejected',
+          at: at(5),
+        });
+        await sessions.saveAnswers(id, { visitReason: reason, allergies: unheard }, at(5));
+        const allergies = capturedAnswer(false, {
+          source: { method: 'llm_tool', seq: 7, confirmedSeq: 9 },
+          confirmed: true,
+          at: at(6),
+        });
+        await sessions.saveAnswers(id, { allergies }, at(6));
+        const pain = capturedAnswer(4, { at: at(7) });
+        await sessions.transition(id, 'completed', at(7), {
+          answers: { painScore: pain },
+          endReason: 'incomplete',
+          endedBy: 'end_tool',
+          unanswered: ['contactPreference'],
+        });
         const record = await sessions.get(id);
         expect(record?.answers).toStrictEqual({
-          allergies: 'none',
-          medications: ['metformin'],
-          pain: { score: 3, at: at(6) },
-          consent: true,
+          visitReason: reason,
+          allergies,
+          painScore: pain,
         });
+        expect(record).toMatchObject({
+          endReason: 'incomplete',
+          endedBy: 'end_tool',
+          unanswered: ['contactPreference'],
+        });
+      });
+
+      it('refuses a bare value or a malformed answer, naming the field, and keeps nothing of the call', async () => {
+        const id = await claimedIn('active');
+        const bad: unknown[] = [
+          'none',
+          { ...capturedAnswer('x'), confidence: 1.5 },
+          { ...capturedAnswer('x'), needsReview: true },
+          { ...capturedAnswer(null) },
+          { ...capturedAnswer('x'), source: { method: 'guess' } },
+          { ...capturedAnswer('x'), at: 'yesterday' },
+        ];
+        for (const answer of bad) {
+          const err = await sessions
+            .saveAnswers(
+              id,
+              { fine: capturedAnswer(1), broken: answer } as Record<string, CapturedAnswer>,
+              at(5),
+            )
+            .catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(ValidationError);
+          expect(err).toMatchObject({ code: 'invalid_answer' });
+          expect((err as Error).message).toContain('answers.broken');
+        }
+        expect((await sessions.get(id))?.answers).toBeUndefined();
       });
 
       it('refuses answer keys MongoDB cannot store, keeping nothing of the call', async () => {
         const id = await claimedIn('active');
-        for (const bad of [{ 'blood.pressure': 120 }, { $where: 1 }, { ok: { 'nested.key': 1 } }]) {
-          await expect(sessions.saveAnswers(id, { fine: 1, ...bad }, at(5))).rejects.toThrow(
-            ValidationError,
-          );
+        const unstorable: Record<string, CapturedAnswer>[] = [
+          { 'blood.pressure': capturedAnswer(120) },
+          { $where: capturedAnswer(1) },
+        ];
+        for (const bad of unstorable) {
+          await expect(
+            sessions.saveAnswers(id, { fine: capturedAnswer(1), ...bad }, at(5)),
+          ).rejects.toThrow(ValidationError);
         }
         expect((await sessions.get(id))?.answers).toBeUndefined();
       });
 
       it('refuses to save answers for a session that does not exist', async () => {
-        await expect(sessions.saveAnswers(uid('missing'), { a: 1 }, at(1))).rejects.toMatchObject({
+        await expect(
+          sessions.saveAnswers(uid('missing'), { a: capturedAnswer(1) }, at(1)),
+        ).rejects.toMatchObject({
           code: 'session_not_found',
         });
       });
@@ -433,12 +492,12 @@ export function describeStoreContract(name: string, opts: StoreContractOptions):
 
     it('hands out copies: changing a returned record changes nothing stored', async () => {
       const id = await claimedIn('active');
-      await sessions.saveAnswers(id, { allergies: 'none' }, at(5));
+      await sessions.saveAnswers(id, { allergies: capturedAnswer('none') }, at(5));
       const record = await sessions.get(id);
-      if (record?.answers) record.answers['allergies'] = 'penicillin';
+      if (record?.answers?.['allergies']) record.answers['allergies'].value = 'penicillin';
       record?.timestamps.active?.setTime(0);
       const again = await sessions.get(id);
-      expect(again?.answers).toEqual({ allergies: 'none' });
+      expect(again?.answers).toEqual({ allergies: capturedAnswer('none') });
       expect(again?.timestamps.active).toEqual(at(2));
 
       const u = utterance(uid('sess'), 0);

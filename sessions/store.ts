@@ -11,6 +11,7 @@
  * invalid date); PermanentError `session_not_found` means the session does not exist.
  */
 import type {
+  CapturedAnswer,
   Escalation,
   Rejection,
   SessionRecord,
@@ -34,10 +35,12 @@ export interface TransitionPatch {
   room?: string;
   failureReason?: string;
   endReason?: string;
+  endedBy?: string;
+  unanswered?: string[];
   profileVersion?: number;
   dispatch?: SessionRecord['dispatch'];
   summary?: SessionSummary;
-  answers?: Record<string, unknown>;
+  answers?: Record<string, CapturedAnswer>;
 }
 
 export interface SessionStore {
@@ -63,10 +66,11 @@ export interface SessionStore {
   recordAttempt(sessionId: string, now: Date, lastFailure?: string): Promise<number>;
   /**
    * Merges captured protocol answers into the session (field by field: later keys replace
-   * earlier ones, others stay). Keys must not contain `.` or start with `$`. Throws
-   * `session_not_found`.
+   * earlier ones, others stay). Keys must not contain `.` or start with `$`; each answer must be
+   * a well-formed CapturedAnswer (ValidationError otherwise, and nothing of the call is saved).
+   * Throws `session_not_found`.
    */
-  saveAnswers(sessionId: string, answers: Record<string, unknown>, now: Date): Promise<void>;
+  saveAnswers(sessionId: string, answers: Record<string, CapturedAnswer>, now: Date): Promise<void>;
   /**
    * Appends an escalation. One with an id already recorded is recorded once, so a retried or
    * replayed call is harmless. Throws `session_not_found`.

@@ -194,14 +194,18 @@ describe('agent worker, end to end', () => {
     await patient.leave();
   });
 
-  it('captures protocol answers through the LLM tool and stores them on the session', async () => {
+  it('captures checked answers through the LLM tool with their source and confidence, and ends an early end_call as incomplete', async () => {
     const { request, patient } = await h.startSession();
     await patient.waitForAgentSpeech({ timeoutMs: 30_000 });
     await patient.waitForAgentSilence({ timeoutMs: 20_000 });
 
     // Reply by what the LLM was sent, not by queue position: preemptive generation may start
     // (and drop) a request before the turn is committed.
-    const script = new Map<string, { field: string; value: unknown; next: string }>([
+    const END = 'Thank you, that is all for today. Goodbye.';
+    const script = new Map<
+      string,
+      { field: string; value: unknown; next: string; confidence?: number; end?: boolean }
+    >([
       [
         'my knee hurts when I walk',
         {
@@ -212,9 +216,15 @@ describe('agent worker, end to end', () => {
       ],
       [
         'no changes',
-        { field: 'medicationChanges', value: false, next: 'And your pain, zero to ten?' },
+        {
+          field: 'medicationChanges',
+          value: false,
+          next: 'And your pain, zero to ten?',
+          confidence: 0.3,
+        },
       ],
-      ['about a six', { field: 'painScore', value: 6, next: 'Thank you, noted.' }],
+      ['about a twelve', { field: 'painScore', value: 12, next: 'unused' }],
+      ['six', { field: 'painScore', value: 6, next: END, end: true }],
     ]);
     h.standins.openai.configure({
       respond: (req) => {
@@ -222,7 +232,14 @@ describe('agent worker, end to end', () => {
         const userText = [...req.messages].reverse().find((m) => m.role === 'user');
         const step = script.get(String(userText?.content ?? ''));
         if (!step) return undefined;
-        if (last?.role === 'tool') return step.next;
+        if (last?.role === 'tool') {
+          const result = String(last.content ?? '');
+          if (result.startsWith('Not recorded')) return 'Sorry, just a number from zero to ten.';
+          if (result.startsWith('Call ending')) return undefined;
+          return step.end
+            ? { text: step.next, toolCalls: [{ name: 'end_call', arguments: {} }] }
+            : step.next;
+        }
         return {
           toolCalls: [
             { name: 'record_answer', arguments: { field: step.field, value: step.value } },
@@ -230,29 +247,68 @@ describe('agent worker, end to end', () => {
         };
       },
     });
-    for (const said of script.keys()) {
-      h.standins.deepgram.hear(said);
+    for (const [said, step] of script) {
+      h.standins.deepgram.hear(
+        said,
+        step.confidence !== undefined ? { confidence: step.confidence } : {},
+      );
       const u = await patient.say(said);
       await patient.waitForAgentSpeech({ after: u.speechEndedAt, timeoutMs: 15_000 });
-      await patient.waitForAgentSilence({ timeoutMs: 20_000 });
+      if (!step.end) await patient.waitForAgentSilence({ timeoutMs: 20_000 });
     }
-    h.standins.openai.configure({ respond: null });
 
-    await patient.leave();
     const session = await h.eventually('session completed', async () => {
       const s = await h.sessions.get(request.sessionId);
       return s?.state === 'completed' ? s : undefined;
     });
+    h.standins.openai.configure({ respond: null });
+    const stored = await h.utterances.listUtterances(request.sessionId);
+    const seqOf = (text: string) =>
+      stored.find((u) => u.role === 'patient' && u.text === text)?.seq;
+
+    // The out-of-range 12 was refused and never stored; the LLM was told why, and asked again.
     expect(session.answers).toEqual({
-      visitReason: 'knee pain when walking',
-      medicationChanges: false,
-      painScore: 6,
+      visitReason: {
+        value: 'knee pain when walking',
+        confidence: 0.97,
+        sttConfidence: 0.97,
+        source: { method: 'llm_tool', seq: seqOf('my knee hurts when I walk') },
+        confirmed: false,
+        needsReview: false,
+        at: expect.any(Date),
+      },
+      medicationChanges: expect.objectContaining({
+        value: false,
+        confidence: 0.3,
+        source: { method: 'llm_tool', seq: seqOf('no changes') },
+        needsReview: true,
+        reviewReason: 'low_confidence',
+      }),
+      painScore: expect.objectContaining({
+        value: 6,
+        source: { method: 'llm_tool', seq: seqOf('six') },
+        needsReview: false,
+      }),
     });
-    // The tool result went back to the LLM, which then spoke the next question.
-    const toolRound = h.standins.openai.chatRequests.find((r) =>
-      JSON.stringify(r.messages).includes('Recorded.'),
+    const refused = h.standins.openai.chatRequests.find((r) =>
+      JSON.stringify(r.messages).includes('Not recorded: must be at most 10'),
     );
-    expect(toolRound).toBeDefined();
+    expect(refused).toBeDefined();
+
+    // end_call came with three required questions never asked: the call says so.
+    expect(session).toMatchObject({
+      endReason: 'incomplete',
+      endedBy: 'end_tool',
+      unanswered: ['newAllergies', 'recentHospitalVisit', 'contactPreference'],
+    });
+    const completed = await h.eventually('session.completed event', async () =>
+      h.events.find((e) => e.sessionId === request.sessionId && e.type === 'session.completed'),
+    );
+    expect(completed).toMatchObject({
+      reason: 'incomplete',
+      unanswered: ['newAllergies', 'recentHospitalVisit', 'contactPreference'],
+    });
+    await patient.leave();
   });
 
   it('ends the call politely on an end phrase', async () => {
@@ -271,7 +327,8 @@ describe('agent worker, end to end', () => {
       },
       30_000,
     );
-    expect(session.endReason).toBe('end_phrase');
+    // Nothing was answered: the ending says so, and keeps what ended it.
+    expect(session).toMatchObject({ endReason: 'incomplete', endedBy: 'end_phrase' });
     const stored = await h.utterances.listUtterances(request.sessionId);
     expect(stored.at(-1)).toMatchObject({ role: 'agent', text: h.profile.closingMessage });
     expect(stored.at(-2)).toMatchObject({
@@ -366,7 +423,7 @@ describe('agent worker lifecycle', () => {
       },
       30_000,
     );
-    expect(session.endReason).toBe('max_duration');
+    expect(session).toMatchObject({ endReason: 'incomplete', endedBy: 'max_duration' });
     const stored = await h.utterances.listUtterances(request.sessionId);
     expect(stored.at(-1)).toMatchObject({ role: 'agent', text: h.profile.closingMessage });
     const ranMs = session.timestamps.completed!.getTime() - session.timestamps.active!.getTime();

@@ -13,6 +13,7 @@ import {
   ensureIndexes,
 } from '../sessions/mongo-store.ts';
 import { describeStoreContract } from '../sessions/store.contract.ts';
+import { capturedAnswer } from '../sessions/testing/answers.ts';
 import { testConfig, uniqueName } from './support/env.ts';
 
 let mongo: MongoHandle | undefined;
@@ -80,7 +81,9 @@ describe('MongoDB stores beyond the contract', () => {
       const answers = ['q1', 'q2', 'q3', 'q4', 'q5', 'q6'];
       const [moved] = await Promise.all([
         b.transition(sessionId, 'completed', t),
-        ...answers.map((q, i) => (i % 2 ? a : b).saveAnswers(sessionId, { [q]: i }, t)),
+        ...answers.map((q, i) =>
+          (i % 2 ? a : b).saveAnswers(sessionId, { [q]: capturedAnswer(i) }, t),
+        ),
         a.recordAttempt(sessionId, t),
         b.recordAttempt(sessionId, t),
       ]);

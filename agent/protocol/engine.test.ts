@@ -4,7 +4,7 @@ import { readProfile } from '../../prompts/loader.ts';
 import type { Profile } from '../../prompts/schema.ts';
 import { renderProfile } from '../../prompts/template.ts';
 import { minimalProfile } from '../../prompts/testing.ts';
-import { DEFAULT_CLOSING, checkAnswer } from '../agent.ts';
+import { DEFAULT_CLOSING } from '../agent.ts';
 import {
   DEFAULT_WORDING,
   DialogueEngine,
@@ -12,6 +12,7 @@ import {
   type EngineTurn,
 } from './engine.ts';
 import type { Expectation } from './expectation.ts';
+import { checkAnswer } from './tools.ts';
 
 // Wednesday 11 March 2026, 11:00 in New York.
 const NOW = new Date('2026-03-11T15:00:00Z');
@@ -208,7 +209,9 @@ describe('DialogueEngine: full runs on the real profiles', () => {
       expect(engine.answers()).toEqual(answers);
       expect(engine.unanswered()).toEqual([]);
       for (const step of p.protocol) {
-        expect(checkAnswer(step, engine.answers()[step.capture.field])).toBeNull();
+        const value = engine.answers()[step.capture.field];
+        // What the engine reads passes the LLM tool's checks unchanged.
+        expect(checkAnswer(step, value, { today: '2026-03-11' })).toEqual({ ok: true, value });
       }
       // Every question was put, in protocol order.
       const said = turns.map((t) => t.say).join('\n');
@@ -269,10 +272,11 @@ describe('DialogueEngine: answers not understood', () => {
   it('after two failed tries leaves the step unanswered and moves on to the next question', () => {
     const { engine, p } = intakeAt('new-allergies');
     expect(engine.respond("I'm not sure").reask).toBe(true);
-    const turn = engine.respond('maybe');
+    const turn = engine.respond('maybe', { messageId: 'm2', confidence: 0.7 });
     expect(turn).toEqual({
       say: `${DEFAULT_WORDING.moveOn} ${ask(p, 'pain-score')}`,
       unanswered: { field: 'newAllergies' },
+      givenUp: { why: 'not_understood', heard: { messageId: 'm2', confidence: 0.7 } },
     });
     expect(engine.unanswered()).toEqual(['newAllergies']);
     expect(engine.answers()).not.toHaveProperty('newAllergies');
@@ -292,6 +296,7 @@ describe('DialogueEngine: answers not understood', () => {
     expect(engine.respond('smoke signals')).toEqual({
       say: `${DEFAULT_WORDING.moveOn} ${p.closingMessage}`,
       unanswered: { field: 'contactPreference' },
+      givenUp: { why: 'not_understood', heard: {} },
       done: true,
       outcome: 'completed',
     });
@@ -299,17 +304,22 @@ describe('DialogueEngine: answers not understood', () => {
 });
 
 describe('DialogueEngine: read-back and confirmation', () => {
-  it('reads a confirmed answer back and commits it only on yes', () => {
+  it('reads a confirmed answer back and commits it only on yes, naming both utterances', () => {
     const { engine, p } = intakeAt('pain-score');
-    expect(engine.respond('seven')).toEqual({
+    expect(engine.respond('seven', { messageId: 'answer', confidence: 0.8 })).toEqual({
       say: 'I have seven out of 10, is that right?',
       confirming: { field: 'painScore', value: 7 },
     });
     expect(engine.answers()).not.toHaveProperty('painScore');
-    expect(engine.respond('Yes.')).toEqual({
+    expect(engine.respond('Yes.', { messageId: 'yes', confidence: 0.9 })).toEqual({
       say: ask(p, 'recent-hospital'),
       captured: { field: 'painScore', value: 7 },
       confirmed: true,
+      evidence: {
+        heard: { messageId: 'answer', confidence: 0.8 },
+        confirmedBy: { messageId: 'yes', confidence: 0.9 },
+        certainty: 1,
+      },
     });
     expect(engine.answers()).toMatchObject({ painScore: 7 });
   });
@@ -503,5 +513,91 @@ describe('DialogueEngine: clock, snapshots and options', () => {
     expect(() => new DialogueEngine(p, { maxFailedTries: 1.5 })).toThrow(RangeError);
     expect(() => new DialogueEngine(p, { timeZone: 'Mars/Olympus_Mons' })).toThrow(RangeError);
     expect(() => new DialogueEngine({ ...p, protocol: [] })).toThrow(TypeError);
+  });
+});
+
+describe('DialogueEngine: free speech heard by the embedded recogniser', () => {
+  const visitReason = (opts: DialogueEngineOptions = {}) =>
+    intakeAt('visit-reason', { readBackFreeSpeech: true, ...opts });
+
+  it('reads free text back and records it, confirmed, only after a yes', () => {
+    const { engine, p } = visitReason();
+    expect(engine.respond('my knee hurts', { messageId: 'm1', confidence: 0.4 })).toEqual({
+      say: 'I heard: my knee hurts. Is that right?',
+      confirming: { field: 'visitReason', value: 'my knee hurts' },
+    });
+    expect(engine.answers()).not.toHaveProperty('visitReason');
+    expect(engine.respond('yes', { messageId: 'm2', confidence: 0.9 })).toEqual({
+      say: ask(p, 'medication-changes'),
+      captured: { field: 'visitReason', value: 'my knee hurts' },
+      confirmed: true,
+      evidence: {
+        heard: { messageId: 'm1', confidence: 0.4 },
+        confirmedBy: { messageId: 'm2', confidence: 0.9 },
+        certainty: 1,
+      },
+    });
+  });
+
+  it('asks again after a no, and reads the new words back', () => {
+    const { engine, p } = visitReason();
+    engine.respond('the artist', { messageId: 'm1' });
+    expect(engine.respond('no').say).toBe(`${DEFAULT_WORDING.rejected} ${p.protocol[0]?.reprompt}`);
+    expect(engine.respond('my knee hurts', { messageId: 'm3' })).toMatchObject({
+      confirming: { value: 'my knee hurts' },
+    });
+    expect(engine.respond('yes', { messageId: 'm4' })).toMatchObject({
+      captured: { value: 'my knee hurts' },
+      evidence: { heard: { messageId: 'm3' }, confirmedBy: { messageId: 'm4' } },
+    });
+  });
+
+  it('gives up after two rejected read-backs, keeping which utterance was misheard but not its words', () => {
+    const { engine, p } = visitReason();
+    engine.respond('the artist', { messageId: 'm1' });
+    engine.respond('no');
+    engine.respond('my nice hurts', { messageId: 'm3' });
+    const turn = engine.respond('no', { messageId: 'm4' });
+    expect(turn).toEqual({
+      say: `${DEFAULT_WORDING.moveOn} ${ask(p, 'medication-changes')}`,
+      unanswered: { field: 'visitReason' },
+      givenUp: { why: 'read_back_rejected', heard: { messageId: 'm3' } },
+    });
+    expect(engine.answers()).not.toHaveProperty('visitReason');
+    expect(engine.unanswered()).toEqual(['visitReason']);
+  });
+
+  it('takes other words in place of yes or no as the corrected answer, and gives up unconfirmed when that goes on', () => {
+    const { engine } = visitReason();
+    engine.respond('the artist', { messageId: 'm1' });
+    expect(engine.respond('my knee hurts', { messageId: 'm2' })).toMatchObject({
+      say: 'I heard: my knee hurts. Is that right?',
+    });
+    expect(engine.respond('it is my knee', { messageId: 'm3' })).toMatchObject({
+      unanswered: { field: 'visitReason' },
+      givenUp: { why: 'not_confirmed', value: 'it is my knee', heard: { messageId: 'm3' } },
+    });
+  });
+
+  it('records free text as heard, with the low certainty of free text, when the recogniser is not the embedded one', () => {
+    const { engine } = intakeAt('visit-reason');
+    expect(engine.respond('my knee hurts', { messageId: 'm1', confidence: 0.95 })).toMatchObject({
+      captured: { field: 'visitReason', value: 'my knee hurts' },
+      evidence: { heard: { messageId: 'm1', confidence: 0.95 }, certainty: 0.5 },
+    });
+  });
+
+  it('reads dates back too, since they are free speech to the embedded recogniser', () => {
+    const p = profile('post-discharge');
+    const step = p.protocol.findIndex((s) => s.id === 'follow-up-date');
+    const withoutConfirm = {
+      ...p,
+      protocol: p.protocol.map((s, i) => (i === step ? { ...s, confirm: false } : s)),
+    };
+    const { engine } = engineFor(withoutConfirm, { readBackFreeSpeech: true });
+    talk(engine, ['yes', 'better', 'yes', 'yes', 'yes']);
+    expect(engine.respond('next monday')).toMatchObject({
+      confirming: { field: 'followUpDate' },
+    });
   });
 });

@@ -15,9 +15,15 @@
  * - **Steps** are asked in order, each with its `ask`. An answer is read by its capture type
  *   (parse.ts). A step with `confirm: true` reads the answer back and waits for yes (commit) or
  *   no (ask again). A new value in place of yes ("no, eight") is read back in turn.
+ * - **Free speech through the embedded recogniser** (`readBackFreeSpeech`): text and date
+ *   answers are read back as if their step said `confirm: true` ("I heard: my knee hurts. Is
+ *   that right?"), since its general language model mishears free speech.
  * - **Retries.** Not understood, or a read-back rejected: the step is asked again with its
  *   `reprompt` (or a default with a hint: "Yes or no is fine."). After `maxFailedTries` failed
- *   tries (2) the step is recorded as unanswered and the call moves on.
+ *   tries (2) the step is recorded as unanswered and the call moves on; `givenUp` says why and
+ *   what was last heard, for the reviewer.
+ * - **Evidence.** Each captured answer comes with the utterance it was read from (and the yes
+ *   that confirmed it), as handed to `respond`, and the engine's certainty in its reading.
  * - **Repeat.** "Repeat that", "what?", "sorry?" repeat the question now waiting for an answer,
  *   and cost no try.
  * - **End.** After the last step: the profile's `closingMessage` (or a default), and `done`.
@@ -27,15 +33,44 @@
  */
 import type { Capture, Profile, ProtocolStep } from '../../prompts/schema.ts';
 import { assertTimeZone, dateIn, fromIso, toIso, weekday } from './calendar.ts';
+import { PARSE_CERTAINTY, isFreeSpeech, type HeardUtterance } from './answers.ts';
 import type { Expectation } from './expectation.ts';
 import { spokenNumber, spokenOrdinal } from './numbers.ts';
-import { isRepeatRequest, parseAnswer, parseYesNo, tokenize, type AnswerValue } from './parse.ts';
+import {
+  isRepeatRequest,
+  parseAnswer,
+  parseText,
+  parseYesNo,
+  tokenize,
+  type AnswerValue,
+} from './parse.ts';
 
 export type ProtocolOutcome = 'completed' | 'declined';
 
 export interface Answer {
   field: string;
   value: AnswerValue;
+}
+
+/** Where a captured answer came from, and how sure the engine is of its reading. */
+export interface AnswerEvidence {
+  /** The utterance the value was read from. */
+  heard: HeardUtterance;
+  /** The patient's yes at the read-back, for a confirmed answer. */
+  confirmedBy?: HeardUtterance;
+  /** 0–1; see PARSE_CERTAINTY. */
+  certainty: number;
+}
+
+/**
+ * A step given up on. `not_understood`: no answer could be read; `read_back_rejected`: the patient
+ * said no to the read-back; `not_confirmed`: the read-back got neither yes nor no (or a fresh value
+ * each time), so `value` is what was last heard, unconfirmed.
+ */
+export interface GivenUp {
+  why: 'not_understood' | 'read_back_rejected' | 'not_confirmed';
+  value?: AnswerValue;
+  heard: HeardUtterance;
 }
 
 /** One turn of the engine: what to say, and what happened. */
@@ -46,12 +81,16 @@ export interface EngineTurn {
   captured?: Answer;
   /** The committed answer was read back and the patient said yes. */
   confirmed?: boolean;
+  /** For `captured`: where it came from. */
+  evidence?: AnswerEvidence;
   /** An answer was read back; the engine waits for yes or no. */
   confirming?: Answer;
   /** The same step is asked again: not understood, or the read-back was rejected. */
   reask?: boolean;
   /** The step was given up on after `maxFailedTries`: its field stays unanswered. */
   unanswered?: { field: string };
+  /** For `unanswered`: why, and what was last heard. */
+  givenUp?: GivenUp;
   /** The patient asked to hear the question again. */
   repeated?: boolean;
   /** The question was put again without reading the utterance (see `resume()`). */
@@ -64,7 +103,14 @@ export interface EngineTurn {
 export type EnginePhase =
   | { kind: 'opener' }
   | { kind: 'asking'; step: number; failures: number }
-  | { kind: 'confirming'; step: number; failures: number; value: AnswerValue }
+  | {
+      kind: 'confirming';
+      step: number;
+      failures: number;
+      value: AnswerValue;
+      /** The utterance the value was read from. */
+      heard?: HeardUtterance;
+    }
   | { kind: 'done'; outcome: ProtocolOutcome };
 
 /** Everything the engine knows. Immutable: each turn makes a new one. */
@@ -147,6 +193,12 @@ export interface DialogueEngineOptions {
    * @defaultValue 2
    */
   maxFailedTries?: number;
+  /**
+   * Read free-speech answers (text and dates) back before recording them, as if their step said
+   * `confirm: true`. Set it when the recogniser is the embedded one, whose general language model
+   * mishears free speech. @defaultValue false
+   */
+  readBackFreeSpeech?: boolean;
   /** Receives the current expectation after every turn (for a local recogniser's grammar). */
   expectations?: ExpectationSink;
   wording?: Partial<EngineWording>;
@@ -210,7 +262,11 @@ export class DialogueEngine {
   private readonly sink: ExpectationSink | undefined;
   private readonly wording: EngineWording;
   private readonly opensWithQuestion: boolean;
+  /** Free speech is read back: the recogniser is the embedded one (see the option). */
+  readonly readBackFreeSpeech: boolean;
   private state: EngineState;
+  /** The utterance `respond` is reading (not state: it is the input, not memory). */
+  private heard: HeardUtterance = {};
 
   constructor(profile: Profile, opts: DialogueEngineOptions = {}) {
     if (profile.protocol.length === 0) {
@@ -230,6 +286,7 @@ export class DialogueEngine {
     this.sink = opts.expectations;
     this.wording = { ...DEFAULT_WORDING, ...opts.wording };
     this.opensWithQuestion = profile.firstMessage.trim().endsWith('?');
+    this.readBackFreeSpeech = opts.readBackFreeSpeech ?? false;
     const phase: EnginePhase = this.opensWithQuestion
       ? { kind: 'opener' }
       : { kind: 'asking', step: 0, failures: 0 };
@@ -306,11 +363,19 @@ export class DialogueEngine {
     return { say: prompt, resumed: true };
   }
 
-  /** Reads the patient's final utterance and moves the protocol on. */
-  respond(utterance: string): EngineTurn {
-    const turn = this.step(utterance);
-    this.publish();
-    return turn;
+  /**
+   * Reads the patient's final utterance and moves the protocol on. `heard` identifies the
+   * utterance (message id, recogniser confidence) in the evidence for any answer read from it.
+   */
+  respond(utterance: string, heard: HeardUtterance = {}): EngineTurn {
+    this.heard = { ...heard };
+    try {
+      const turn = this.step(utterance);
+      this.publish();
+      return turn;
+    } finally {
+      this.heard = {};
+    }
   }
 
   private step(utterance: string): EngineTurn {
@@ -334,7 +399,13 @@ export class DialogueEngine {
       case 'asking':
         return this.readAnswer(phase.step, phase.failures, utterance);
       case 'confirming':
-        return this.readConfirmation(phase.step, phase.failures, phase.value, utterance);
+        return this.readConfirmation(
+          phase.step,
+          phase.failures,
+          phase.value,
+          utterance,
+          phase.heard ?? {},
+        );
     }
   }
 
@@ -342,10 +413,17 @@ export class DialogueEngine {
     const step = this.stepAt(index);
     const parsed = parseAnswer(step.capture, utterance, { today: this.today() });
     if (!parsed.ok) return this.failedTry(index, failures + 1, 'notUnderstood');
-    if (step.confirm) return this.readBack(index, failures, parsed.value);
+    if (this.readsBack(step)) return this.readBack(index, failures, parsed.value);
     const captured = { field: step.capture.field, value: parsed.value };
     this.commit(captured);
-    return { ...this.advance(index), captured };
+    const certainty = isFreeSpeech(step.capture)
+      ? PARSE_CERTAINTY.freeText
+      : PARSE_CERTAINTY.constrained;
+    return { ...this.advance(index), captured, evidence: { heard: this.heard, certainty } };
+  }
+
+  private readsBack(step: ProtocolStep): boolean {
+    return step.confirm === true || (this.readBackFreeSpeech && isFreeSpeech(step.capture));
   }
 
   private readConfirmation(
@@ -353,44 +431,83 @@ export class DialogueEngine {
     failures: number,
     pending: AnswerValue,
     utterance: string,
+    from: HeardUtterance,
   ): EngineTurn {
     const step = this.stepAt(index);
     const { capture } = step;
     // A fresh value in place of yes or no ("no, eight", "the fifteenth") corrects the read-back.
-    // Not for yes/no steps, where "no" is the answer to the read-back, nor for free text.
+    // Not for yes/no steps, where "no" is the answer to the read-back, nor for free text,
+    // where any words parse: those are read after yes and no, below.
     if (capture.type !== 'yesno' && capture.type !== 'text') {
       const fresh = parseAnswer(capture, utterance, { today: this.today() });
       if (fresh.ok && fresh.value !== pending) {
-        if (failures + 1 >= this.maxFailedTries) return this.giveUp(index);
+        if (failures + 1 >= this.maxFailedTries) {
+          return this.giveUp(index, {
+            why: 'not_confirmed',
+            value: fresh.value,
+            heard: this.heard,
+          });
+        }
         return this.readBack(index, failures + 1, fresh.value);
       }
       if (fresh.ok && parseYesNo(utterance).ok === false) {
         // The same value said again: that is a yes.
-        return this.accept(index, pending);
+        return this.accept(index, pending, from);
       }
     }
     const yn = parseYesNo(utterance);
-    if (yn.ok && yn.value) return this.accept(index, pending);
-    if (yn.ok) return this.failedTry(index, failures + 1, 'rejected');
-    if (failures + 1 >= this.maxFailedTries) return this.giveUp(index);
+    if (yn.ok && yn.value) return this.accept(index, pending, from);
+    if (yn.ok) {
+      return this.failedTry(index, failures + 1, 'rejected', {
+        why: 'read_back_rejected',
+        heard: from,
+      });
+    }
+    if (capture.type === 'text') {
+      // Free text said again in place of yes or no ("my knee hurts") is the corrected answer.
+      const fresh = parseText(utterance);
+      if (fresh.ok && fresh.value !== pending) {
+        if (failures + 1 >= this.maxFailedTries) {
+          return this.giveUp(index, {
+            why: 'not_confirmed',
+            value: fresh.value,
+            heard: this.heard,
+          });
+        }
+        return this.readBack(index, failures + 1, fresh.value);
+      }
+    }
+    if (failures + 1 >= this.maxFailedTries) {
+      return this.giveUp(index, { why: 'not_confirmed', value: pending, heard: from });
+    }
     const question = this.wording.confirm(spokenAnswer(capture, pending, this.today()), capture);
     this.set({
-      phase: { kind: 'confirming', step: index, failures: failures + 1, value: pending },
+      phase: {
+        kind: 'confirming',
+        step: index,
+        failures: failures + 1,
+        value: pending,
+        heard: from,
+      },
       prompt: question,
     });
     return { say: join(this.wording.notUnderstood, question), reask: true };
   }
 
-  private accept(index: number, value: AnswerValue): EngineTurn {
+  private accept(index: number, value: AnswerValue, from: HeardUtterance): EngineTurn {
     const captured = { field: this.stepAt(index).capture.field, value };
     this.commit(captured);
-    return { ...this.advance(index), captured, confirmed: true };
+    const evidence = { heard: from, confirmedBy: this.heard, certainty: PARSE_CERTAINTY.confirmed };
+    return { ...this.advance(index), captured, confirmed: true, evidence };
   }
 
   private readBack(index: number, failures: number, value: AnswerValue): EngineTurn {
     const { capture } = this.stepAt(index);
     const question = this.wording.confirm(spokenAnswer(capture, value, this.today()), capture);
-    this.set({ phase: { kind: 'confirming', step: index, failures, value }, prompt: question });
+    this.set({
+      phase: { kind: 'confirming', step: index, failures, value, heard: this.heard },
+      prompt: question,
+    });
     return { say: question, confirming: { field: capture.field, value } };
   }
 
@@ -399,8 +516,9 @@ export class DialogueEngine {
     index: number,
     failures: number,
     why: 'notUnderstood' | 'rejected',
+    givenUp: GivenUp = { why: 'not_understood', heard: this.heard },
   ): EngineTurn {
-    if (failures >= this.maxFailedTries) return this.giveUp(index);
+    if (failures >= this.maxFailedTries) return this.giveUp(index, givenUp);
     const step = this.stepAt(index);
     let question: string;
     let preface: string | undefined;
@@ -418,10 +536,10 @@ export class DialogueEngine {
     return { say: join(preface, question), reask: true };
   }
 
-  private giveUp(index: number): EngineTurn {
+  private giveUp(index: number, givenUp: GivenUp): EngineTurn {
     const { field } = this.stepAt(index).capture;
     this.set({ unanswered: Object.freeze([...this.state.unanswered, field]) });
-    return { ...this.advance(index, this.wording.moveOn), unanswered: { field } };
+    return { ...this.advance(index, this.wording.moveOn), unanswered: { field }, givenUp };
   }
 
   /** On to the step after `index` (-1: the first step), or the end. */

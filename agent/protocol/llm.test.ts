@@ -6,6 +6,7 @@ import { readProfile } from '../../prompts/loader.ts';
 import type { Profile } from '../../prompts/schema.ts';
 import { renderProfile } from '../../prompts/template.ts';
 import { VoiceCareAgent } from '../agent.ts';
+import type { AnswerReport } from './answers.ts';
 import { DialogueEngine } from './engine.ts';
 import { ScriptedProtocolLLM, type ScriptedProtocolLLMOptions } from './llm.ts';
 
@@ -25,15 +26,28 @@ const ask = (stepId: string): string => {
 
 /** The LLM with recording hooks. */
 function scripted(overrides: Partial<ScriptedProtocolLLMOptions> = {}) {
-  const engine = new DialogueEngine(intake, {
-    now: () => new Date('2026-03-11T15:00:00Z'),
-    timeZone: 'UTC',
-  });
-  const onAnswer = vi.fn<ScriptedProtocolLLMOptions['onAnswer']>();
+  const engine =
+    overrides.engine ??
+    new DialogueEngine(intake, {
+      now: () => new Date('2026-03-11T15:00:00Z'),
+      timeZone: 'UTC',
+    });
+  // Field and value, for short assertions; the whole reports are kept beside them.
+  const onAnswer = vi.fn<(field: string, value: AnswerReport['value']) => void>();
+  const reports: AnswerReport[] = [];
   const onDone = vi.fn<ScriptedProtocolLLMOptions['onDone']>();
   const onRetract = vi.fn<NonNullable<ScriptedProtocolLLMOptions['onRetract']>>();
-  const model = new ScriptedProtocolLLM({ engine, onAnswer, onDone, onRetract, ...overrides });
-  return { model, engine, onAnswer, onDone, onRetract };
+  const model = new ScriptedProtocolLLM({
+    engine,
+    onAnswer: (r) => {
+      reports.push(r);
+      onAnswer(r.field, r.value);
+    },
+    onDone,
+    onRetract,
+    ...overrides,
+  });
+  return { model, engine, onAnswer, reports, onDone, onRetract };
 }
 
 async function chunksOf(stream: llm.LLMStream): Promise<string[]> {
@@ -89,6 +103,72 @@ describe('ScriptedProtocolLLM', () => {
     expect(chunks.join('')).toBe(intake.firstMessage);
     expect(chunks).toHaveLength(4);
     expect(chunks.at(-1)).toBe('Is now a good time?');
+  });
+
+  it('reports each answer with the message it was read from, the recogniser confidence and the trust verdict', async () => {
+    const { model, reports } = scripted();
+    const history = new History(intake.firstMessage);
+    const say = async (content: string, confidence: number) => {
+      const message = llm.ChatMessage.create({
+        role: 'user',
+        content,
+        transcriptConfidence: confidence,
+      });
+      history.keep(message, await textOf(model.chat({ chatCtx: history.request(message) })));
+      return message.id;
+    };
+    await say('yes', 0.9);
+    const reason = await say('a sore knee', 0.95);
+    const meds = await say('no', 0.3);
+    await say('no', 0.9);
+    const six = await say('six', 0.8);
+    const yes = await say('yes', 0.85);
+    expect(reports).toEqual([
+      {
+        field: 'visitReason',
+        value: 'a sore knee',
+        method: 'engine',
+        heard: { messageId: reason, confidence: 0.95 },
+        confirmed: false,
+        parseCertainty: 0.5,
+      },
+      {
+        field: 'medicationChanges',
+        value: false,
+        method: 'engine',
+        heard: { messageId: meds, confidence: 0.3 },
+        confirmed: false,
+        parseCertainty: 0.9,
+        reviewReason: 'low_confidence',
+      },
+      expect.objectContaining({ field: 'newAllergies', value: false }),
+      {
+        field: 'painScore',
+        value: 6,
+        method: 'engine',
+        heard: { messageId: six, confidence: 0.8 },
+        confirmed: true,
+        confirmedBy: { messageId: yes, confidence: 0.85 },
+        parseCertainty: 1,
+      },
+    ]);
+  });
+
+  it('with the embedded recogniser, reports free text only after the patient confirmed it, and a rejected one without its words', async () => {
+    const engine = new DialogueEngine(intake, { timeZone: 'UTC', readBackFreeSpeech: true });
+    const { model, reports } = scripted({ engine });
+    const history = new History(intake.firstMessage);
+    for (const line of ['yes', 'the artist', 'no']) await history.turn(model, line);
+    expect(reports).toEqual([]);
+    for (const line of ['my nice hurts', 'no']) await history.turn(model, line);
+    expect(reports).toEqual([
+      expect.objectContaining({
+        field: 'visitReason',
+        value: null,
+        confirmed: false,
+        reviewReason: 'read_back_rejected',
+      }),
+    ]);
   });
 
   it('names itself and its protocol in logs and metrics', async () => {
@@ -318,7 +398,7 @@ describe('ScriptedProtocolLLM in a real AgentSession', () => {
     const onDone = vi.fn();
     const model = new ScriptedProtocolLLM({
       engine,
-      onAnswer: (field, value) => {
+      onAnswer: ({ field, value }) => {
         answers[field] = value;
       },
       onDone,

@@ -21,8 +21,14 @@
 import { DEFAULT_API_CONNECT_OPTIONS, llm, type APIConnectOptions } from '@livekit/agents';
 import type { Logger } from '../../infra/logger.ts';
 import { normalizeUtterance } from '../safety/matcher.ts';
+import {
+  PARSE_CERTAINTY,
+  isFreeSpeech,
+  reviewReasonFor,
+  sttConfidenceOf,
+  type AnswerReport,
+} from './answers.ts';
 import type { DialogueEngine, EngineState, EngineTurn, ProtocolOutcome } from './engine.ts';
-import type { AnswerValue } from './parse.ts';
 
 /** Answers and an ending that were reported for a patient turn the conversation did not keep. */
 export interface Retraction {
@@ -34,8 +40,11 @@ export interface Retraction {
 
 export interface ScriptedProtocolLLMOptions {
   engine: DialogueEngine;
-  /** An answer was captured (and confirmed, for steps that confirm). Must not throw or block. */
-  onAnswer: (field: string, value: AnswerValue) => void;
+  /**
+   * An answer was captured (and confirmed, for steps that confirm), or a step was given up on
+   * (a null or unconfirmed value, with its review reason). Must not throw or block.
+   */
+  onAnswer: (report: AnswerReport) => void;
   /**
    * The protocol is over; the reply being streamed holds the closing words. End the call once
    * they have played. Must not throw or block.
@@ -67,6 +76,12 @@ const isAssistantMessage = (item: llm.ChatItem): item is llm.ChatMessage =>
  */
 function endsProtocol(result: EngineTurn): ProtocolOutcome | undefined {
   return result.done && result.say && !result.repeated ? result.outcome : undefined;
+}
+
+/** The fields a turn reported through `onAnswer`. */
+function reported(result: EngineTurn): string[] {
+  const field = result.captured?.field ?? result.unanswered?.field;
+  return field ? [field] : [];
 }
 
 /** A few chunks, one per sentence, as a streaming model would send them. */
@@ -157,7 +172,14 @@ export class ScriptedProtocolLLM extends llm.LLM {
     const kept = this.turns.at(-1);
     const before = this.engine.snapshot();
     const interrupted = !kept?.result.resumed && this.someoneElseSpoke(items, latestAt, kept);
-    const result = interrupted ? this.engine.resume() : this.engine.respond(text);
+    const result = interrupted
+      ? this.engine.resume()
+      : this.engine.respond(text, {
+          messageId: latest.id,
+          ...(latest.transcriptConfidence !== undefined
+            ? { confidence: latest.transcriptConfidence }
+            : {}),
+        });
     this.turns.push({ messageId: latest.id, text, before, result });
     this.seen.add(latest.id);
     this.report(result);
@@ -184,9 +206,7 @@ export class ScriptedProtocolLLM extends llm.LLM {
     const oldest = discarded.at(-1);
     if (!oldest) return;
     this.engine.restore(oldest.before);
-    const fields = [
-      ...new Set(discarded.flatMap((t) => (t.result.captured ? [t.result.captured.field] : []))),
-    ];
+    const fields = [...new Set(discarded.flatMap((t) => reported(t.result)))];
     const done = discarded.some((t) => endsProtocol(t.result));
     if (fields.length > 0 || done) {
       this.call('onRetract', () => this.hooks.onRetract?.({ fields, done }));
@@ -210,10 +230,49 @@ export class ScriptedProtocolLLM extends llm.LLM {
   }
 
   private report(result: EngineTurn): void {
-    const { captured } = result;
-    if (captured) this.call('onAnswer', () => this.hooks.onAnswer(captured.field, captured.value));
+    const answer = this.answerReport(result);
+    if (answer) this.call('onAnswer', () => this.hooks.onAnswer(answer));
     const outcome = endsProtocol(result);
     if (outcome) this.call('onDone', () => this.hooks.onDone({ outcome }));
+  }
+
+  /** What the turn captured or gave up on, judged by the shared trust policy (answers.ts). */
+  private answerReport(result: EngineTurn): AnswerReport | undefined {
+    const { captured, evidence, unanswered, givenUp } = result;
+    if (captured && evidence) {
+      const step = this.engine.profile.protocol.find((s) => s.capture.field === captured.field);
+      const reviewReason = reviewReasonFor({
+        confirmed: result.confirmed === true,
+        sttConfidence: sttConfidenceOf(evidence.heard),
+        // Only reachable when the engine does not read free speech back itself.
+        generalModel:
+          this.engine.readBackFreeSpeech && step !== undefined && isFreeSpeech(step.capture),
+      });
+      return {
+        field: captured.field,
+        value: captured.value,
+        method: 'engine',
+        heard: evidence.heard,
+        confirmed: result.confirmed === true,
+        ...(evidence.confirmedBy ? { confirmedBy: evidence.confirmedBy } : {}),
+        parseCertainty: evidence.certainty,
+        ...(reviewReason ? { reviewReason } : {}),
+      };
+    }
+    if (unanswered && givenUp) {
+      // A rejected read-back is known wrong: keep the utterance's seq, never its value.
+      const value = givenUp.why === 'not_confirmed' ? (givenUp.value ?? null) : null;
+      return {
+        field: unanswered.field,
+        value,
+        method: 'engine',
+        heard: givenUp.heard,
+        confirmed: false,
+        ...(value !== null ? { parseCertainty: PARSE_CERTAINTY.freeText } : {}),
+        reviewReason: givenUp.why,
+      };
+    }
+    return undefined;
   }
 
   private call(hook: string, fn: () => void): void {

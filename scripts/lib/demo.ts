@@ -1,5 +1,6 @@
 /** Defaults and printing shared by the main command and the `call` command. */
 import type { Config } from '../../infra/config.ts';
+import type { CapturedAnswer } from '../../sessions/schema.ts';
 import type { CallResult } from './call.ts';
 
 /**
@@ -45,14 +46,39 @@ function median(xs: readonly number[]): number | undefined {
   return s[Math.floor((s.length - 1) / 2)];
 }
 
+/**
+ * One answer as a reviewer reads it: the value, how sure we are, which utterance it came from,
+ * and a loud flag when it is not to be relied on. Records written before answers carried their
+ * provenance hold the bare value.
+ */
+export function describeAnswer(a: unknown): string {
+  if (typeof a !== 'object' || a === null || !('needsReview' in a)) {
+    return `${JSON.stringify(a)}  (no confidence or source recorded)`;
+  }
+  const c = a as CapturedAnswer;
+  const value = c.value === null ? '(none)' : JSON.stringify(c.value);
+  const from = c.source.seq === undefined ? 'utterance unknown' : `from utterance #${c.source.seq}`;
+  const confirmed =
+    c.confirmed && c.source.confirmedSeq !== undefined
+      ? `, confirmed at #${c.source.confirmedSeq}`
+      : c.confirmed
+        ? ', confirmed'
+        : '';
+  const review = c.needsReview ? `  NEEDS REVIEW (${c.reviewReason ?? 'unknown'})` : '';
+  return `${value.padEnd(18)} confidence ${c.confidence.toFixed(2)}, ${c.source.method} ${from}${confirmed}${review}`;
+}
+
 export function printCallSummary(r: CallResult, cfg: Config, out: (l: string) => void): void {
   const s = r.session;
   out('');
   out(`▸ call ${s?.state ?? 'unknown'}${s?.endReason ? ` (${s.endReason})` : ''}`);
+  if (s?.unanswered?.length) {
+    out(`  unanswered required steps: ${s.unanswered.join(', ')}`);
+  }
   const answers = s?.answers ?? {};
   if (Object.keys(answers).length) {
     out('  captured answers:');
-    for (const [k, v] of Object.entries(answers)) out(`    ${k.padEnd(22)} ${JSON.stringify(v)}`);
+    for (const [k, v] of Object.entries(answers)) out(`    ${k.padEnd(22)} ${describeAnswer(v)}`);
   } else {
     out('  no answers captured');
   }
