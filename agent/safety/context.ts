@@ -26,13 +26,16 @@ export interface Span {
   readonly own: ReadonlySet<number>;
 }
 
-export type Suppression = 'negated' | 'hypothetical' | 'history' | 'someone-else';
+export type Suppression =
+  'negated' | 'hypothetical' | 'history' | 'someone-else' | 'indication' | 'usual-for-them';
 
 /** Why the match is not a current report, or null when it stands (the default). */
 export function suppressedBy(tokens: Tokens, span: Span): Suppression | null {
   if (negated(tokens, span)) return 'negated';
   const seg = sentenceOf(tokens, span);
   if (hypothetical(tokens, span, seg)) return 'hypothetical';
+  if (indication(tokens, span, seg)) return 'indication';
+  if (usualForThem(tokens, span)) return 'usual-for-them';
   if (!presentMarked(tokens, span, seg)) {
     if (remote(tokens, span, seg)) return 'history';
     if (someoneElsesPast(tokens, span, seg)) return 'someone-else';
@@ -280,6 +283,7 @@ const CAUSES = split([
 
 function hypothetical(t: Tokens, span: Span, seg: Segment): boolean {
   if (conditional(t, span, seg)) return true;
+  if (modalFuture(t, span, seg)) return true;
   for (const p of INFO_BEFORE) {
     const at = has(t, seg, span, p);
     if (at >= 0 && at < span.start) return true;
@@ -450,4 +454,104 @@ function someoneElsesPast(t: Tokens, span: Span, seg: Segment): boolean {
     if (at >= 0 && at - span.start <= 1 && span.start - at <= 5) return true;
   }
   return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A possible future: "I might have another heart attack if I don't stop smoking"
+
+const MODALS = new Set(['might', 'could', 'may', 'will', 'would']);
+
+function modalFuture(t: Tokens, span: Span, seg: Segment): boolean {
+  // "might have another ..." / "could have another ...": a risk, not an event.
+  for (let c = span.start - 1; c >= Math.max(seg.start, span.start - 4); c--) {
+    if (word(t, c) === 'another' && MODALS.has(word(t, c - 2)) && word(t, c - 1) === 'have') {
+      return true;
+    }
+  }
+  // "might have a heart attack if ...": a modal before, a condition after.
+  let modal = false;
+  for (let c = span.start - 1; c >= Math.max(seg.start, span.start - 4); c--) {
+    if (MODALS.has(word(t, c)) && word(t, c + 1) !== 'be' && word(t, c + 2) !== 'had') modal = true;
+  }
+  if (!modal) return false;
+  for (let k = span.end; k < seg.end; k++)
+    if (word(t, k) === 'if' || word(t, k) === 'unless') return true;
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a medicine is for: "I take furosemide for swelling in my legs"
+
+const MEDICINE_WORDS = new Set([
+  'take',
+  'taking',
+  'takes',
+  'on',
+  'use',
+  'using',
+  'prescribed',
+  'tablet',
+  'tablets',
+  'pill',
+  'pills',
+  'medicine',
+  'medication',
+  'medications',
+  'inhaler',
+  'spray',
+  'cream',
+  'injection',
+  'injections',
+]);
+
+function indication(t: Tokens, span: Span, seg: Segment): boolean {
+  for (let c = span.start - 1; c >= Math.max(seg.start, span.start - 3); c--) {
+    if (span.own.has(c)) continue;
+    if (brk(t, c + 1) >= PAUSE) return false;
+    if (word(t, c) !== 'for') continue;
+    for (let k = c - 1; k >= Math.max(seg.start, c - 6); k--) {
+      if (MEDICINE_WORDS.has(word(t, k))) return true;
+    }
+    return false;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The patient's usual state: "I get short of breath on hills, always have"
+
+const USUAL = split([
+  'normal for me',
+  'usual for me',
+  'always have',
+  'always had',
+  'always been like',
+  'same as always',
+  'same as usual',
+  'nothing new',
+  'as usual',
+  'for years',
+]);
+// Any sign of change keeps the match: "more breathless than usual", "worse than normal".
+const CHANGED = new Set([
+  'worse',
+  'more',
+  'new',
+  'suddenly',
+  'sudden',
+  'different',
+  'than',
+  'now',
+  'today',
+  'tonight',
+  'again',
+]);
+
+function usualForThem(t: Tokens, span: Span): boolean {
+  const whole = { start: 0, end: t.words.length };
+  if (!anyOf(t, whole, span, USUAL)) return false;
+  for (let i = 0; i < t.words.length; i++) {
+    if (!span.own.has(i) && CHANGED.has(word(t, i))) return false;
+  }
+  return true;
 }
