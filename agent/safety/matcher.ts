@@ -308,7 +308,22 @@ const heardOf = (hits: readonly Hit[]): string[] | undefined => {
   return notes.length ? notes : undefined;
 };
 
-function matchConcept(tokens: Tokens, c: CompiledConcept): SafetyExplanation | null {
+/** Whether any term of the index could start somewhere in the utterance. */
+const mayOccur = (index: TermIndex, present: ReadonlySet<string>): boolean => {
+  for (const first of index.byFirst.keys()) if (present.has(first)) return true;
+  return false;
+};
+
+function matchConcept(
+  tokens: Tokens,
+  c: CompiledConcept,
+  present: ReadonlySet<string>,
+): SafetyExplanation | null {
+  // Most concepts share no word with most utterances: rule them out before any real work.
+  const phrasesMay = mayOccur(c.phrases, present);
+  const classesMay =
+    c.classes.length >= 2 && c.classes.every((cls) => mayOccur(cls.terms, present));
+  if (!phrasesMay && !classesMay) return null;
   const mask = maskOf(tokens, c.except);
   for (const hit of findTerms(tokens, c.phrases, mask)) {
     if (suppressedBy(tokens, spanOf([hit]))) continue;
@@ -382,9 +397,10 @@ function matchPattern(tokens: Tokens, re: RegExp, mask: Uint8Array | undefined):
   return false;
 }
 
-function runTest(tokens: Tokens, test: Test): SafetyTrigger | null {
+function runTest(tokens: Tokens, test: Test, present: ReadonlySet<string>): SafetyTrigger | null {
   switch (test.kind) {
     case 'phrase': {
+      if (!mayOccur(test.terms, present)) return null;
       let best: Hit | undefined;
       for (const hit of findTerms(tokens, test.terms, maskOf(tokens, test.except))) {
         if (best && (test.order.get(hit.term.label) ?? 0) >= (test.order.get(best.term.label) ?? 0))
@@ -394,7 +410,7 @@ function runTest(tokens: Tokens, test: Test): SafetyTrigger | null {
       return best ? { kind: 'phrase', value: best.term.label } : null;
     }
     case 'concept': {
-      const explain = matchConcept(tokens, test.concept);
+      const explain = matchConcept(tokens, test.concept, present);
       return explain ? { kind: 'concept', value: test.value, explain } : null;
     }
     case 'pattern':
@@ -415,9 +431,10 @@ export function matchSafety<R extends SafetyRuleSpec>(
   const compiled = isCompiled(rules) ? rules : compileSafetyRules(rules);
   const tokens = tokenizeUtterance(utteranceText);
   if (!tokens.words.length) return null;
+  const present = new Set(tokens.stems);
   for (const { rule, tests } of compiled.rules) {
     for (const test of tests) {
-      const trigger = runTest(tokens, test);
+      const trigger = runTest(tokens, test, present);
       if (trigger) return { rule, trigger };
     }
   }
