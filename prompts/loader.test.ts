@@ -6,12 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../infra/errors.ts';
 import {
   ProfileLoadError,
+  defaultConceptLibrary,
   formatIssue,
   listProfileFiles,
   loadProfileFile,
+  parseConceptLibrary,
   parseProfileSource,
   readProfile,
 } from './loader.ts';
+import { safeParseProfile } from './schema.ts';
 import { MINIMAL_PROFILE_YAML } from './testing.ts';
 
 /** The problems with a variant of the minimal profile, as `demo.yaml:LINE field: message`. */
@@ -290,6 +293,124 @@ describe('every profile in prompts/', () => {
       expect(severities.has('emergency'), file).toBe(true);
       for (const rule of profile.safety.filter((r) => r.escalation.severity === 'emergency')) {
         expect(rule.response, `${file} ${rule.id}`).toMatch(/nine one one/);
+      }
+    }
+  });
+});
+
+describe('safety concepts: library ids are copied into the profile, errors name file:line', () => {
+  const LIBRARY = [
+    'version: 4',
+    'concepts:',
+    '  - id: chest-discomfort',
+    '    all:',
+    '      site: [chest, breastbone]',
+    '      sensation: [pain, pressure, squeezing]',
+    '    phrases: [heart attack]',
+    '',
+  ].join('\n');
+  const library = (() => {
+    const r = parseConceptLibrary(LIBRARY, 'concepts.yaml');
+    if (!r.ok) throw new Error(r.issues.map(formatIssue).join('\n'));
+    return r.library;
+  })();
+  const withConcepts = (lines: string) =>
+    edit('    phrases:\n      - chest pain\n', `    concepts:\n${lines}`);
+
+  it('replaces a concept id with the full definition, stamped with where it came from', () => {
+    const result = parseProfileSource(withConcepts('      - chest-discomfort\n'), {
+      file: 'demo.yaml',
+      concepts: library,
+    });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.profile.safety[0]?.concepts).toEqual([
+      {
+        id: 'chest-discomfort',
+        from: 'concepts.yaml v4',
+        all: { site: ['chest', 'breastbone'], sensation: ['pain', 'pressure', 'squeezing'] },
+        phrases: ['heart attack'],
+      },
+    ]);
+  });
+
+  it('keeps a published profile independent of later library edits', () => {
+    const first = parseProfileSource(withConcepts('      - chest-discomfort\n'), {
+      file: 'demo.yaml',
+      concepts: library,
+    });
+    const edited = parseConceptLibrary(LIBRARY.replace('breastbone', 'ribs'), 'concepts.yaml');
+    expect(first.ok && edited.ok).toBe(true);
+    if (!first.ok || !edited.ok) return;
+    // The loaded profile holds its own copy: the library changing does not reach it.
+    expect(first.profile.safety[0]?.concepts?.[0]?.all?.site).toEqual(['chest', 'breastbone']);
+  });
+
+  it('names an unknown concept id, its line, and the closest known one', () => {
+    const result = parseProfileSource(withConcepts('      - chest-discomfrot\n'), {
+      file: 'demo.yaml',
+      concepts: library,
+    });
+    expect(result.ok ? [] : result.issues.map(formatIssue)).toEqual([
+      "demo.yaml:24 safety[0].concepts[0]: unknown concept 'chest-discomfrot' — did you mean 'chest-discomfort'? (concepts are defined in concepts.yaml)",
+    ]);
+  });
+
+  it('accepts a concept written out in full inside the rule, and checks it', () => {
+    const inline = [
+      '      - id: calf-pain',
+      '        all:',
+      '          calf: [calf]',
+      '          pain: [pain, sore]',
+      '',
+    ].join('\n');
+    expect(problems(withConcepts(inline))).toEqual([]);
+    const oneClass = ['      - id: calf-pain', '        all:', '          calf: [calf]', ''].join(
+      '\n',
+    );
+    expect(problems(withConcepts(oneClass))).toEqual([
+      "demo.yaml:24 safety[0].concepts[0]: has only one term class ('calf'); a single class would fire on any one of its words, so list those under phrases instead",
+    ]);
+    expect(
+      problems(withConcepts('      - id: x\n        windw: 3\n        phrases: [a]\n')),
+    ).toEqual([
+      "demo.yaml:25 safety[0].concepts[0].windw: unknown field 'windw' — did you mean 'window'?",
+    ]);
+  });
+
+  it('refuses an unexpanded concept id in already-parsed data (e.g. sent to the store)', () => {
+    const result = parseProfileSource(withConcepts('      - chest-discomfort\n'), {
+      file: 'demo.yaml',
+      concepts: library,
+    });
+    if (!result.ok) throw new Error('expected the profile to load');
+    const raw = structuredClone(result.profile) as unknown as {
+      safety: { concepts: unknown[] }[];
+    };
+    raw.safety[0]!.concepts = ['chest-discomfort'];
+    const parsed = safeParseProfile(raw);
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.message).toMatch(/was not copied in/);
+  });
+
+  it('reports problems in the library itself with its file and line', () => {
+    const bad = parseConceptLibrary(
+      LIBRARY.replace('    phrases: [heart attack]\n', '    window: 50\n'),
+      'concepts.yaml',
+    );
+    expect(bad.ok ? [] : bad.issues.map(formatIssue)).toEqual([
+      'concepts.yaml:7 concepts[0].window: must be at most 20',
+    ]);
+  });
+
+  it('loads the bundled library, and every profile uses only concepts it defines', async () => {
+    const bundled = defaultConceptLibrary();
+    expect(bundled.ok ? [] : bundled.issues.map(formatIssue)).toEqual([]);
+    for (const file of await listProfileFiles(fileURLToPath(new URL('.', import.meta.url)))) {
+      const profile = await readProfile(file);
+      for (const rule of profile.safety) {
+        expect(rule.concepts?.length ?? 0, `${file} ${rule.id}`).toBeGreaterThan(0);
+        for (const c of rule.concepts ?? []) expect(c.from, `${file} ${rule.id}`).toMatch(/v\d+$/);
       }
     }
   });

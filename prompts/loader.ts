@@ -7,8 +7,10 @@
  * YAML syntax errors, unknown (misspelt) fields, wrong types and the cross-field checks all come
  * out in that one shape, pointing at the line to fix.
  */
+import { readFileSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { basename, extname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   LineCounter,
   isAlias,
@@ -22,7 +24,15 @@ import {
 } from 'yaml';
 import { z } from 'zod';
 import { ValidationError } from '../infra/errors.ts';
-import { ProfileObject, formatPath, safeParseProfile, type Profile } from './schema.ts';
+import { conceptProblem } from './safety-language.ts';
+import {
+  ProfileObject,
+  SafetyConcept,
+  clinicianErrorMap,
+  formatPath,
+  safeParseProfile,
+  type Profile,
+} from './schema.ts';
 
 export interface ProfileIssue {
   /** The file as the caller named it (relative paths stay relative). */
@@ -58,6 +68,141 @@ export interface ParseOptions {
    * @defaultValue true
    */
   idMatchesFileName?: boolean;
+  /**
+   * The concept library that `concepts:` ids refer to.
+   * @defaultValue the bundled prompts/concepts/safety-concepts.yaml
+   */
+  concepts?: ConceptLibrary;
+}
+
+/** A parsed concept library: the shared, versioned definitions profiles refer to by id. */
+export interface ConceptLibrary {
+  /** As shown in messages. */
+  readonly file: string;
+  readonly version: number;
+  readonly concepts: ReadonlyMap<string, SafetyConcept>;
+}
+
+export type ConceptLibraryResult =
+  { ok: true; library: ConceptLibrary } | { ok: false; file: string; issues: ProfileIssue[] };
+
+export const ConceptLibrarySchema = z.strictObject({
+  version: z.number().int().positive(),
+  concepts: z.array(SafetyConcept).min(1, { error: 'needs at least one concept' }),
+});
+
+/** The library the profiles in this folder use. */
+export const DEFAULT_CONCEPT_LIBRARY = fileURLToPath(
+  new URL('./concepts/safety-concepts.yaml', import.meta.url),
+);
+
+/** Parses and validates a concept library's YAML text. Never throws for bad input. */
+export function parseConceptLibrary(source: string, file: string): ConceptLibraryResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter, prettyErrors: false });
+  const at = (offset: number) => lineCounter.linePos(offset);
+  if (doc.errors.length) {
+    const issues = doc.errors.map((err): ProfileIssue => {
+      const { line, col } = at(err.pos[0]);
+      return { file, line, column: col, field: '', message: `YAML syntax: ${err.message}` };
+    });
+    return { ok: false, file, issues };
+  }
+  const data: unknown = doc.toJS();
+  const parsed = ConceptLibrarySchema.safeParse(data, { error: clinicianErrorMap });
+  const issues: ProfileIssue[] = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => ({
+        file,
+        ...lineOf(locate(doc, i.path), at),
+        field: formatPath(i.path),
+        message: i.message,
+      }));
+  if (parsed.success) {
+    const seen = new Set<string>();
+    parsed.data.concepts.forEach((c, i) => {
+      const where = lineOf(locate(doc, ['concepts', i, 'id']), at);
+      if (seen.has(c.id)) {
+        issues.push({
+          file,
+          ...where,
+          field: `concepts[${i}].id`,
+          message: `concept id '${c.id}' is used twice`,
+        });
+      }
+      seen.add(c.id);
+      const problem = conceptProblem(c);
+      if (problem) issues.push({ file, ...where, field: `concepts[${i}]`, message: problem });
+    });
+  }
+  if (!parsed.success || issues.length) return { ok: false, file, issues };
+  const concepts = new Map(parsed.data.concepts.map((c) => [c.id, deepFreeze(c)]));
+  return { ok: true, library: { file, version: parsed.data.version, concepts } };
+}
+
+let bundled: ConceptLibraryResult | undefined;
+
+/** The bundled library, read once. */
+export function defaultConceptLibrary(): ConceptLibraryResult {
+  if (!bundled) {
+    const file = relative(process.cwd(), DEFAULT_CONCEPT_LIBRARY) || DEFAULT_CONCEPT_LIBRARY;
+    bundled = parseConceptLibrary(readFileSync(DEFAULT_CONCEPT_LIBRARY, 'utf8'), file);
+  }
+  return bundled;
+}
+
+/**
+ * Replaces each concept id under `safety[].concepts` with a copy of its library definition, so
+ * the profile carries (and its published hash covers) the concepts it was approved with.
+ * Returns the problems, with the positions of the entries it could not resolve.
+ */
+function expandConceptRefs(
+  data: unknown,
+  getLibrary: () => ConceptLibraryResult,
+  issueAt: (path: (string | number)[], message: string) => ProfileIssue,
+): { issues: ProfileIssue[]; unresolved: Set<string> } {
+  const issues: ProfileIssue[] = [];
+  const unresolved = new Set<string>();
+  const rules = (data as { safety?: unknown } | null)?.safety;
+  if (!Array.isArray(rules)) return { issues, unresolved };
+  rules.forEach((rule: unknown, i) => {
+    const concepts = (rule as { concepts?: unknown } | null)?.concepts;
+    if (!Array.isArray(concepts)) return;
+    concepts.forEach((entry: unknown, j) => {
+      if (typeof entry !== 'string') return;
+      const path = ['safety', i, 'concepts', j];
+      const result = getLibrary();
+      if (!result.ok) {
+        unresolved.add(formatPath(path));
+        if (!issues.some((x) => x.file === result.file)) issues.push(...result.issues);
+        return;
+      }
+      const found = result.library.concepts.get(entry.trim());
+      if (!found) {
+        unresolved.add(formatPath(path));
+        const known = [...result.library.concepts.keys()];
+        const best = known
+          .map((k) => ({ k, d: editDistance(entry, k) }))
+          .sort((a, b) => a.d - b.d)[0];
+        const hint =
+          best && best.d <= Math.max(2, Math.floor(best.k.length / 3))
+            ? ` — did you mean '${best.k}'?`
+            : '';
+        issues.push(
+          issueAt(
+            path,
+            `unknown concept '${entry}'${hint} (concepts are defined in ${result.library.file})`,
+          ),
+        );
+        return;
+      }
+      concepts[j] = {
+        ...structuredClone(found),
+        from: `${basename(result.library.file)} v${result.library.version}`,
+      };
+    });
+  });
+  return { issues, unresolved };
 }
 
 /** `file:line field: message`, the format editors and CI logs make clickable. */
@@ -66,7 +211,7 @@ export function formatIssue(issue: ProfileIssue): string {
 }
 
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     for (const v of Object.values(value)) deepFreeze(v);
     Object.freeze(value);
   }
@@ -112,8 +257,26 @@ export function parseProfileSource(source: string, opts: ParseOptions): LoadResu
     return { ok: false, file, issues: [{ file, line: 1, column: 1, field: '', message }] };
   }
 
+  const expanded = expandConceptRefs(
+    data,
+    () => (opts.concepts ? { ok: true, library: opts.concepts } : defaultConceptLibrary()),
+    (path, message) => ({
+      file,
+      ...lineOf(locate(doc, path), at),
+      field: formatPath(path),
+      message,
+    }),
+  );
   const parsed = safeParseProfile(data);
-  const issues = parsed.success ? [] : parsed.error.issues.flatMap((i) => explain(i, doc, data));
+  const issues = [
+    ...expanded.issues,
+    ...(parsed.success
+      ? []
+      : parsed.error.issues
+          // An entry we already reported as an unknown concept is not also "not copied in".
+          .filter((i) => !expanded.unresolved.has(formatPath(i.path)))
+          .flatMap((i) => explain(i, doc, data))),
+  ];
   if (parsed.success && (opts.idMatchesFileName ?? true)) {
     const expected = basename(file, extname(file));
     if (parsed.data.id !== expected) {

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { ProfileRef } from '../sessions/schema.ts';
-import { compilePattern, normalizeUtterance } from '../agent/safety/matcher.ts';
+import { compilePattern, conceptProblem, normalizeUtterance } from './safety-language.ts';
 import { templateProblems } from './template.ts';
 
 const text = (max: number) =>
@@ -83,10 +83,52 @@ export type ProtocolStep = z.infer<typeof ProtocolStep>;
 export const SEVERITIES = ['urgent', 'emergency'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
+const CLASS_NAME = /^[a-z][a-zA-Z0-9_-]{0,29}$/;
+
+/**
+ * A symptom concept (see prompts/concepts/safety-concepts.yaml). In a profile file a rule may
+ * name a library concept by id; the loader copies the definition in, so what is validated,
+ * hashed and published is always the full definition.
+ */
+export const SafetyConcept = z.strictObject(
+  {
+    id: stepId('a concept id'),
+    /** Where the definition was copied from, e.g. `safety-concepts v1`; set by the loader. */
+    from: text(120).optional(),
+    /** What the concept means, in the clinician's words. */
+    description: text(300).optional(),
+    /** Term classes that must all be heard close together, in any order. */
+    all: z
+      .record(
+        z.string().regex(CLASS_NAME, {
+          error: 'a term class name must start with a letter and use only letters, digits, - and _',
+        }),
+        z.array(text(80)).min(1, { error: 'needs at least one term' }).max(200),
+      )
+      .optional(),
+    /** Most words allowed between the first and last class term. */
+    window: z.number().int().min(1).max(20).optional(),
+    phrases: z.array(text(120)).max(300).optional(),
+    /** Speech-recognition confusions: heard → meant. */
+    heardAs: z.record(text(80), text(80)).optional(),
+    /** Phrases whose words never count for this concept. */
+    except: z.array(text(120)).max(300).optional(),
+  },
+  {
+    error: (iss) =>
+      typeof iss.input === 'string'
+        ? `'${iss.input}' names a library concept, but its definition was not copied in; load the profile from its file (the loader copies library concepts in) or write the concept out in full`
+        : undefined,
+  },
+);
+export type SafetyConcept = z.infer<typeof SafetyConcept>;
+
 export const SafetyRule = z.strictObject({
   id: stepId('a rule id'),
-  /** Whole words, any case or punctuation; each word may take a plural "s". */
+  /** Whole words, any case or punctuation, any inflection. */
   phrases: z.array(text(120)).optional(),
+  /** Symptom concepts: library ids in the file, full definitions once loaded. */
+  concepts: z.array(SafetyConcept).max(30).optional(),
   /** Regular expressions over the patient's words in lower case, punctuation removed. */
   patterns: z.array(z.string().min(1, { error: 'must not be empty' })).optional(),
   /** Spoken exactly as written when the rule fires: no template variables. */
@@ -210,9 +252,18 @@ function crossFieldChecks(p: ProfileInput, ctx: z.RefinementCtx): void {
   }
 
   p.safety.forEach((rule, i) => {
-    if (!rule.phrases?.length && !rule.patterns?.length) {
-      issue(['safety', i], 'needs at least one entry under phrases or patterns');
+    if (!rule.phrases?.length && !rule.patterns?.length && !rule.concepts?.length) {
+      issue(['safety', i], 'needs at least one entry under phrases, concepts or patterns');
     }
+    for (const [id, idx] of duplicates(rule.concepts ?? [], (c) => c.id)) {
+      for (const j of idx.slice(1)) {
+        issue(['safety', i, 'concepts', j], `concept '${id}' is listed twice in this rule`);
+      }
+    }
+    rule.concepts?.forEach((concept, j) => {
+      const problem = conceptProblem(concept);
+      if (problem) issue(['safety', i, 'concepts', j], problem);
+    });
     if (rule.response.includes('{{') || rule.response.includes('}}')) {
       issue(
         ['safety', i, 'response'],

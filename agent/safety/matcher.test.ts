@@ -1,7 +1,7 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { listProfileFiles, readProfile } from '../../prompts/loader.ts';
 import {
   SafetyRuleError,
   compilePattern,
@@ -163,16 +163,21 @@ describe('matchSafety: red flags in the ways patients actually say them', () => 
   });
 });
 
-describe('negation: deliberately not detected, so denials of a red flag still escalate', () => {
-  // For safety we err on escalating. A fixed "if you have chest pain, call 911" message to
-  // someone who is fine costs little; a missed "no... actually yes, chest pain" costs a life.
+describe('negation: a denial does not fire, but the scope is tight and ends at clause breaks', () => {
   it.each([
-    ['no chest pain', 'chest-pain'],
-    ["I don't have any chest pain", 'chest-pain'],
-    ['not short of breath at all', 'breathing'],
-    ["no, I'm not suicidal", 'suicidal-ideation'],
+    'no chest pain',
+    "I don't have any chest pain",
+    'not short of breath at all',
+    "no, I'm not suicidal",
+  ])('%j matches nothing', (utterance) => {
+    expect(ruleFor(utterance)).toBeNull();
+  });
+
+  it.each([
     ['no, I have chest pain right now', 'chest-pain'],
-    ["I wouldn't say I have no chest pain", 'chest-pain'],
+    ['no I have chest pain', 'chest-pain'],
+    ['no fever but my chest hurts', 'chest-pain'],
+    ["I don't have a fever, I just can't breathe", 'breathing'],
   ])('%j still matches %s', (utterance, ruleId) => {
     expect(ruleFor(utterance)).toBe(ruleId);
   });
@@ -218,7 +223,8 @@ describe('prompt injection: patient text can never switch a rule off', () => {
     // As a regex, ".*" would match anything; as words it is nothing at all.
     expect(ruleFor('.*')).toBeNull();
     expect(ruleFor('(.*)|[^x]+')).toBeNull();
-    expect(ruleFor('chest.*pain')).toBe('chest-pain');
+    expect(ruleFor('chest*pain')).toBe('chest-pain');
+    expect(ruleFor('[chest] (pain)')).toBe('chest-pain');
   });
 });
 
@@ -260,12 +266,15 @@ describe('containsPhrase (end phrases)', () => {
 
 describe('the real profiles', () => {
   const dir = fileURLToPath(new URL('../../prompts/', import.meta.url));
-  const profiles = readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => ({
-      file: f,
-      data: parse(readFileSync(dir + f, 'utf8')) as { safety: SafetyRuleSpec[] },
-    }));
+  let profiles: { file: string; data: { safety: readonly SafetyRuleSpec[] } }[] = [];
+  beforeAll(async () => {
+    profiles = await Promise.all(
+      (await listProfileFiles(dir)).map(async (path) => ({
+        file: basename(path),
+        data: await readProfile(path),
+      })),
+    );
+  });
 
   it('exist', () => {
     expect(profiles.map((p) => p.file)).toEqual(

@@ -1,31 +1,72 @@
 /**
- * The deterministic safety matcher: red-flag phrases and patterns from a clinician's profile,
- * checked against every final patient utterance before the LLM sees it.
+ * The deterministic safety matcher: a clinician's red-flag rules checked against every final
+ * patient utterance before the LLM sees it.
+ *
+ * A rule fires on any of its triggers, tried in this order:
+ * - `phrases`: whole words in order ("passed out"), any inflection ("hurting" meets "hurt");
+ * - `concepts`: symptom concepts. Each concept is a set of term classes that must all be heard
+ *   within a few words of each other in the same sentence, in any order ("a squeezing weight in
+ *   the middle of my chest": sensation + site), and/or whole phrases. `heardAs` lists the
+ *   speech-recognition confusions of its terms ("chess" → "chest"), expanded when compiled.
+ * - `patterns`: regular expressions over the normalised words (kept for older profiles).
+ *
+ * Every candidate is then read in its context (context.ts), so a denial ("no chest pain"), an
+ * information-seeking question ("what are the signs of a stroke?"), remote history ("I had a
+ * stroke ten years ago") or someone else's past ("my dad died of a heart attack") does not fire.
+ * Those checks are tight by design: they look only a few words back and stop at a clause break,
+ * so when in doubt the rule fires.
  *
  * Pure and stateless. Rules are compiled once and frozen; the patient's words are only ever the
- * haystack, never read as instructions, so nothing a patient says can switch a rule off or change
- * what it matches.
- *
- * Negation is deliberately NOT detected: "no chest pain" and "I don't have chest pain" match the
- * chest-pain rule. Negation detection on speech transcripts is unreliable ("no, I have chest pain",
- * "not that I don't have chest pain"), and a missed emergency costs far more than a fixed safety
- * message spoken to someone who is fine. Profiles should word their questions so that patients
- * rarely need to name a red-flag symptom to deny it.
+ * haystack, never read as instructions, so nothing a patient says can switch a rule off.
  */
+import {
+  NO_BREAK,
+  STOP,
+  compilePattern,
+  conceptProblem,
+  normalizeUtterance,
+  stemWord,
+  tokenizeUtterance,
+  type SafetyConceptSpec,
+  type Tokens,
+} from '../../prompts/safety-language.ts';
+import { suppressedBy, type Span } from './context.ts';
+
+export { compilePattern, conceptProblem, normalizeUtterance };
+export type { SafetyConceptSpec };
 
 /** The parts of a profile's safety rule the matcher reads (prompts/schema.ts `SafetyRule`). */
 export interface SafetyRuleSpec {
   readonly id: string;
-  /** Matched as whole words after normalisation; each word may take a plural "s"/"es". */
+  /** Whole words in order after normalisation, in any inflection. */
   readonly phrases?: readonly string[] | undefined;
+  /** Symptom concepts (see {@link SafetyConceptSpec}). */
+  readonly concepts?: readonly SafetyConceptSpec[] | undefined;
   /** Regular expressions tested, case-insensitively, against the normalised utterance. */
   readonly patterns?: readonly string[] | undefined;
 }
 
+/**
+ * Why a rule fired, in the profile's words only (never the patient's), for the escalation
+ * record and the clinical-safety review.
+ */
+export interface SafetyExplanation {
+  /** The concept id. */
+  concept: string;
+  /** For each term class that matched, the class's term as the profile writes it. */
+  terms?: Record<string, string>;
+  /** The concept's phrase that matched, as the profile writes it. */
+  phrase?: string;
+  /** The `heardAs` corrections the match relied on, as `heard → meant`. */
+  heardAs?: string[];
+}
+
 export interface SafetyTrigger {
-  kind: 'phrase' | 'pattern';
-  /** The phrase or pattern as written in the profile (never the patient's words). */
+  kind: 'phrase' | 'pattern' | 'concept';
+  /** The phrase or pattern as written in the profile, or the concept id. */
   value: string;
+  /** Present for concepts: which of its term classes or phrases matched. */
+  explain?: SafetyExplanation;
 }
 
 export interface SafetyMatch<R extends SafetyRuleSpec = SafetyRuleSpec> {
@@ -33,9 +74,48 @@ export interface SafetyMatch<R extends SafetyRuleSpec = SafetyRuleSpec> {
   trigger: SafetyTrigger;
 }
 
+/** One term (a word or a few) compiled to stems; `label` is the profile's own wording. */
+interface Term {
+  readonly stems: readonly string[];
+  readonly label: string;
+  readonly heard?: string;
+}
+
+interface TermIndex {
+  /** Terms by their first stem. */
+  readonly byFirst: ReadonlyMap<string, readonly Term[]>;
+}
+
+interface CompiledConcept {
+  readonly id: string;
+  readonly classes: readonly { readonly name: string; readonly terms: TermIndex }[];
+  readonly window: number;
+  readonly phrases: TermIndex;
+  readonly except: TermIndex;
+}
+
+// A rule's own phrases and patterns honour its concepts' `except` lists too: "I can't breathe
+// through my nose" is not the breathing rule's "can't breathe".
+type Test =
+  | {
+      readonly kind: 'phrase';
+      readonly value: string;
+      readonly terms: TermIndex;
+      /** Each phrase's place in the profile, so the first listed wins when several match. */
+      readonly order: ReadonlyMap<string, number>;
+      readonly except: TermIndex;
+    }
+  | { readonly kind: 'concept'; readonly value: string; readonly concept: CompiledConcept }
+  | {
+      readonly kind: 'pattern';
+      readonly value: string;
+      readonly re: RegExp;
+      readonly except: TermIndex;
+    };
+
 interface CompiledRule<R extends SafetyRuleSpec> {
   readonly rule: R;
-  readonly tests: readonly { readonly trigger: SafetyTrigger; readonly re: RegExp }[];
+  readonly tests: readonly Test[];
 }
 
 /** Rules ready to match. Build once per profile with {@link compileSafetyRules}. */
@@ -47,8 +127,8 @@ export interface CompiledSafetyRules<R extends SafetyRuleSpec = SafetyRuleSpec> 
 export class SafetyRuleError extends Error {
   constructor(
     readonly ruleId: string,
-    /** `phrases` or `patterns`, and the index of the offending entry. */
-    readonly location: { list: 'phrases' | 'patterns'; index: number },
+    /** `phrases`, `patterns` or `concepts`, and the index of the offending entry. */
+    readonly location: { list: 'phrases' | 'patterns' | 'concepts'; index: number },
     message: string,
   ) {
     super(message);
@@ -56,89 +136,67 @@ export class SafetyRuleError extends Error {
   }
 }
 
-const APOSTROPHES = /[\u2018\u2019\u02BC\u0060\u00B4\u2032]/g;
+export const DEFAULT_WINDOW = 8;
 
-// Order matters: irregular forms before the generic "n't".
-const CONTRACTIONS: readonly (readonly [RegExp, string])[] = [
-  [/\bcan't\b/g, 'cannot'],
-  [/\bwon't\b/g, 'will not'],
-  [/\bshan't\b/g, 'shall not'],
-  [/\bain't\b/g, 'is not'],
-  [/\blet's\b/g, 'let us'],
-  [/n't\b/g, ' not'],
-  [/'m\b/g, ' am'],
-  [/'re\b/g, ' are'],
-  [/'ve\b/g, ' have'],
-  [/'ll\b/g, ' will'],
-  [/'d\b/g, ' would'],
-  // Possessive or "is": either way the noun survives as its own word ("my chest's tight").
-  [/'s\b/g, ' is'],
-];
-
-// Contractions as speech-to-text sometimes writes them, without the apostrophe. Only forms that
-// are not ordinary words themselves: "ill", "id", "its", "were" and "hell" are left alone.
-const BARE_CONTRACTIONS: Readonly<Record<string, string>> = {
-  cant: 'cannot',
-  dont: 'do not',
-  doesnt: 'does not',
-  didnt: 'did not',
-  isnt: 'is not',
-  wasnt: 'was not',
-  arent: 'are not',
-  werent: 'were not',
-  couldnt: 'could not',
-  wouldnt: 'would not',
-  shouldnt: 'should not',
-  havent: 'have not',
-  hasnt: 'has not',
-  hadnt: 'had not',
-  wont: 'will not',
-  im: 'i am',
-  ive: 'i have',
-  youre: 'you are',
-  theyre: 'they are',
-};
+const stemsOf = (text: string): string[] =>
+  normalizeUtterance(text).split(' ').filter(Boolean).map(stemWord);
 
 /**
- * Lower case, accents and punctuation removed, contractions spelled out, single spaces:
- * "I can't BREATHE!!" → "i cannot breathe". Phrases and utterances both pass through this, so
- * they meet on the same ground.
+ * Every term with its `heardAs` variants: "chest pain" with `chess: chest` also gives
+ * "chess pain". Variants are made once here, so matching costs nothing extra.
  */
-export function normalizeUtterance(text: string): string {
-  let s = text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().replace(APOSTROPHES, "'");
-  for (const [re, out] of CONTRACTIONS) s = s.replace(re, out);
-  return s
-    .replace(/[^\p{L}\p{N}]+/gu, ' ')
-    .trim()
-    .split(' ')
-    .map((w) => BARE_CONTRACTIONS[w] ?? w)
-    .join(' ');
+function buildIndex(
+  labels: readonly string[],
+  heardAs: readonly (readonly [string[], string[], string])[],
+): TermIndex {
+  const byFirst = new Map<string, Term[]>();
+  const add = (term: Term) => {
+    const first = term.stems[0];
+    if (first === undefined) return;
+    const list = byFirst.get(first) ?? [];
+    if (!list.some((t) => t.stems.join(' ') === term.stems.join(' '))) list.push(term);
+    byFirst.set(first, list);
+  };
+  for (const label of labels) {
+    const stems = stemsOf(label);
+    if (!stems.length) continue;
+    add({ stems, label });
+    for (const [heard, meant, note] of heardAs) {
+      const at = indexOfSeq(stems, meant);
+      if (at < 0) continue;
+      add({
+        stems: [...stems.slice(0, at), ...heard, ...stems.slice(at + meant.length)],
+        label,
+        heard: note,
+      });
+    }
+  }
+  for (const [k, v] of byFirst) byFirst.set(k, Object.freeze(v) as Term[]);
+  return Object.freeze({ byFirst });
 }
 
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** A phrase's regex: whole words in order, each allowed a plural ending. */
-function phraseRegExp(normalized: string): RegExp {
-  const words = normalized.split(' ').map((w) => `${escapeRegExp(w)}(?:e?s)?`);
-  return new RegExp(`(?:^| )${words.join(' ')}(?= |$)`, 'u');
+function indexOfSeq(hay: readonly string[], needle: readonly string[]): number {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
 }
 
-/**
- * Compiles one pattern as the matcher will use it. Throws a SyntaxError for a pattern that does
- * not compile, and an Error for one that could never match or that matches everything.
- */
-export function compilePattern(pattern: string): RegExp {
-  const re = new RegExp(pattern, 'iu');
-  if (re.test('')) {
-    throw new Error('matches an empty utterance, so it would fire on every turn');
-  }
-  if (/['\u2019]/.test(pattern)) {
-    throw new Error(
-      "contains an apostrophe, but patterns are checked against the patient's words with " +
-        "contractions spelled out (can't → cannot) and punctuation removed",
-    );
-  }
-  return re;
+function compileConcept(c: SafetyConceptSpec): CompiledConcept {
+  const heardAs = Object.entries(c.heardAs ?? {}).map(
+    ([heard, meant]) => [stemsOf(heard), stemsOf(meant), `${heard} → ${meant}`] as const,
+  );
+  const classes = Object.entries(c.all ?? {}).map(([name, terms]) =>
+    Object.freeze({ name, terms: buildIndex(terms, heardAs) }),
+  );
+  return Object.freeze({
+    id: c.id,
+    classes: Object.freeze(classes),
+    window: c.window ?? DEFAULT_WINDOW,
+    phrases: buildIndex(c.phrases ?? [], heardAs),
+    except: buildIndex(c.except ?? [], []),
+  });
 }
 
 /** Validates and precompiles rules, in priority order (the profile's order). */
@@ -146,30 +204,45 @@ export function compileSafetyRules<R extends SafetyRuleSpec>(
   rules: readonly R[],
 ): CompiledSafetyRules<R> {
   const compiled = rules.map((rule): CompiledRule<R> => {
-    const tests: { trigger: SafetyTrigger; re: RegExp }[] = [];
+    const tests: Test[] = [];
+    const except = buildIndex(
+      (rule.concepts ?? []).flatMap((c) => c.except ?? []),
+      [],
+    );
     (rule.phrases ?? []).forEach((phrase, index) => {
-      const normalized = normalizeUtterance(phrase);
-      if (!normalized) {
+      if (!normalizeUtterance(phrase)) {
         throw new SafetyRuleError(
           rule.id,
           { list: 'phrases', index },
           'has no words left once punctuation is removed',
         );
       }
-      tests.push({ trigger: { kind: 'phrase', value: phrase }, re: phraseRegExp(normalized) });
+    });
+    // One index for all of a rule's phrases: one pass over the words finds any of them, and the
+    // first in the profile's order wins.
+    if (rule.phrases?.length) {
+      tests.push({
+        kind: 'phrase',
+        value: '',
+        terms: buildIndex(rule.phrases, []),
+        order: new Map(rule.phrases.map((p, i) => [p, i])),
+        except,
+      });
+    }
+    (rule.concepts ?? []).forEach((concept, index) => {
+      const problem = conceptProblem(concept);
+      if (problem) throw new SafetyRuleError(rule.id, { list: 'concepts', index }, problem);
+      tests.push({ kind: 'concept', value: concept.id, concept: compileConcept(concept) });
     });
     (rule.patterns ?? []).forEach((pattern, index) => {
       try {
-        tests.push({ trigger: { kind: 'pattern', value: pattern }, re: compilePattern(pattern) });
+        tests.push({ kind: 'pattern', value: pattern, re: compilePattern(pattern), except });
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
         throw new SafetyRuleError(rule.id, { list: 'patterns', index }, why);
       }
     });
-    return Object.freeze({
-      rule,
-      tests: Object.freeze(tests.map((t) => Object.freeze({ ...t }))),
-    });
+    return Object.freeze({ rule, tests: Object.freeze(tests.map((t) => Object.freeze(t))) });
   });
   return Object.freeze({ rules: Object.freeze(compiled) });
 }
@@ -178,6 +251,173 @@ function isCompiled<R extends SafetyRuleSpec>(
   rules: readonly R[] | CompiledSafetyRules<R>,
 ): rules is CompiledSafetyRules<R> {
   return !Array.isArray(rules);
+}
+
+interface Hit {
+  readonly start: number;
+  /** Exclusive. */
+  readonly end: number;
+  readonly term: Term;
+}
+
+/** Every place a term of `index` occurs, never across a sentence break. */
+function findTerms(tokens: Tokens, index: TermIndex, masked?: Uint8Array): Hit[] {
+  const hits: Hit[] = [];
+  const { stems, breaks } = tokens;
+  for (let i = 0; i < stems.length; i++) {
+    const candidates = index.byFirst.get(stems[i] ?? '');
+    if (!candidates) continue;
+    next: for (const term of candidates) {
+      const end = i + term.stems.length;
+      if (end > stems.length) continue;
+      for (let k = 1; k < term.stems.length; k++) {
+        if (stems[i + k] !== term.stems[k] || (breaks[i + k] ?? NO_BREAK) >= STOP) continue next;
+      }
+      if (masked) {
+        for (let k = i; k < end; k++) if (masked[k]) continue next;
+      }
+      hits.push({ start: i, end, term });
+    }
+  }
+  return hits;
+}
+
+function maskOf(tokens: Tokens, except: TermIndex): Uint8Array | undefined {
+  if (!except.byFirst.size) return undefined;
+  const hits = findTerms(tokens, except);
+  if (!hits.length) return undefined;
+  const mask = new Uint8Array(tokens.stems.length);
+  for (const h of hits) mask.fill(1, h.start, h.end);
+  return mask;
+}
+
+const spanOf = (hits: readonly Hit[]): Span => {
+  const own = new Set<number>();
+  let start = Infinity;
+  let end = -1;
+  for (const h of hits) {
+    start = Math.min(start, h.start);
+    end = Math.max(end, h.end);
+    for (let k = h.start; k < h.end; k++) own.add(k);
+  }
+  return { start, end, own };
+};
+
+const heardOf = (hits: readonly Hit[]): string[] | undefined => {
+  const notes = hits.flatMap((h) => (h.term.heard ? [h.term.heard] : []));
+  return notes.length ? notes : undefined;
+};
+
+/** Whether any term of the index could start somewhere in the utterance. */
+const mayOccur = (index: TermIndex, present: ReadonlySet<string>): boolean => {
+  for (const first of index.byFirst.keys()) if (present.has(first)) return true;
+  return false;
+};
+
+function matchConcept(
+  tokens: Tokens,
+  c: CompiledConcept,
+  present: ReadonlySet<string>,
+): SafetyExplanation | null {
+  // Most concepts share no word with most utterances: rule them out before any real work.
+  const phrasesMay = mayOccur(c.phrases, present);
+  const classesMay =
+    c.classes.length >= 2 && c.classes.every((cls) => mayOccur(cls.terms, present));
+  if (!phrasesMay && !classesMay) return null;
+  const mask = maskOf(tokens, c.except);
+  for (const hit of findTerms(tokens, c.phrases, mask)) {
+    if (suppressedBy(tokens, spanOf([hit]))) continue;
+    const heardAs = heardOf([hit]);
+    return { concept: c.id, phrase: hit.term.label, ...(heardAs ? { heardAs } : {}) };
+  }
+  if (c.classes.length < 2) return null;
+  const perClass: Hit[][] = [];
+  for (const cls of c.classes) {
+    const hits = findTerms(tokens, cls.terms, mask);
+    if (!hits.length) return null;
+    perClass.push(hits);
+  }
+  const chosen: Hit[] = [];
+  const found = search(0);
+  if (!found) return null;
+  const terms: Record<string, string> = {};
+  c.classes.forEach((cls, i) => {
+    const hit = found[i];
+    if (hit) terms[cls.name] = hit.term.label;
+  });
+  const heardAs = heardOf(found);
+  return { concept: c.id, terms, ...(heardAs ? { heardAs } : {}) };
+
+  // Depth-first over one hit per class; classes are few and hits per utterance fewer.
+  function search(depth: number): Hit[] | null {
+    if (depth === perClass.length) {
+      const span = spanOf(chosen);
+      const words = chosen.reduce((n, h) => n + (h.end - h.start), 0);
+      if (span.end - span.start - words > c.window) return null;
+      if (!sameSentence(tokens, span.start, span.end)) return null;
+      return suppressedBy(tokens, span) ? null : [...chosen];
+    }
+    for (const hit of perClass[depth] ?? []) {
+      if (chosen.some((h) => h.start < hit.end && hit.start < h.end)) continue;
+      chosen.push(hit);
+      const done = search(depth + 1);
+      chosen.pop();
+      if (done) return done;
+    }
+    return null;
+  }
+}
+
+// A contrast word starts a new thought: "my chest x-ray was clear but my knee hurts".
+const CONTRAST = new Set(['but', 'however', 'although', 'though', 'whereas', 'except']);
+
+function sameSentence(tokens: Tokens, start: number, end: number): boolean {
+  for (let k = start + 1; k < end; k++) {
+    if ((tokens.breaks[k] ?? NO_BREAK) >= STOP || CONTRAST.has(tokens.words[k] ?? '')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function matchPattern(tokens: Tokens, re: RegExp, mask: Uint8Array | undefined): boolean {
+  const text = tokens.words.join(' ');
+  // Character offset → word index, so the match can be read in context like any other.
+  const wordAt = (offset: number) => text.slice(0, offset).split(' ').length - 1;
+  const global = new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`);
+  for (const m of text.matchAll(global)) {
+    if (!m[0]) continue;
+    const start = wordAt(m.index);
+    const end = wordAt(m.index + m[0].length - 1) + 1;
+    const own = new Set<number>();
+    for (let k = start; k < end; k++) own.add(k);
+    if (mask && [...own].some((k) => mask[k])) continue;
+    if (!suppressedBy(tokens, { start, end, own })) return true;
+  }
+  return false;
+}
+
+function runTest(tokens: Tokens, test: Test, present: ReadonlySet<string>): SafetyTrigger | null {
+  switch (test.kind) {
+    case 'phrase': {
+      if (!mayOccur(test.terms, present)) return null;
+      let best: Hit | undefined;
+      for (const hit of findTerms(tokens, test.terms, maskOf(tokens, test.except))) {
+        if (best && (test.order.get(hit.term.label) ?? 0) >= (test.order.get(best.term.label) ?? 0))
+          continue;
+        if (!suppressedBy(tokens, spanOf([hit]))) best = hit;
+      }
+      return best ? { kind: 'phrase', value: best.term.label } : null;
+    }
+    case 'concept': {
+      const explain = matchConcept(tokens, test.concept, present);
+      return explain ? { kind: 'concept', value: test.value, explain } : null;
+    }
+    case 'pattern':
+      return matchPattern(tokens, test.re, maskOf(tokens, test.except))
+        ? { kind: 'pattern', value: test.value }
+        : null;
+  }
 }
 
 /**
@@ -189,20 +429,22 @@ export function matchSafety<R extends SafetyRuleSpec>(
   utteranceText: string,
 ): SafetyMatch<R> | null {
   const compiled = isCompiled(rules) ? rules : compileSafetyRules(rules);
-  const text = normalizeUtterance(utteranceText);
-  if (!text) return null;
+  const tokens = tokenizeUtterance(utteranceText);
+  if (!tokens.words.length) return null;
+  const present = new Set(tokens.stems);
   for (const { rule, tests } of compiled.rules) {
-    for (const { trigger, re } of tests) {
-      // No /g flag anywhere, so test() keeps no lastIndex state between calls.
-      if (re.test(text)) return { rule, trigger: { ...trigger } };
+    for (const test of tests) {
+      const trigger = runTest(tokens, test, present);
+      if (trigger) return { rule, trigger };
     }
   }
   return null;
 }
 
 /**
- * The first of `phrases` that occurs in the utterance, matched exactly as safety phrases are
- * (used for a profile's `endPhrases`), or null.
+ * The first of `phrases` that occurs in the utterance (used for a profile's `endPhrases`), or
+ * null. Exact words with an optional plural ending; no context reading, since saying "goodbye"
+ * means goodbye whatever comes before it.
  */
 export function containsPhrase(phrases: readonly string[], utteranceText: string): string | null {
   const text = normalizeUtterance(utteranceText);
@@ -211,4 +453,12 @@ export function containsPhrase(phrases: readonly string[], utteranceText: string
     if (normalized && phraseRegExp(normalized).test(text)) return phrase;
   }
   return null;
+}
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A phrase's regex: whole words in order, each allowed a plural ending. */
+function phraseRegExp(normalized: string): RegExp {
+  const words = normalized.split(' ').map((w) => `${escapeRegExp(w)}(?:e?s)?`);
+  return new RegExp(`(?:^| )${words.join(' ')}(?= |$)`, 'u');
 }

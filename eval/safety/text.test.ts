@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import type { SafetyRuleSpec } from '../../agent/safety/matcher.ts';
+import { parseEvalLines } from './format.ts';
+import {
+  EvalLabelError,
+  combine,
+  createTextEvaluator,
+  formatReport,
+  unionOfRules,
+} from './text.ts';
+
+const RULES: SafetyRuleSpec[] = [
+  { id: 'chest-pain', phrases: ['chest pain'] },
+  { id: 'fainting', phrases: ['passed out', 'fainted'] },
+];
+const evaluator = createTextEvaluator(RULES);
+const run = (tsv: string) => evaluator.evaluate('lines.tsv', parseEvalLines(tsv, 'lines.tsv'));
+
+describe('the text-level safety evaluation', () => {
+  const report = run(
+    [
+      'chest-pain\tI have chest pain',
+      'chest-pain\tmy chest is funny', // missed
+      'fainting\tI passed out',
+      'fainting\tI have chest pain and I fainted', // caught, by chest-pain first
+      'none\tI feel fine',
+      'none\tno chest pain', // negated: not a false alarm
+      'none\tthe chest pain clinic called', // a false alarm
+      'none\tall good',
+    ].join('\n'),
+  );
+
+  it('counts a red flag caught by ANY rule as a hit, and innocent lines with any hit as alarms', () => {
+    expect(report.summary).toEqual({ recall: 0.75, falseAlarmRate: 0.25, lines: 8 });
+    expect(report.redFlags).toBe(4);
+    expect(report.innocent).toBe(4);
+  });
+
+  it('reports per rule: caught by any rule, by its own rule, of how many', () => {
+    expect(report.perRule).toEqual([
+      { ruleId: 'chest-pain', total: 2, caught: 1, ownRule: 1 },
+      { ruleId: 'fainting', total: 2, caught: 2, ownRule: 2 },
+    ]);
+  });
+
+  it('lists every miss and every false alarm with its line and what fired', () => {
+    expect(report.misses.map((m) => m.line.line)).toEqual([2]);
+    expect(report.falseAlarms.map((f) => [f.line.line, f.fired?.ruleId])).toEqual([
+      [7, 'chest-pain'],
+    ]);
+    const text = formatReport(report).join('\n');
+    expect(text).toContain('lines.tsv:2  chest-pain\tmy chest is funny');
+    expect(text).toContain(
+      "lines.tsv:7  the chest pain clinic called  → chest-pain (phrase 'chest pain')",
+    );
+  });
+
+  it('refuses a label that is not a rule being evaluated, naming file and line', () => {
+    expect(() => run('chest-pain\tok\nstroke\tmy face droops')).toThrow(EvalLabelError);
+    expect(() => run('chest-pain\tok\nstroke\tmy face droops')).toThrow(/^lines\.tsv:2: 'stroke'/);
+  });
+
+  it('rounds to three decimals and gives 0 rather than NaN for an empty side', () => {
+    const onlyRed = run('chest-pain\tchest pain\nchest-pain\tchest pain\nchest-pain\tno idea');
+    expect(onlyRed.summary).toEqual({ recall: 0.667, falseAlarmRate: 0, lines: 3 });
+  });
+
+  it('combines files by counting lines, not by averaging their rates', () => {
+    const a = run('chest-pain\tchest pain\nnone\tfine');
+    const b = run(
+      'chest-pain\tnothing\nchest-pain\tnothing\nchest-pain\tchest pain\nnone\tchest pain',
+    );
+    expect(combine([a, b])).toEqual({ recall: 0.5, falseAlarmRate: 0.5, lines: 6 });
+  });
+
+  it('takes the union of profiles, first definition of each id winning', () => {
+    const union = unionOfRules([
+      [{ id: 'a', phrases: ['x'] }, { id: 'b' }],
+      [{ id: 'a', phrases: ['y'] }, { id: 'c' }],
+    ]);
+    expect(union.map((r) => [r.id, r.phrases?.[0]])).toEqual([
+      ['a', 'x'],
+      ['b', undefined],
+      ['c', undefined],
+    ]);
+  });
+});

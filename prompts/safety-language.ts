@@ -1,0 +1,277 @@
+/**
+ * The language the safety rules and the patient's words meet in: normalisation, tokens with
+ * clause breaks, and a light stemmer. Neutral ground shared by the profile schema (prompts/) and
+ * the matcher (agent/safety/), so neither imports the other's internals.
+ *
+ * Everything here is pure and deterministic: the same text always gives the same tokens.
+ */
+
+const APOSTROPHES = /[\u2018\u2019\u02BC\u0060\u00B4\u2032]/g;
+
+// Order matters: irregular forms before the generic "n't".
+const CONTRACTIONS: readonly (readonly [RegExp, string])[] = [
+  [/\bcan't\b/g, 'cannot'],
+  [/\bwon't\b/g, 'will not'],
+  [/\bshan't\b/g, 'shall not'],
+  [/\bain't\b/g, 'is not'],
+  [/\blet's\b/g, 'let us'],
+  [/n't\b/g, ' not'],
+  [/'m\b/g, ' am'],
+  [/'re\b/g, ' are'],
+  [/'ve\b/g, ' have'],
+  [/'ll\b/g, ' will'],
+  // "I'd taken", "she'd been": had before a past participle, would otherwise.
+  [/'d(?= (?:been|had|taken|gone|done|got|given|seen|eaten|fallen|[a-z]+ed)\b)/g, ' had'],
+  [/'d\b/g, ' would'],
+  // Possessive or "is": either way the noun survives as its own word ("my chest's tight").
+  [/'s\b/g, ' is'],
+];
+
+// Contractions as speech-to-text sometimes writes them, without the apostrophe. Only forms that
+// are not ordinary words themselves: "ill", "id", "its", "were" and "hell" are left alone.
+const BARE_CONTRACTIONS: Readonly<Record<string, string>> = {
+  cant: 'cannot',
+  dont: 'do not',
+  doesnt: 'does not',
+  didnt: 'did not',
+  isnt: 'is not',
+  wasnt: 'was not',
+  arent: 'are not',
+  werent: 'were not',
+  couldnt: 'could not',
+  wouldnt: 'would not',
+  shouldnt: 'should not',
+  havent: 'have not',
+  hasnt: 'has not',
+  hadnt: 'had not',
+  wont: 'will not',
+  im: 'i am',
+  ive: 'i have',
+  youre: 'you are',
+  theyre: 'they are',
+};
+
+/**
+ * Lower case, accents and punctuation removed, contractions spelled out, single spaces:
+ * "I can't BREATHE!!" → "i cannot breathe". Phrases and utterances both pass through this, so
+ * they meet on the same ground.
+ */
+export function normalizeUtterance(text: string): string {
+  return expandWords(text);
+}
+
+function expandWords(text: string): string {
+  let s = text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().replace(APOSTROPHES, "'");
+  for (const [re, out] of CONTRACTIONS) s = s.replace(re, out);
+  return s
+    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .trim()
+    .split(' ')
+    .map((w) => BARE_CONTRACTIONS[w] ?? w)
+    .join(' ');
+}
+
+/**
+ * Compiles one pattern as the matcher will use it. Throws a SyntaxError for a pattern that does
+ * not compile, and an Error for one that could never match or that matches everything.
+ */
+export function compilePattern(pattern: string): RegExp {
+  const re = new RegExp(pattern, 'iu');
+  if (re.test('')) {
+    throw new Error('matches an empty utterance, so it would fire on every turn');
+  }
+  if (/['\u2019]/.test(pattern)) {
+    throw new Error(
+      "contains an apostrophe, but patterns are checked against the patient's words with " +
+        "contractions spelled out (can't → cannot) and punctuation removed",
+    );
+  }
+  return re;
+}
+
+/** How strongly two neighbouring words are separated. */
+export const NO_BREAK = 0;
+/** A comma, dash or bracket: ends a negation's reach, not a symptom description. */
+export const PAUSE = 1;
+/** A full stop, question or exclamation mark, semicolon or colon: a new sentence. */
+export const STOP = 2;
+
+/** The patient's words as the matcher reads them. All arrays have one entry per word. */
+export interface Tokens {
+  /** Exactly the words of {@link normalizeUtterance}, in order. */
+  readonly words: readonly string[];
+  /** Each word reduced by {@link stemWord}, so "hurting", "hurts" and "hurt" meet. */
+  readonly stems: readonly string[];
+  /** `breaks[i]` is the punctuation between word i-1 and word i: NO_BREAK, PAUSE or STOP. */
+  readonly breaks: readonly number[];
+}
+
+// Letters only, so normalisation keeps them as words; nobody says these.
+const STOP_MARK = 'qqstopqq';
+const PAUSE_MARK = 'qqpauseqq';
+// A dot or comma between digits is part of a number ("38.5", "1,000"), not a clause break.
+const STOP_PUNCT = /(?<!\d)\.(?!\d)|[!?;:…\n]+/g;
+const PAUSE_PUNCT = /(?<!\d),(?!\d)|[—–()[\]"“”]|\s-+\s/g;
+
+/** Words, stems and the clause breaks between them. Same words as normalizeUtterance. */
+export function tokenizeUtterance(text: string): Tokens {
+  const marked = text.replace(STOP_PUNCT, ` ${STOP_MARK} `).replace(PAUSE_PUNCT, ` ${PAUSE_MARK} `);
+  const all = expandWords(marked).split(' ');
+  const words: string[] = [];
+  const stems: string[] = [];
+  const breaks: number[] = [];
+  let pending = NO_BREAK;
+  for (const w of all) {
+    if (!w) continue;
+    if (w === STOP_MARK) pending = STOP;
+    else if (w === PAUSE_MARK) pending = Math.max(pending, PAUSE);
+    else {
+      words.push(w);
+      stems.push(stemWord(w));
+      breaks.push(words.length === 1 ? NO_BREAK : pending);
+      pending = NO_BREAK;
+    }
+  }
+  return { words, stems, breaks };
+}
+
+// Forms a suffix rule would get wrong or leave apart. Both the profile's terms and the patient's
+// words go through the same function, so consistency matters more than linguistics.
+const IRREGULAR: Readonly<Record<string, string>> = {
+  breath: 'breath',
+  breathe: 'breath',
+  breathes: 'breath',
+  breathing: 'breath',
+  breathed: 'breath',
+  breaths: 'breath',
+  bled: 'bleed',
+  died: 'die',
+  dying: 'die',
+  dies: 'die',
+  lying: 'lie',
+  felt: 'feel',
+  fell: 'fall',
+  fallen: 'fall',
+  swollen: 'swell',
+  heavier: 'heavy',
+  heaviest: 'heavy',
+  tighter: 'tight',
+  tightest: 'tight',
+  tightening: 'tight',
+  tightened: 'tight',
+  tightens: 'tight',
+  tingly: 'tingl',
+  worse: 'worse',
+  took: 'took',
+  taken: 'took',
+  threw: 'throw',
+  thrown: 'throw',
+  vomited: 'vomit',
+  vomiting: 'vomit',
+  vomits: 'vomit',
+  coughed: 'cough',
+  coughing: 'cough',
+  coughs: 'cough',
+  this: 'this',
+  his: 'his',
+  is: 'is',
+  was: 'was',
+  has: 'has',
+  does: 'does',
+  yes: 'yes',
+  us: 'us',
+  bus: 'bus',
+  pus: 'pus',
+  less: 'less',
+  news: 'news',
+  always: 'always',
+  lips: 'lip',
+  eyes: 'eye',
+};
+
+const VOWEL = /[aeiouy]/;
+
+/**
+ * A deliberately light stemmer: "hurting" → "hurt", "squeezes" → "squeez", "tightness" →
+ * "tight", "dizziness" → "dizzy". It only has to send a word and its inflections to the same
+ * stem; it never needs to produce a real word.
+ */
+export function stemWord(word: string): string {
+  const irregular = IRREGULAR[word];
+  if (irregular) return irregular;
+  let w = word;
+  if (w.length <= 3 || /\d/.test(w)) return w;
+  const strip = (suffix: string, minStem: number): boolean => {
+    if (w.endsWith(suffix) && w.length - suffix.length >= minStem) {
+      const stem = w.slice(0, -suffix.length);
+      if (!VOWEL.test(stem)) return false;
+      w = stem;
+      return true;
+    }
+    return false;
+  };
+  if (strip('nesses', 3) || strip('ness', 3)) {
+    // tightness → tight, dizziness → dizzi (→ dizzy below)
+  } else if (strip('ies', 2) || strip('ied', 2)) {
+    w += 'y';
+  } else if (strip('ing', 3) || strip('ed', 3)) {
+    // Doubled final consonant: stopped → stopp → stop; but swell, pass, fizz stay.
+    if (/([^aeiouylsz])\1$/.test(w)) w = w.slice(0, -1);
+  } else if (strip('ily', 3)) {
+    w += 'y';
+  } else if (strip('ly', 3)) {
+    // tightly → tight
+  } else if (w.endsWith('ss') || w.endsWith('us') || w.endsWith('is')) {
+    // loss, virus, this: not plurals
+  } else if (strip('es', 3) && /(?:ch|sh|x|z|ss)$/.test(w)) {
+    // aches → ach (ache → ach below), crushes → crush
+  } else if (w.endsWith('s') && !w.endsWith('ss')) {
+    if (w.length > 3) w = w.slice(0, -1);
+  }
+  if (w.endsWith('i')) w = `${w.slice(0, -1)}y`;
+  if (w.length > 3 && w.endsWith('e') && !w.endsWith('ee')) w = w.slice(0, -1);
+  return w;
+}
+
+/** A symptom concept as the profile stores it (prompts/schema.ts `SafetyConcept`). */
+export interface SafetyConceptSpec {
+  readonly id: string;
+  /**
+   * Term classes, every one of which must be heard within `window` words of the others in one
+   * sentence, in any order: `{ site: [chest, breastbone], sensation: [pain, pressure] }`.
+   */
+  readonly all?: Readonly<Record<string, readonly string[]>> | undefined;
+  /** Most words allowed between the first and the last class term. @defaultValue 8 */
+  readonly window?: number | undefined;
+  /** Whole phrases that are this concept on their own ("heart attack"). */
+  readonly phrases?: readonly string[] | undefined;
+  /** Speech-recognition confusions: heard → meant ("chess" → "chest"). */
+  readonly heardAs?: Readonly<Record<string, string>> | undefined;
+  /** Phrases whose words never count towards this concept ("chest of drawers"). */
+  readonly except?: readonly string[] | undefined;
+}
+
+const stemsOf = (text: string): string[] =>
+  normalizeUtterance(text).split(' ').filter(Boolean).map(stemWord);
+
+/** Why a concept can never match, or undefined when it can. Used by the profile schema too. */
+export function conceptProblem(c: SafetyConceptSpec): string | undefined {
+  if (typeof c !== 'object' || c === null) {
+    return `'${String(c)}' names a library concept that was not copied in; load the profile through prompts/loader.ts`;
+  }
+  const classes = Object.entries(c.all ?? {});
+  if (!classes.length && !c.phrases?.length) {
+    return 'needs term classes under all, or phrases, or both';
+  }
+  if (classes.length === 1) {
+    return `has only one term class ('${classes[0]?.[0] ?? ''}'); a single class would fire on any one of its words, so list those under phrases instead`;
+  }
+  for (const [name, terms] of classes) {
+    if (!terms.length) return `term class '${name}' has no terms`;
+    const empty = terms.find((t) => !stemsOf(t).length);
+    if (empty !== undefined) return `term '${empty}' in class '${name}' has no words`;
+  }
+  const emptyPhrase = c.phrases?.find((p) => !stemsOf(p).length);
+  if (emptyPhrase !== undefined) return `phrase '${emptyPhrase}' has no words`;
+  return undefined;
+}
