@@ -128,7 +128,8 @@ describe('closeOutcome', () => {
   it('fails the session on a pipeline error, naming its source', () => {
     expect(closeOutcome({ reason: 'error', error: { type: 'tts_error' } }, undefined)).toEqual({
       state: 'failed',
-      reason: 'pipeline_error: tts_error',
+      code: 'pipeline_error',
+      reason: 'tts_error',
     });
   });
 });

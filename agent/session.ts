@@ -105,7 +105,10 @@ function turnDetectorFor(mode: Config['agent']['turnDetection']): TurnDetection 
 
 interface Outcome {
   state: Extract<SessionState, 'completed' | 'failed' | 'interrupted'>;
+  /** Why it ended: the end reason, or for a failure its message (never parsed). */
   reason: string;
+  /** A failure's stable code (`pipeline_error`, `start_failed`, `profile_unknown`, ...). */
+  code?: string;
 }
 
 /**
@@ -117,7 +120,8 @@ export function closeOutcome(
   ev: { reason: string; error: { type?: string } | null },
   requested: Outcome | undefined,
 ): Outcome {
-  if (ev.error) return { state: 'failed', reason: `pipeline_error: ${ev.error.type ?? 'unknown'}` };
+  if (ev.error)
+    return { state: 'failed', code: 'pipeline_error', reason: ev.error.type ?? 'unknown' };
   if (requested) return requested;
   if (ev.reason === voice.CloseReason.PARTICIPANT_DISCONNECTED) {
     return { state: 'completed', reason: 'patient_left' };
@@ -159,7 +163,7 @@ export async function runSession<P>(ctx: JobContext<P>, deps: SessionDeps): Prom
     await runner.start();
   } catch (err) {
     log.error({ err }, 'session could not start');
-    await runner.fail(`start_failed: ${err instanceof Error ? err.name : 'unknown'}`);
+    await runner.fail('start_failed', err instanceof Error ? err.name : 'unknown');
   }
 }
 
@@ -215,7 +219,7 @@ class SessionRun<P> {
     } catch (err) {
       const code = err instanceof VoiceCareError ? err.code : 'profile_unavailable';
       this.log.error({ err, code, profile: this.request.profile }, 'profile could not be used');
-      await this.fail(`${code}: ${err instanceof Error ? err.message : String(err)}`);
+      await this.fail(code, err instanceof Error ? err.message : String(err));
       return;
     }
 
@@ -458,15 +462,15 @@ class SessionRun<P> {
    * A failure before the conversation started: write the record and event now, while there is
    * time (the job's shutdown budget is for flushing a live call), then end the job.
    */
-  async fail(reason: string): Promise<void> {
-    this.outcome ??= { state: 'failed', reason };
+  async fail(code: string, reason: string): Promise<void> {
+    this.outcome ??= { state: 'failed', code, reason };
     await this.finalize();
-    this.ctx.shutdown(reason);
+    this.ctx.shutdown(code);
   }
 
   private end(outcome: Outcome): void {
     this.outcome ??= outcome;
-    this.ctx.shutdown(this.outcome.reason);
+    this.ctx.shutdown(this.outcome.code ?? this.outcome.reason);
   }
 
   /** Runs on every job shutdown. Flushes transcripts and writes the final state exactly once. */
@@ -508,8 +512,10 @@ class SessionRun<P> {
     const patch = {
       summary: this.tally.summary(),
       answers: { ...this.answers },
-      endReason: outcome.reason,
-      ...(outcome.state === 'completed' ? {} : { failureReason: outcome.reason }),
+      endReason: outcome.code ?? outcome.reason,
+      ...(outcome.state === 'completed'
+        ? {}
+        : { failureCode: outcome.code ?? outcome.reason, failureReason: outcome.reason }),
     };
     const moved = await this.deps.sessions
       .transition(this.sessionId, outcome.state, at, patch)
@@ -526,7 +532,7 @@ class SessionRun<P> {
             sessionId: this.sessionId,
             at: at.toISOString(),
             reason: outcome.reason,
-            code: outcome.reason.split(':')[0] ?? 'failed',
+            code: outcome.code ?? 'failed',
           }
         : {
             type: 'session.completed' as const,

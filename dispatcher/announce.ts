@@ -38,7 +38,7 @@ export function owedAnnouncement(
       sessionId: session.sessionId,
       at,
       reason: session.failureReason ?? 'placement failed',
-      code: 'placement_failed',
+      code: session.failureCode ?? 'placement_failed',
     };
   }
   return undefined;

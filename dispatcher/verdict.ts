@@ -72,7 +72,8 @@ export async function judgeFailure(
     // Keep the last reason on the session; re-entering dispatching is allowed for this.
     await ctx.store
       .transition(attempt.request.sessionId, 'dispatching', ctx.clock.now(), {
-        failureReason: `${code}: ${reason}`,
+        failureCode: code,
+        failureReason: reason,
       })
       .catch((e: unknown) => log.warn({ err: e }, 'could not record the failure reason'));
   }
@@ -133,7 +134,8 @@ async function failSession(
   const id = attempt.request.sessionId;
   try {
     const failed = await ctx.store.transition(id, 'failed', ctx.clock.now(), {
-      failureReason: `${code}: ${reason}`,
+      failureCode: code,
+      failureReason: reason,
     });
     if (!failed) {
       attempt.log.warn('session moved on before it could be failed');

@@ -32,6 +32,7 @@ export interface ClaimResult {
  */
 export interface TransitionPatch {
   room?: string;
+  failureCode?: string;
   failureReason?: string;
   endReason?: string;
   profileVersion?: number;

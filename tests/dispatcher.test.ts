@@ -355,9 +355,8 @@ describe('dispatcher against Pub/Sub, LiveKit and MongoDB', () => {
     const session = await store.get(body.sessionId);
     expect(session?.state).toBe('failed');
     expect(session?.attempts).toBe(MAX_ATTEMPTS);
-    expect(session?.failureReason).toMatch(
-      /^agent_join_timeout: no .* agent joined within 1000 ms/,
-    );
+    expect(session?.failureCode).toBe('agent_join_timeout');
+    expect(session?.failureReason).toMatch(/^no .* agent joined within 1000 ms/);
     const failed = await waitFor(
       'session.failed',
       () => eventsOf(l.events, 'session.failed', body.sessionId)[0],
