@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../infra/errors.ts';
 import { readProfile } from '../prompts/loader.ts';
 import { renderProfile, TemplateError, templateValuesFor } from '../prompts/template.ts';
 import { checkAnswer } from './agent.ts';
-import { closeOutcome, parseJobMetadata } from './session.ts';
+import { readRequest } from '../sessions/intake.ts';
+import type { SessionRequest } from '../sessions/schema.ts';
+import { closeOutcome } from './session.ts';
 
 const intakePath = fileURLToPath(new URL('../prompts/intake.yaml', import.meta.url));
 const request = {
@@ -14,41 +15,12 @@ const request = {
   requestedAt: '2026-11-22T10:00:00Z',
 };
 
-describe('parseJobMetadata', () => {
-  it('accepts a session request v1 and fills defaults', () => {
-    const parsed = parseJobMetadata(JSON.stringify(request));
-    expect(parsed.sessionId).toBe('sess-1');
-    expect(parsed.priority).toBe('routine');
-  });
-
-  it('rejects metadata that is not JSON with a specific code', () => {
-    const err = (() => {
-      try {
-        parseJobMetadata('{not json');
-      } catch (e) {
-        return e;
-      }
-    })();
-    expect(err).toBeInstanceOf(ValidationError);
-    expect((err as ValidationError).code).toBe('bad_job_metadata');
-    expect((err as ValidationError).retryable).toBe(false);
-  });
-
-  it('names each bad field of a malformed request', () => {
-    try {
-      parseJobMetadata(JSON.stringify({ ...request, profile: { id: 'Intake!' }, extra: 1 }));
-      expect.unreachable();
-    } catch (e) {
-      const issues = (e as ValidationError).issues.join('\n');
-      expect(issues).toMatch(/^profile\.id: /m);
-      expect(issues).toMatch(/extra/);
-    }
-  });
-
-  it('treats missing metadata as bad metadata, not a crash', () => {
-    expect(() => parseJobMetadata(undefined)).toThrow(ValidationError);
-  });
-});
+/** The request as the agent reads it from its job metadata. */
+function parseJobMetadata(metadata: string): SessionRequest {
+  const intake = readRequest(metadata);
+  if (!intake.ok) throw new Error(`not a request: ${intake.rejection.code}`);
+  return intake.request;
+}
 
 describe('rendering a profile for a session request', () => {
   it('fills the patient variables into the spoken text', async () => {

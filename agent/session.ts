@@ -16,13 +16,13 @@ import {
 } from '@livekit/agents';
 import { withTimeout } from '../infra/async.ts';
 import type { Config } from '../infra/config.ts';
-import { ValidationError, VoiceCareError } from '../infra/errors.ts';
+import { VoiceCareError } from '../infra/errors.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { Profile, SafetyRule } from '../prompts/schema.ts';
 import { renderProfile, templateValuesFor } from '../prompts/template.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
+import { readRequest, rejectionRecord } from '../sessions/intake.ts';
 import {
-  SessionRequestV1,
   type Escalation,
   TERMINAL_STATES,
   type SessionRequest,
@@ -61,41 +61,6 @@ const STILL_THERE = 'Are you still there?';
 /** The publisher is warm by then (session.started went out at the start). */
 const FINAL_EVENT_TIMEOUT_MS = 1500;
 
-/** Parses the job metadata the dispatcher attached. Never throws anything but ValidationError. */
-export function parseJobMetadata(raw: string | undefined): SessionRequest {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw ?? '');
-  } catch (err) {
-    throw new ValidationError('bad_job_metadata', 'job metadata is not JSON', [], err);
-  }
-  const parsed = SessionRequestV1.safeParse(json);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ValidationError(
-      'bad_job_metadata',
-      'job metadata is not a session request v1',
-      issues,
-    );
-  }
-  return parsed.data;
-}
-
-const optional = <K extends string, V>(key: K, value: V | undefined) =>
-  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
-
-/** The sessionId of malformed metadata, when one is there to be read: for the rejection record. */
-function sessionIdHint(raw: string | undefined): string | undefined {
-  try {
-    const id = (JSON.parse(raw ?? '') as { sessionId?: unknown }).sessionId;
-    return typeof id === 'string' && SessionRequestV1.shape.sessionId.safeParse(id).success
-      ? id
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 type TurnDetection = NonNullable<voice.AgentSessionOptions['turnHandling']>['turnDetection'];
 
 function turnDetectorFor(mode: Config['agent']['turnDetection']): TurnDetection {
@@ -133,21 +98,16 @@ export async function runSession<P>(ctx: JobContext<P>, deps: SessionDeps): Prom
   const now = deps.now ?? (() => new Date());
   const jobLog = deps.log.child({ jobId: ctx.job.id });
 
-  let request: SessionRequest;
-  try {
-    request = parseJobMetadata(ctx.job.metadata);
-  } catch (err) {
-    const e = err as ValidationError;
-    jobLog.error({ code: e.code, issues: e.issues }, 'bad job metadata; ending job');
+  const intake = readRequest(ctx.job.metadata);
+  if (!intake.ok) {
+    // The dispatcher only dispatches requests it read: this one means the two disagree.
+    const rejection = { ...intake.rejection, code: 'bad_job_metadata' as const };
+    jobLog.error(
+      { code: rejection.code, detail: rejection.detail },
+      'bad job metadata; ending job',
+    );
     await deps.sessions
-      .recordRejection({
-        messageId: `job:${ctx.job.id}`,
-        ...optional('sessionId', sessionIdHint(ctx.job.metadata)),
-        code: e.code,
-        reason: e.message,
-        receivedAt: now(),
-        detail: e.issues.join('; ').slice(0, 300),
-      })
+      .recordRejection(rejectionRecord(`job:${ctx.job.id}`, rejection, now()))
       .catch((recordErr: unknown) =>
         jobLog.error({ err: recordErr }, 'could not record rejection'),
       );
@@ -155,6 +115,7 @@ export async function runSession<P>(ctx: JobContext<P>, deps: SessionDeps): Prom
     await deps.afterFinalize?.();
     return;
   }
+  const { request } = intake;
 
   const { sessionId } = request;
   const log = jobLog.child({ sessionId });

@@ -325,7 +325,7 @@ describe('Dispatcher rejections', () => {
       body: `{"__proto__": {"polluted": true}, "Ada Lovelace": 1, ${JSON.stringify(request()).slice(1)}`,
       code: 'invalid_request',
       reason: /does not match/,
-      detail: /\(root\): 2 unrecognized key\(s\)/,
+      detail: /2 unknown keys at \(root\)/,
     },
     {
       name: 'a JSON array instead of an object',

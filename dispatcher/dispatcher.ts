@@ -2,7 +2,7 @@
  * The dispatcher: every session request delivered by Pub/Sub becomes exactly one agent in exactly
  * one room, under at-least-once delivery, duplicates, crashes, bursts and bad input.
  *
- * One delivery, in order: validate (intake.ts) → profile exists → claim the session (unique
+ * One delivery, in order: validate (sessions/intake.ts) → profile exists → claim the session (unique
  * sessionId) → placement.ts: take the placement lease → create this attempt's room → dispatch
  * the agent (or reuse the dispatch a crashed predecessor left) → wait until it has joined →
  * `active` with timings → announce.ts: publish `session.ready` → ack. What goes wrong is judged
@@ -16,6 +16,7 @@ import type { Config } from '../infra/config.ts';
 import { ShutdownError, VoiceCareError } from '../infra/errors.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
+import { MAX_REQUEST_BYTES, readRequest } from '../sessions/intake.ts';
 import type { SessionStore } from '../sessions/store.ts';
 import { settleDuplicate } from './announce.ts';
 import { systemClock, TIMED_OUT, withTimeout, type Clock } from './clock.ts';
@@ -27,7 +28,6 @@ import {
   type Settlement,
   type Verdict,
 } from './delivery.ts';
-import { readRequest } from './intake.ts';
 import type { PlacementLeases } from './leases.ts';
 import type { AgentRooms } from './livekit.ts';
 import { DispatcherMetrics } from './metrics.ts';
@@ -87,7 +87,7 @@ export interface DispatcherOptions {
 
 export const defaults = {
   maxDeliveryAttempts: 5,
-  maxMessageBytes: 16 * 1024,
+  maxMessageBytes: MAX_REQUEST_BYTES,
   joinTimeoutMs: 15_000,
   shutdownTimeoutMs: 8000,
   sourceCloseTimeoutMs: 3000,
@@ -313,7 +313,7 @@ export class Dispatcher {
     if (this.#stopping) return this.#settle(msg, { outcome: 'requeued', action: 'nack' }, log);
 
     const receivedAt = this.#clock.now();
-    const intake = readRequest(msg.data, this.#o.maxMessageBytes);
+    const intake = readRequest(msg.data, { maxBytes: this.#o.maxMessageBytes });
     if (!intake.ok) {
       return this.#settle(
         msg,

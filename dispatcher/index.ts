@@ -33,5 +33,5 @@ export {
   PublishedProfileCatalog,
   type ProfileCatalog,
 } from './profiles.ts';
-export { REJECTION_CODES, type RejectionCode } from './intake.ts';
+export { REJECTION_CODES, type RejectionCode } from '../sessions/intake.ts';
 export { PubSubRequestSource, type InboundMessage, type RequestSource } from './source.ts';

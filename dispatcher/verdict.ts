@@ -16,9 +16,9 @@ import {
   VoiceCareError,
 } from '../infra/errors.ts';
 import type { Logger } from '../infra/logger.ts';
+import { rejectionRecord, type RequestRejection } from '../sessions/intake.ts';
 import { announce } from './announce.ts';
 import type { Attempt, DispatchContext, Verdict } from './delivery.ts';
-import type { RejectionReason } from './intake.ts';
 import { cleanup } from './placement.ts';
 import type { InboundMessage } from './source.ts';
 
@@ -85,19 +85,12 @@ export async function judgeFailure(
 export async function recordRejection(
   ctx: DispatchContext,
   msg: InboundMessage,
-  rejection: RejectionReason,
+  rejection: RequestRejection,
   receivedAt: Date,
   log: Logger,
 ): Promise<Verdict> {
   try {
-    await ctx.store.recordRejection({
-      messageId: msg.id,
-      sessionId: rejection.sessionId,
-      code: rejection.code,
-      reason: rejection.reason,
-      receivedAt,
-      detail: rejection.detail,
-    });
+    await ctx.store.recordRejection(rejectionRecord(msg.id, rejection, receivedAt));
     return { outcome: 'rejected', action: 'ack', code: rejection.code };
   } catch (err) {
     // Not recorded means not acked: it comes back, or lands on the dead-letter topic.
