@@ -14,7 +14,7 @@ import {
   type llm,
   type VAD,
 } from '@livekit/agents';
-import { withTimeout } from '../infra/async.ts';
+import { withTimeout } from '../infra/time.ts';
 import type { Config } from '../infra/config.ts';
 import { VoiceCareError } from '../infra/errors.ts';
 import type { Logger } from '../infra/logger.ts';

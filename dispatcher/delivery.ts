@@ -7,7 +7,7 @@ import type { Logger } from '../infra/logger.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
 import type { SessionRecord, SessionRequest } from '../sessions/schema.ts';
 import type { SessionStore } from '../sessions/store.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../infra/time.ts';
 import type { PlacementLeases } from './leases.ts';
 import type { AgentRooms } from './livekit.ts';
 import type { Outcome } from './metrics.ts';

@@ -4,7 +4,7 @@ import { TransientError } from '../infra/errors.ts';
 import { createLogger } from '../infra/logger.ts';
 import { MemorySessionStore } from '../sessions/memory-store.ts';
 import type { SessionStore } from '../sessions/store.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type Clock } from '../infra/time.ts';
 import { Dispatcher, type DispatcherOptions, type Settlement } from './dispatcher.ts';
 import { InMemoryPlacementLeases, type PlacementLeases } from './leases.ts';
 import type { AgentRooms } from './livekit.ts';

@@ -13,13 +13,13 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Config } from '../infra/config.ts';
-import { ShutdownError, VoiceCareError } from '../infra/errors.ts';
+import { ShutdownError, TimeoutError, VoiceCareError } from '../infra/errors.ts';
 import type { Logger } from '../infra/logger.ts';
+import { settlesWithin, systemClock, withTimeout, type Clock } from '../infra/time.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
 import { MAX_REQUEST_BYTES, readRequest } from '../sessions/intake.ts';
 import type { SessionStore } from '../sessions/store.ts';
 import { settleDuplicate } from './announce.ts';
-import { systemClock, TIMED_OUT, withTimeout, type Clock } from './clock.ts';
 import {
   isOpen,
   roomFor,
@@ -237,10 +237,15 @@ export class Dispatcher {
     await Promise.all(
       Object.entries(this.#checks).map(async ([name, check]) => {
         try {
-          const r = await withTimeout(check(), 2000);
-          checks[name] = r === TIMED_OUT ? 'timed out' : 'ok';
+          await withTimeout(check(), 2000, `readiness check ${name}`);
+          checks[name] = 'ok';
         } catch (err) {
-          checks[name] = err instanceof VoiceCareError ? err.code : 'failed';
+          checks[name] =
+            err instanceof TimeoutError
+              ? 'timed out'
+              : err instanceof VoiceCareError
+                ? err.code
+                : 'failed';
         }
       }),
     );
@@ -286,7 +291,7 @@ export class Dispatcher {
     while (this.#inFlight.size > 0) {
       const left = until - Date.now();
       if (left <= 0) return false;
-      await withTimeout(Promise.allSettled([...this.#inFlight]), left);
+      await settlesWithin(Promise.allSettled([...this.#inFlight]), left, 'in-flight deliveries');
     }
     return true;
   }

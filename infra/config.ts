@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { deepFreeze } from './freeze.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -231,14 +232,6 @@ const KEY_FOR = {
   openai: 'OPENAI_API_KEY',
   elevenlabs: 'ELEVENLABS_API_KEY',
 } as const;
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
-}
 
 /**
  * Parses configuration from an environment map. Pass an explicit map in tests; production code

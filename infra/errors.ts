@@ -76,3 +76,12 @@ export class ShutdownError extends TransientError {
     super('shutting_down', 'the dispatcher is shutting down');
   }
 }
+
+/** Work did not finish within the time it was given. */
+export class TimeoutError extends TransientError {
+  readonly timeoutMs: number;
+  constructor(what: string, timeoutMs: number) {
+    super('timeout', `${what} did not finish within ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}

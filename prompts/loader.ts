@@ -23,6 +23,7 @@ import {
 import { z } from 'zod';
 import { ValidationError } from '../infra/errors.ts';
 import { ProfileObject, formatPath, safeParseProfile, type Profile } from './schema.ts';
+import { deepFreeze } from '../infra/freeze.ts';
 
 export interface ProfileIssue {
   /** The file as the caller named it (relative paths stay relative). */
@@ -63,14 +64,6 @@ export interface ParseOptions {
 /** `file:line field: message`, the format editors and CI logs make clickable. */
 export function formatIssue(issue: ProfileIssue): string {
   return `${issue.file}:${issue.line} ${issue.field ? `${issue.field}: ` : ''}${issue.message}`;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /** Parses and validates one profile's YAML text. Never throws for bad input. */

@@ -12,6 +12,7 @@ import type { PubSub, Subscription } from '@google-cloud/pubsub';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../infra/logger.ts';
+import { percentile } from '../infra/stats.ts';
 import { connectMongo, type MongoHandle } from '../infra/mongo.ts';
 import { readProfile } from '../prompts/loader.ts';
 import { MongoProfileStore } from '../prompts/mongo-store.ts';
@@ -103,11 +104,6 @@ function listen(sub: Subscription): Received[] {
 
 function median(xs: number[]): number {
   return percentile(xs, 50);
-}
-function percentile(xs: number[], p: number): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, i)] ?? NaN;
 }
 const stat = (xs: number[]) => `median=${median(xs)} ms p95=${percentile(xs, 95)} ms`;
 function report(label: string, placed: Settlement[]): void {

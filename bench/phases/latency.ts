@@ -21,7 +21,8 @@ import {
 } from '../lib/conversation.ts';
 import { waitGreeted, type BenchContext, type StartedBenchSession } from '../lib/context.ts';
 import { cpuWindow, type CpuWindow } from '../lib/procs.ts';
-import { percentile, summarize, type Summary } from '../lib/stats.ts';
+import { percentile } from '../../infra/stats.ts';
+import { summarize, type Summary } from '../lib/stats.ts';
 import type { BenchWorker } from '../lib/workers.ts';
 
 export interface AgentLatency {

@@ -3,7 +3,7 @@
  * and can be told to fail.
  */
 import { SessionEvent } from '../../sessions/schema.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../infra/time.ts';
 import type { SessionEventPublisher } from '../../sessions/events.ts';
 import type { AgentPresence, AgentRooms, DispatchRef, RoomTimeouts } from '../livekit.ts';
 import type { InboundMessage, RequestSource } from '../source.ts';
@@ -21,6 +21,10 @@ export class VirtualClock implements Clock {
 
   now(): Date {
     return new Date(this.#nowMs);
+  }
+
+  monotonicMs(): number {
+    return this.#nowMs;
   }
 
   advance(ms: number): void {

@@ -5,7 +5,7 @@
  */
 import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import { randomUUID } from 'node:crypto';
-import { withTimeout } from '../../infra/async.ts';
+import { withTimeout } from '../../infra/time.ts';
 import type { Config } from '../../infra/config.ts';
 import { createPubSub, ensureSubscription } from '../../infra/pubsub.ts';
 import type { SessionStore, UtteranceStore } from '../../sessions/store.ts';
