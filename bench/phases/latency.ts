@@ -7,8 +7,8 @@
  * framework's own per-turn breakdown from our stored utterances.
  */
 import type { TurnLatency } from '../../sessions/schema.ts';
-import { SimulatedPatient } from '../../tests/support/patient.ts';
-import { speechBounds, synthesize } from '../../tests/support/speech.ts';
+import { SimulatedPatient } from '../../sim/patient.ts';
+import { speechBounds, synthesize } from '../../sim/speech.ts';
 import { uniqueName } from '../../tests/support/env.ts';
 import {
   addFrameStats,

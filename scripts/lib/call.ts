@@ -10,8 +10,8 @@ import type { Config } from '../../infra/config.ts';
 import { createPubSub, ensureSubscription } from '../../infra/pubsub.ts';
 import type { SessionStore, UtteranceStore } from '../../sessions/store.ts';
 import type { SessionEvent, SessionRecord, Utterance } from '../../sessions/schema.ts';
-import { SimulatedPatient } from '../../tests/support/patient.ts';
-import { readWav } from '../../tests/support/speech.ts';
+import { SimulatedPatient } from '../../sim/patient.ts';
+import { readWav } from '../../sim/speech.ts';
 import { answerFor, PATIENT_SCRIPTS } from './patient-scripts.ts';
 
 export interface CallOptions {
