@@ -9,14 +9,10 @@ import { Dispatcher, type DispatcherOptions, type Settlement } from './dispatche
 import { InMemoryPlacementLeases, type PlacementLeases } from './leases.ts';
 import type { AgentRooms } from './livekit.ts';
 import { InMemoryProfileCatalog } from './profiles.ts';
-import {
-  FakeAgentRooms,
-  FakeMessage,
-  FakeRequestSource,
-  Faults,
-  RecordingEvents,
-  VirtualClock,
-} from './testing/fakes.ts';
+import { Faults } from '../infra/testing/faults.ts';
+import { VirtualClock } from '../infra/testing/virtual-clock.ts';
+import { RecordingEvents } from '../sessions/testing/events.ts';
+import { FakeAgentRooms, FakeMessage, FakeRequestSource } from './testing/fakes.ts';
 
 const AGENT = 'test-agent';
 const PATIENT_REF = 'pt-7731-zq';
