@@ -16,7 +16,7 @@ const request = {
 };
 
 /** The request as the agent reads it from its job metadata. */
-function parseJobMetadata(metadata: string): SessionRequest {
+function requestFromMetadata(metadata: string): SessionRequest {
   const intake = readRequest(metadata);
   if (!intake.ok) throw new Error(`not a request: ${intake.rejection.code}`);
   return intake.request;
@@ -27,7 +27,7 @@ describe('rendering a profile for a session request', () => {
     const profile = await readProfile(intakePath);
     const rendered = renderProfile(
       profile,
-      templateValuesFor(parseJobMetadata(JSON.stringify(request)).patient),
+      templateValuesFor(requestFromMetadata(JSON.stringify(request)).patient),
     );
     expect(rendered.firstMessage).toMatch(/^Hi Ann,/);
     expect(rendered.instructions).toContain('You are speaking with Ann.');
@@ -39,7 +39,7 @@ describe('rendering a profile for a session request', () => {
     const anonymous = { ...request, patient: { ref: 'pt-123' } };
     const rendered = renderProfile(
       profile,
-      templateValuesFor(parseJobMetadata(JSON.stringify(anonymous)).patient),
+      templateValuesFor(requestFromMetadata(JSON.stringify(anonymous)).patient),
     );
     expect(rendered.firstMessage).toMatch(/^Hi there,/);
   });
@@ -47,7 +47,7 @@ describe('rendering a profile for a session request', () => {
   it('refuses to render a variable with no value and no fallback', async () => {
     const profile = await readProfile(intakePath);
     const strict = { ...profile, firstMessage: 'Hello {{patient.displayName}}.' };
-    const anonymous = parseJobMetadata(JSON.stringify({ ...request, patient: { ref: 'pt-1' } }));
+    const anonymous = requestFromMetadata(JSON.stringify({ ...request, patient: { ref: 'pt-1' } }));
     expect(() => renderProfile(strict, templateValuesFor(anonymous.patient))).toThrow(
       TemplateError,
     );
