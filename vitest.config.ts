@@ -8,7 +8,9 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{agent,dispatcher,prompts,sessions,infra,scripts,bench,eval,api}/**/*.test.ts'],
+          include: [
+            '{agent,dispatcher,prompts,sessions,sim,infra,scripts,bench,eval,api}/**/*.test.ts',
+          ],
           exclude: ['**/*.int.test.ts'],
           testTimeout: 20_000,
         },

@@ -1,9 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../infra/errors.ts';
 import { readProfile } from '../prompts/loader.ts';
 import { renderProfile, TemplateError, templateValuesFor } from '../prompts/template.ts';
-import { closeOutcome, finalOutcome, parseJobMetadata } from './session.ts';
+import { readRequest } from '../sessions/intake.ts';
+import type { SessionRequest } from '../sessions/schema.ts';
+import { closeOutcome, finalOutcome } from './session.ts';
 
 const intakePath = fileURLToPath(new URL('../prompts/intake.yaml', import.meta.url));
 const request = {
@@ -13,48 +14,19 @@ const request = {
   requestedAt: '2026-11-22T10:00:00Z',
 };
 
-describe('parseJobMetadata', () => {
-  it('accepts a session request v1 and fills defaults', () => {
-    const parsed = parseJobMetadata(JSON.stringify(request));
-    expect(parsed.sessionId).toBe('sess-1');
-    expect(parsed.priority).toBe('routine');
-  });
-
-  it('rejects metadata that is not JSON with a specific code', () => {
-    const err = (() => {
-      try {
-        parseJobMetadata('{not json');
-      } catch (e) {
-        return e;
-      }
-    })();
-    expect(err).toBeInstanceOf(ValidationError);
-    expect((err as ValidationError).code).toBe('bad_job_metadata');
-    expect((err as ValidationError).retryable).toBe(false);
-  });
-
-  it('names each bad field of a malformed request', () => {
-    try {
-      parseJobMetadata(JSON.stringify({ ...request, profile: { id: 'Intake!' }, extra: 1 }));
-      expect.unreachable();
-    } catch (e) {
-      const issues = (e as ValidationError).issues.join('\n');
-      expect(issues).toMatch(/^profile\.id: /m);
-      expect(issues).toMatch(/extra/);
-    }
-  });
-
-  it('treats missing metadata as bad metadata, not a crash', () => {
-    expect(() => parseJobMetadata(undefined)).toThrow(ValidationError);
-  });
-});
+/** The request as the agent reads it from its job metadata. */
+function requestFromMetadata(metadata: string): SessionRequest {
+  const intake = readRequest(metadata);
+  if (!intake.ok) throw new Error(`not a request: ${intake.rejection.code}`);
+  return intake.request;
+}
 
 describe('rendering a profile for a session request', () => {
   it('fills the patient variables into the spoken text', async () => {
     const profile = await readProfile(intakePath);
     const rendered = renderProfile(
       profile,
-      templateValuesFor(parseJobMetadata(JSON.stringify(request)).patient),
+      templateValuesFor(requestFromMetadata(JSON.stringify(request)).patient),
     );
     expect(rendered.firstMessage).toMatch(/^Hi Ann,/);
     expect(rendered.instructions).toContain('You are speaking with Ann.');
@@ -66,7 +38,7 @@ describe('rendering a profile for a session request', () => {
     const anonymous = { ...request, patient: { ref: 'pt-123' } };
     const rendered = renderProfile(
       profile,
-      templateValuesFor(parseJobMetadata(JSON.stringify(anonymous)).patient),
+      templateValuesFor(requestFromMetadata(JSON.stringify(anonymous)).patient),
     );
     expect(rendered.firstMessage).toMatch(/^Hi there,/);
   });
@@ -74,7 +46,7 @@ describe('rendering a profile for a session request', () => {
   it('refuses to render a variable with no value and no fallback', async () => {
     const profile = await readProfile(intakePath);
     const strict = { ...profile, firstMessage: 'Hello {{patient.displayName}}.' };
-    const anonymous = parseJobMetadata(JSON.stringify({ ...request, patient: { ref: 'pt-1' } }));
+    const anonymous = requestFromMetadata(JSON.stringify({ ...request, patient: { ref: 'pt-1' } }));
     expect(() => renderProfile(strict, templateValuesFor(anonymous.patient))).toThrow(
       TemplateError,
     );
@@ -104,7 +76,8 @@ describe('closeOutcome', () => {
   it('fails the session on a pipeline error, naming its source', () => {
     expect(closeOutcome({ reason: 'error', error: { type: 'tts_error' } }, undefined)).toEqual({
       state: 'failed',
-      reason: 'pipeline_error: tts_error',
+      code: 'pipeline_error',
+      reason: 'tts_error',
     });
   });
 });

@@ -18,15 +18,15 @@ import {
   type llm,
   type VAD,
 } from '@livekit/agents';
-import { withTimeout } from '../infra/async.ts';
+import { withTimeout } from '../infra/time.ts';
 import type { Config } from '../infra/config.ts';
-import { ValidationError, VoiceCareError } from '../infra/errors.ts';
+import { VoiceCareError } from '../infra/errors.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { Profile, SafetyRule } from '../prompts/schema.ts';
 import { renderProfile, templateValuesFor } from '../prompts/template.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
+import { readRequest, rejectionRecord } from '../sessions/intake.ts';
 import {
-  SessionRequestV1,
   type CapturedAnswer,
   type Escalation,
   TERMINAL_STATES,
@@ -73,41 +73,6 @@ const STILL_THERE = 'Are you still there?';
 /** The publisher is warm by then (session.started went out at the start). */
 const FINAL_EVENT_TIMEOUT_MS = 1500;
 
-/** Parses the job metadata the dispatcher attached. Never throws anything but ValidationError. */
-export function parseJobMetadata(raw: string | undefined): SessionRequest {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw ?? '');
-  } catch (err) {
-    throw new ValidationError('bad_job_metadata', 'job metadata is not JSON', [], err);
-  }
-  const parsed = SessionRequestV1.safeParse(json);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ValidationError(
-      'bad_job_metadata',
-      'job metadata is not a session request v1',
-      issues,
-    );
-  }
-  return parsed.data;
-}
-
-const optional = <K extends string, V>(key: K, value: V | undefined) =>
-  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
-
-/** The sessionId of malformed metadata, when one is there to be read: for the rejection record. */
-function sessionIdHint(raw: string | undefined): string | undefined {
-  try {
-    const id = (JSON.parse(raw ?? '') as { sessionId?: unknown }).sessionId;
-    return typeof id === 'string' && SessionRequestV1.shape.sessionId.safeParse(id).success
-      ? id
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 type TurnDetection = NonNullable<voice.AgentSessionOptions['turnHandling']>['turnDetection'];
 
 function turnDetectorFor(mode: Config['agent']['turnDetection']): TurnDetection {
@@ -115,13 +80,19 @@ function turnDetectorFor(mode: Config['agent']['turnDetection']): TurnDetection 
   return mode === 'model' ? new inference.TurnDetector({ version: 'v1-mini' }) : mode;
 }
 
+const optional = <K extends string, V>(key: K, value: V | undefined) =>
+  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
+
 interface Outcome {
   state: Extract<SessionState, 'completed' | 'failed' | 'interrupted'>;
+  /** Why it ended: the end reason, or for a failure its message (never parsed). */
   reason: string;
   /** For an `incomplete` ending: what ended the call. */
   endedBy?: string;
   /** Required protocol fields without an answer at the end. */
   unanswered?: string[];
+  /** A failure's stable code (`pipeline_error`, `start_failed`, `profile_unknown`, ...). */
+  code?: string;
 }
 
 /**
@@ -149,7 +120,8 @@ export function closeOutcome(
   ev: { reason: string; error: { type?: string } | null },
   requested: Outcome | undefined,
 ): Outcome {
-  if (ev.error) return { state: 'failed', reason: `pipeline_error: ${ev.error.type ?? 'unknown'}` };
+  if (ev.error)
+    return { state: 'failed', code: 'pipeline_error', reason: ev.error.type ?? 'unknown' };
   if (requested) return requested;
   if (ev.reason === voice.CloseReason.PARTICIPANT_DISCONNECTED) {
     return { state: 'completed', reason: 'patient_left' };
@@ -161,21 +133,16 @@ export async function runSession<P>(ctx: JobContext<P>, deps: SessionDeps): Prom
   const now = deps.now ?? (() => new Date());
   const jobLog = deps.log.child({ jobId: ctx.job.id });
 
-  let request: SessionRequest;
-  try {
-    request = parseJobMetadata(ctx.job.metadata);
-  } catch (err) {
-    const e = err as ValidationError;
-    jobLog.error({ code: e.code, issues: e.issues }, 'bad job metadata; ending job');
+  const intake = readRequest(ctx.job.metadata);
+  if (!intake.ok) {
+    // The dispatcher only dispatches requests it read: this one means the two disagree.
+    const rejection = { ...intake.rejection, code: 'bad_job_metadata' as const };
+    jobLog.error(
+      { code: rejection.code, detail: rejection.detail },
+      'bad job metadata; ending job',
+    );
     await deps.sessions
-      .recordRejection({
-        messageId: `job:${ctx.job.id}`,
-        ...optional('sessionId', sessionIdHint(ctx.job.metadata)),
-        code: e.code,
-        reason: e.message,
-        receivedAt: now(),
-        detail: e.issues.join('; ').slice(0, 300),
-      })
+      .recordRejection(rejectionRecord(`job:${ctx.job.id}`, rejection, now()))
       .catch((recordErr: unknown) =>
         jobLog.error({ err: recordErr }, 'could not record rejection'),
       );
@@ -183,6 +150,7 @@ export async function runSession<P>(ctx: JobContext<P>, deps: SessionDeps): Prom
     await deps.afterFinalize?.();
     return;
   }
+  const { request } = intake;
 
   const { sessionId } = request;
   const log = jobLog.child({ sessionId });
@@ -191,7 +159,7 @@ export async function runSession<P>(ctx: JobContext<P>, deps: SessionDeps): Prom
     await runner.start();
   } catch (err) {
     log.error({ err }, 'session could not start');
-    await runner.fail(`start_failed: ${err instanceof Error ? err.name : 'unknown'}`);
+    await runner.fail('start_failed', err instanceof Error ? err.name : 'unknown');
   }
 }
 
@@ -252,7 +220,7 @@ class SessionRun<P> {
     } catch (err) {
       const code = err instanceof VoiceCareError ? err.code : 'profile_unavailable';
       this.log.error({ err, code, profile: this.request.profile }, 'profile could not be used');
-      await this.fail(`${code}: ${err instanceof Error ? err.message : String(err)}`);
+      await this.fail(code, err instanceof Error ? err.message : String(err));
       return;
     }
 
@@ -546,15 +514,15 @@ class SessionRun<P> {
    * A failure before the conversation started: write the record and event now, while there is
    * time (the job's shutdown budget is for flushing a live call), then end the job.
    */
-  async fail(reason: string): Promise<void> {
-    this.outcome ??= { state: 'failed', reason };
+  async fail(code: string, reason: string): Promise<void> {
+    this.outcome ??= { state: 'failed', code, reason };
     await this.finalize();
-    this.ctx.shutdown(reason);
+    this.ctx.shutdown(code);
   }
 
   private end(outcome: Outcome): void {
     this.outcome ??= outcome;
-    this.ctx.shutdown(this.outcome.reason);
+    this.ctx.shutdown(this.outcome.code ?? this.outcome.reason);
   }
 
   /** Runs on every job shutdown. Flushes transcripts and writes the final state exactly once. */
@@ -600,10 +568,12 @@ class SessionRun<P> {
     const patch = {
       summary: this.tally.summary(),
       answers,
-      endReason: outcome.reason,
+      endReason: outcome.code ?? outcome.reason,
       ...optional('endedBy', outcome.endedBy),
       ...optional('unanswered', outcome.unanswered),
-      ...(outcome.state === 'completed' ? {} : { failureReason: outcome.reason }),
+      ...(outcome.state === 'completed'
+        ? {}
+        : { failureCode: outcome.code ?? outcome.reason, failureReason: outcome.reason }),
     };
     const moved = await this.deps.sessions
       .transition(this.sessionId, outcome.state, at, patch)
@@ -620,7 +590,7 @@ class SessionRun<P> {
             sessionId: this.sessionId,
             at: at.toISOString(),
             reason: outcome.reason,
-            code: outcome.reason.split(':')[0] ?? 'failed',
+            code: outcome.code ?? 'failed',
           }
         : {
             type: 'session.completed' as const,

@@ -13,7 +13,7 @@ import {
 } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { fileURLToPath } from 'node:url';
-import { withTimeout } from '../infra/async.ts';
+import { withTimeout } from '../infra/time.ts';
 import { config, type Config } from '../infra/config.ts';
 import { ConfigError } from '../infra/errors.ts';
 import { createLogger } from '../infra/logger.ts';

@@ -10,7 +10,7 @@
  * Results: Markdown and JSON in bench/results/ (git-ignored). Options: see bench/options.ts.
  */
 import { testConfig, uniqueName } from '../tests/support/env.ts';
-import { shutdownRtc } from '../tests/support/patient.ts';
+import { shutdownRtc } from '../sim/patient.ts';
 import { BenchContext, REPLY } from './lib/context.ts';
 import { durabilityOf } from './lib/durability.ts';
 import { describeMachine, loadAverageNow } from './lib/procs.ts';

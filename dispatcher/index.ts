@@ -12,7 +12,7 @@ export {
   type StopReport,
 } from './dispatcher.ts';
 export { runDispatcher, type RunningDispatcher, type RunOverrides } from './main.ts';
-export { systemClock, type Clock } from './clock.ts';
+export { systemClock, type Clock } from '../infra/time.ts';
 export { startOpsServer, type OpsServer, type OpsServerOptions } from './http.ts';
 export {
   InMemoryPlacementLeases,
@@ -33,5 +33,5 @@ export {
   PublishedProfileCatalog,
   type ProfileCatalog,
 } from './profiles.ts';
-export { REJECTION_CODES, type RejectionCode } from './intake.ts';
+export { REJECTION_CODES, type RejectionCode } from '../sessions/intake.ts';
 export { PubSubRequestSource, type InboundMessage, type RequestSource } from './source.ts';

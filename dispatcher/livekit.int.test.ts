@@ -1,11 +1,13 @@
 /**
- * LiveKitAgentRooms against the real livekit-server. Agents actually joining is covered end to
- * end in tests/dispatcher.test.ts, with a real worker.
+ * LiveKitAgentRooms against the real livekit-server: the AgentRooms contract, and what only the
+ * real one has (LiveKit's whole-second timeouts, an unreachable server). Agents actually joining
+ * is covered end to end in tests/dispatcher.test.ts, with a real worker.
  */
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TransientError } from '../infra/errors.ts';
 import { testConfig, uniqueName } from '../tests/support/env.ts';
+import { describeAgentRoomsContract } from './livekit.contract.ts';
 import { apiUrl, LiveKitAgentRooms } from './livekit.ts';
 
 const cfg = testConfig().livekit;
@@ -19,7 +21,13 @@ function roomName(): string {
   return name;
 }
 
-describe('LiveKitAgentRooms', () => {
+describeAgentRoomsContract('livekit-server', {
+  async open() {
+    return { rooms, roomName };
+  },
+});
+
+describe('LiveKitAgentRooms beyond the contract', () => {
   afterAll(async () => {
     await Promise.all(made.map((r) => admin.deleteRoom(r).catch(() => undefined)));
   });
@@ -33,29 +41,6 @@ describe('LiveKitAgentRooms', () => {
     const [info] = await admin.listRooms([room]);
     expect(info?.emptyTimeout).toBe(91);
     expect(info?.departureTimeout).toBe(12);
-  });
-
-  it('lists only the dispatches for the named agent, and deletes them idempotently', async () => {
-    const room = roomName();
-    const agentName = uniqueName('lk-agent');
-    await rooms.ensureRoom(room, { emptyTimeoutMs: 60_000, departureTimeoutMs: 5000 });
-    const d = await rooms.createDispatch(room, agentName, '{"sessionId":"s-1"}');
-    await rooms.createDispatch(room, `${agentName}-other`, '{}');
-
-    expect(await rooms.listDispatches(room, agentName)).toEqual([{ id: d.id, agentName }]);
-    await rooms.deleteDispatch(room, d.id);
-    expect(await rooms.listDispatches(room, agentName)).toEqual([]);
-    await expect(rooms.deleteDispatch(room, d.id)).resolves.toBeUndefined();
-  });
-
-  it('sees no agents in an empty or missing room, and deletes a room twice without error', async () => {
-    const room = roomName();
-    await rooms.ensureRoom(room, { emptyTimeoutMs: 60_000, departureTimeoutMs: 5000 });
-    expect(await rooms.listAgents(room, 'nobody')).toEqual([]);
-    await rooms.deleteRoom(room);
-    await rooms.deleteRoom(room);
-    expect(await rooms.listAgents(room, 'nobody')).toEqual([]);
-    expect(await admin.listRooms([room])).toEqual([]);
   });
 
   it('reports an unreachable server as a retryable livekit_unavailable error', async () => {

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../infra/logger.ts';
 import { connectMongo } from '../infra/mongo.ts';
 import { createPubSub, ensureSessionTopology } from '../infra/pubsub.ts';
 import { ensureIndexes, MongoSessionStore } from '../sessions/mongo-store.ts';
-import { TIMED_OUT, withTimeout } from './clock.ts';
+import { settlesWithin } from '../infra/time.ts';
 import {
   Dispatcher,
   dispatcherSettings,
@@ -104,11 +104,12 @@ export async function runDispatcher(
 
   let stopping: Promise<StopReport> | undefined;
   const closeClient = async (name: string, close: () => Promise<unknown>) => {
-    const r = await withTimeout(
+    const closed = await settlesWithin(
       close().catch((err: unknown) => logger.warn({ err, client: name }, 'client close failed')),
       CLIENT_CLOSE_TIMEOUT_MS,
+      `${name} close`,
     );
-    if (r === TIMED_OUT) logger.warn({ client: name }, 'client close timed out');
+    if (!closed) logger.warn({ client: name }, 'client close timed out');
   };
   return {
     dispatcher,

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Subscription } from '@google-cloud/pubsub';
 import { describe, expect, it } from 'vitest';
+import { describeRequestSourceContract } from './source.contract.ts';
 import { PubSubRequestSource } from './source.ts';
+import { FakeRequestSource } from './testing/fakes.ts';
 
 /** Just enough of a Subscription: records options, emits messages, and can hang on close. */
 class StubSubscription extends EventEmitter {
@@ -81,4 +83,11 @@ describe('PubSubRequestSource', () => {
   it('refuses an in-flight cap that is not a positive integer', () => {
     expect(() => source(new StubSubscription(), 0)).toThrow(/maxInFlight/);
   });
+});
+
+describeRequestSourceContract('in-memory', {
+  async open() {
+    const source = new FakeRequestSource();
+    return { source, publish: async (body: Buffer) => source.publish(body) };
+  },
 });

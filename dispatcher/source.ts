@@ -10,7 +10,7 @@ import {
   type Message,
   type Subscription,
 } from '@google-cloud/pubsub';
-import { TIMED_OUT, withTimeout } from './clock.ts';
+import { settlesWithin } from '../infra/time.ts';
 
 /** The part of a Pub/Sub message the dispatcher uses. */
 export interface InboundMessage {
@@ -91,13 +91,13 @@ export class PubSubRequestSource implements RequestSource {
 
   close(timeoutMs: number): Promise<boolean> {
     // The emulator's close() can hang: race it against our own timer.
-    this.#closing ??= withTimeout(
-      this.#subscription.close().then(
-        () => true,
-        () => false,
-      ),
-      timeoutMs,
-    ).then((r) => r !== TIMED_OUT && r);
+    const closed = this.#subscription.close().then(
+      () => true,
+      () => false,
+    );
+    this.#closing ??= settlesWithin(closed, timeoutMs, 'subscription close').then(
+      async (settled) => settled && (await closed),
+    );
     return this.#closing;
   }
 }

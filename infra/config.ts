@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { deepFreeze } from './freeze.ts';
 
 type Env = Record<string, string | undefined>;
 
@@ -158,73 +159,13 @@ const envSchema = z.object({
   ELEVENLABS_VOICE_ID: z.string().min(1).default('21m00Tcm4TlvDq8ikWAM'),
 });
 
-export type SttProvider = 'deepgram' | 'local';
-export type LlmProvider = 'openai' | 'local';
-export type TtsProvider = 'elevenlabs' | 'openai' | 'local';
+type EnvVars = z.infer<typeof envSchema>;
+export type SttProvider = NonNullable<EnvVars['STT_PROVIDERS']>[number];
+export type LlmProvider = NonNullable<EnvVars['LLM_PROVIDERS']>[number];
+export type TtsProvider = NonNullable<EnvVars['TTS_PROVIDERS']>[number];
 
-export interface Config {
-  env: 'development' | 'test' | 'production';
-  log: { level: string; logPii: boolean };
-  livekit: { url: string; apiKey: string; apiSecret: string };
-  pubsub: {
-    projectId: string;
-    emulatorHost: string | undefined;
-    requestsTopic: string;
-    requestsSubscription: string;
-    eventsTopic: string;
-    deadLetterTopic: string;
-    maxDeliveryAttempts: number;
-  };
-  mongo: { url: string; db: string };
-  agent: {
-    name: string;
-    httpHost: string;
-    httpPort: number;
-    numIdleProcesses: number;
-    drainTimeoutMs: number;
-    loadThreshold: number;
-    cpuLoad: boolean;
-    maxJobs: number;
-    shutdownTimeoutMs: number;
-    maxSessionMs: number;
-    turnDetection: 'model' | 'vad' | 'stt';
-    timeZone: string | undefined;
-    vadMinSilenceMs: number;
-    endpointing: { minDelayMs: number; maxDelayMs: number };
-    preemptiveGeneration: boolean;
-    preemptiveTts: boolean;
-  };
-  dispatcher: {
-    httpHost: string;
-    httpPort: number;
-    maxInFlight: number;
-    joinTimeoutMs: number;
-    shutdownTimeoutMs: number;
-    maxMessageBytes: number;
-    leaseMs: number;
-    roomEmptyTimeoutMs: number;
-    roomDepartureTimeoutMs: number;
-  };
-  providers: {
-    stt: readonly SttProvider[];
-    llm: readonly LlmProvider[];
-    tts: readonly TtsProvider[];
-    deepgram: { apiKey: string | undefined; baseUrl: string | undefined; model: string };
-    openai: {
-      apiKey: string | undefined;
-      baseUrl: string | undefined;
-      llmModel: string;
-      ttsModel: string;
-      ttsVoice: string;
-    };
-    elevenlabs: {
-      apiKey: string | undefined;
-      baseUrl: string | undefined;
-      model: string;
-      voiceId: string;
-    };
-  };
-}
+/** The typed configuration: what {@link loadConfig} builds from the schema above, never restated. */
+export type Config = ReturnType<typeof loadConfig>;
 
 const KEY_FOR = {
   deepgram: 'DEEPGRAM_API_KEY',
@@ -232,19 +173,11 @@ const KEY_FOR = {
   elevenlabs: 'ELEVENLABS_API_KEY',
 } as const;
 
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
-}
-
 /**
  * Parses configuration from an environment map. Pass an explicit map in tests; production code
  * calls {@link config} once at startup.
  */
-export function loadConfig(env: Env): Config {
+export function loadConfig(env: Env) {
   // Treat empty strings as unset: `FOO=` in a shell or a Cloud Run form means "not given".
   const cleaned = Object.fromEntries(
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
@@ -263,12 +196,12 @@ export function loadConfig(env: Env): Config {
 
   // With no explicit chain: every cloud provider that has a key, in a sensible order, and the
   // local engines after them (or alone, with no keys at all).
-  const stt: SttProvider[] = e.STT_PROVIDERS ?? [
+  const stt: readonly SttProvider[] = e.STT_PROVIDERS ?? [
     ...(e.DEEPGRAM_API_KEY ? (['deepgram'] as const) : []),
     'local',
   ];
-  const llm: LlmProvider[] = e.LLM_PROVIDERS ?? [e.OPENAI_API_KEY ? 'openai' : 'local'];
-  const tts: TtsProvider[] = e.TTS_PROVIDERS ?? [
+  const llm: readonly LlmProvider[] = e.LLM_PROVIDERS ?? [e.OPENAI_API_KEY ? 'openai' : 'local'];
+  const tts: readonly TtsProvider[] = e.TTS_PROVIDERS ?? [
     ...(e.ELEVENLABS_API_KEY ? (['elevenlabs'] as const) : []),
     ...(e.OPENAI_API_KEY ? (['openai'] as const) : []),
     'local',
@@ -286,7 +219,7 @@ export function loadConfig(env: Env): Config {
   }
   if (problems.length) throw new ConfigError(problems);
 
-  return deepFreeze<Config>({
+  return deepFreeze({
     env: e.NODE_ENV,
     log: { level: e.LOG_LEVEL, logPii: e.LOG_PII },
     livekit: { url: e.LIVEKIT_URL, apiKey: e.LIVEKIT_API_KEY, apiSecret: e.LIVEKIT_API_SECRET },

@@ -55,3 +55,33 @@ export class PermanentError extends VoiceCareError {
 export function isRetryable(err: unknown): boolean {
   return err instanceof VoiceCareError ? err.retryable : false;
 }
+
+/** A deadline the caller set passed before the work could be done. Never retried. */
+export class DeadlineExpiredError extends PermanentError {
+  constructor(message: string) {
+    super('deadline_expired', message);
+  }
+}
+
+/** The placement lease lapsed and may belong to another delivery now: touch nothing, hand back. */
+export class LeaseLostError extends TransientError {
+  constructor(cause?: unknown) {
+    super('lease_lost', 'the placement lease was lost', cause);
+  }
+}
+
+/** The process is shutting down: hand the work back for someone else to finish. */
+export class ShutdownError extends TransientError {
+  constructor() {
+    super('shutting_down', 'the dispatcher is shutting down');
+  }
+}
+
+/** Work did not finish within the time it was given. */
+export class TimeoutError extends TransientError {
+  readonly timeoutMs: number;
+  constructor(what: string, timeoutMs: number) {
+    super('timeout', `${what} did not finish within ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}

@@ -33,6 +33,7 @@ import {
   safeParseProfile,
   type Profile,
 } from './schema.ts';
+import { deepFreeze } from '../infra/freeze.ts';
 
 export interface ProfileIssue {
   /** The file as the caller named it (relative paths stay relative). */
@@ -208,14 +209,6 @@ function expandConceptRefs(
 /** `file:line field: message`, the format editors and CI logs make clickable. */
 export function formatIssue(issue: ProfileIssue): string {
   return `${issue.file}:${issue.line} ${issue.field ? `${issue.field}: ` : ''}${issue.message}`;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /** Parses and validates one profile's YAML text. Never throws for bad input. */

@@ -7,6 +7,7 @@
  * rather than run.
  */
 import { Db, type Collection } from 'mongodb';
+import { deepFreeze } from '../infra/freeze.ts';
 import { isDuplicateKeyError } from '../infra/mongo.ts';
 import type { ProfileRef } from '../sessions/schema.ts';
 import { safeParseProfile, type Profile } from './schema.ts';
@@ -15,7 +16,6 @@ import {
   conflictWithExisting,
   conflictWithLatest,
   contentHash,
-  deepFreeze,
   preparePublish,
   resolveWith,
   type ProfileStore,

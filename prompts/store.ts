@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { PermanentError, ValidationError } from '../infra/errors.ts';
 import type { ProfileRef } from '../sessions/schema.ts';
 import { formatPath, safeParseProfile, type Profile } from './schema.ts';
+import { deepFreeze } from '../infra/freeze.ts';
 
 export interface PublishMeta {
   /** Who approved this version (a name or staff id; not a patient). */
@@ -112,14 +113,6 @@ export function canonicalJson(value: unknown): string {
 
 export function contentHash(profile: Profile): string {
   return `sha256:${createHash('sha256').update(canonicalJson(profile)).digest('hex')}`;
-}
-
-export function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /** Validation both stores run before writing: the store only ever holds valid profiles. */

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { configWithDefaults } from '../infra/config.ts';
 import { connectMongo } from '../infra/mongo.ts';
 import { MongoSessionStore, MongoUtteranceStore } from '../sessions/mongo-store.ts';
-import { shutdownRtc } from '../tests/support/patient.ts';
+import { shutdownRtc } from '../sim/patient.ts';
 import { placeCall } from './lib/call.ts';
 import { DEMO_DEFAULTS, printCallSummary } from './lib/demo.ts';
 

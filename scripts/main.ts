@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import { configWithDefaults } from '../infra/config.ts';
 import { ConfigError } from '../infra/errors.ts';
-import { shutdownRtc } from '../tests/support/patient.ts';
+import { shutdownRtc } from '../sim/patient.ts';
 import { placeCall } from './lib/call.ts';
 import { DEMO_DEFAULTS, printCallSummary, workerEnvFor } from './lib/demo.ts';
 import { StackTeardown, startStack } from './lib/stack.ts';

@@ -98,6 +98,7 @@ export function newSessionRecord(request: SessionRequest, now: Date): SessionRec
 export function preparePatch(patch: TransitionPatch = {}): TransitionPatch {
   return {
     room: patch.room,
+    failureCode: patch.failureCode,
     failureReason: patch.failureReason,
     endReason: patch.endReason,
     endedBy: patch.endedBy,
@@ -156,6 +157,7 @@ export function withTransition(
   next.timestamps[to] = new Date(now.getTime());
   next.updatedAt = new Date(now.getTime());
   if (patch.room !== undefined) next.room = patch.room;
+  if (patch.failureCode !== undefined) next.failureCode = patch.failureCode;
   if (patch.failureReason !== undefined) next.failureReason = patch.failureReason;
   if (patch.endReason !== undefined) next.endReason = patch.endReason;
   if (patch.endedBy !== undefined) next.endedBy = patch.endedBy;

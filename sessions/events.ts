@@ -5,6 +5,7 @@
  */
 import type { Topic } from '@google-cloud/pubsub';
 import { TransientError } from '../infra/errors.ts';
+import { withTimeout } from '../infra/time.ts';
 import { SessionEvent } from './schema.ts';
 
 export interface SessionEventPublisher {
@@ -35,26 +36,19 @@ export class PubSubEventPublisher implements SessionEventPublisher {
 
   async publish(event: SessionEvent): Promise<void> {
     const valid = SessionEvent.parse(event);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new TransientError('events_timeout', `publishing ${valid.type} timed out`)),
-        this.#timeoutMs,
-      );
-    });
     try {
-      await Promise.race([
+      await withTimeout(
         this.#topic.publishMessage({
           json: valid,
           attributes: { type: valid.type, sessionId: valid.sessionId },
         }),
-        timeout,
-      ]);
+        this.#timeoutMs,
+        `publishing ${valid.type}`,
+        () => new TransientError('events_timeout', `publishing ${valid.type} timed out`),
+      );
     } catch (err) {
       if (err instanceof TransientError) throw err;
       throw new TransientError('events_unavailable', `publishing ${valid.type} failed`, err);
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -222,6 +222,9 @@ export interface SessionRecord {
   /** When each state was entered. */
   timestamps: Partial<Record<SessionState, Date>>;
   attempts: number;
+  /** Why the session (or its last placement attempt) failed, as a stable code to branch on. */
+  failureCode?: string;
+  /** The failure in words, for people; never parse it (branch on `failureCode`). */
   failureReason?: string;
   /**
    * Why a session ended (`patient_left`, `end_phrase`, `safety`, `max_duration`, ...).

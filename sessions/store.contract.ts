@@ -231,6 +231,22 @@ export function describeStoreContract(name: string, opts: StoreContractOptions):
         expect((await sessions.get(id))?.failureReason).toBe('provider outage');
       });
 
+      it('keeps a failure code and its reason as separate fields, each replaced when given', async () => {
+        const id = await claimedIn('dispatching');
+        await sessions.transition(id, 'dispatching', at(5), {
+          failureCode: 'agent_join_timeout',
+          failureReason: 'no agent joined within 15000 ms',
+        });
+        const failed = await sessions.transition(id, 'failed', at(6), {
+          failureCode: 'deadline_expired',
+        });
+        expect(failed).toMatchObject({
+          failureCode: 'deadline_expired',
+          failureReason: 'no agent joined within 15000 ms',
+        });
+        expect(await sessions.get(id)).toMatchObject({ failureCode: 'deadline_expired' });
+      });
+
       it('records why a session ended', async () => {
         const id = await claimedIn('active');
         const done = await sessions.transition(id, 'completed', at(9), { endReason: 'end_phrase' });

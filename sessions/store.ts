@@ -33,6 +33,7 @@ export interface ClaimResult {
  */
 export interface TransitionPatch {
   room?: string;
+  failureCode?: string;
   failureReason?: string;
   endReason?: string;
   endedBy?: string;

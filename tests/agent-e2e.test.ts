@@ -369,7 +369,7 @@ describe('agent worker, end to end', () => {
       const s = await h.sessions.get(request.sessionId);
       return s?.state === 'failed' ? s : undefined;
     });
-    expect(session.failureReason).toMatch(/^profile_unknown: /);
+    expect(session.failureCode).toBe('profile_unknown');
     await h.eventually('session.failed event', async () =>
       h.events.find((e) => e.sessionId === request.sessionId && e.type === 'session.failed'),
     );
@@ -458,7 +458,7 @@ describe('agent worker lifecycle', () => {
       const s = await h.sessions.get(request.sessionId);
       return s?.state === 'interrupted' ? s : undefined;
     });
-    expect(session.failureReason).toBe('job_shutdown');
+    expect(session).toMatchObject({ failureCode: 'job_shutdown', failureReason: 'job_shutdown' });
     const stored = await h.utterances.listUtterances(request.sessionId);
     expect(stored[0]?.text).toBe(GREETING);
     await patient.leave();

@@ -12,6 +12,7 @@ import type { PubSub, Subscription } from '@google-cloud/pubsub';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../infra/logger.ts';
+import { percentile } from '../infra/stats.ts';
 import { connectMongo, type MongoHandle } from '../infra/mongo.ts';
 import { readProfile } from '../prompts/loader.ts';
 import { MongoProfileStore } from '../prompts/mongo-store.ts';
@@ -103,11 +104,6 @@ function listen(sub: Subscription): Received[] {
 
 function median(xs: number[]): number {
   return percentile(xs, 50);
-}
-function percentile(xs: number[], p: number): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, i)] ?? NaN;
 }
 const stat = (xs: number[]) => `median=${median(xs)} ms p95=${percentile(xs, 95)} ms`;
 function report(label: string, placed: Settlement[]): void {
@@ -355,9 +351,8 @@ describe('dispatcher against Pub/Sub, LiveKit and MongoDB', () => {
     const session = await store.get(body.sessionId);
     expect(session?.state).toBe('failed');
     expect(session?.attempts).toBe(MAX_ATTEMPTS);
-    expect(session?.failureReason).toMatch(
-      /^agent_join_timeout: no .* agent joined within 1000 ms/,
-    );
+    expect(session?.failureCode).toBe('agent_join_timeout');
+    expect(session?.failureReason).toMatch(/^no .* agent joined within 1000 ms/);
     const failed = await waitFor(
       'session.failed',
       () => eventsOf(l.events, 'session.failed', body.sessionId)[0],

@@ -14,9 +14,9 @@ import {
   TOPIC_TRANSCRIPTION,
   shutdownRtc,
   toEpochMs,
-} from './support/patient.ts';
+} from '../sim/patient.ts';
 import { testConfig, uniqueName } from './support/env.ts';
-import { concatPcm, durationMs, rmsDbfs, silence, tone } from './support/speech.ts';
+import { concatPcm, durationMs, rmsDbfs, silence, tone } from '../sim/speech.ts';
 
 const { livekit } = testConfig();
 const roomService = new RoomServiceClient(

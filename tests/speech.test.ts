@@ -17,7 +17,7 @@ import {
   speechCachePath,
   synthesize,
   tone,
-} from './support/speech.ts';
+} from '../sim/speech.ts';
 
 const run = promisify(execFile);
 const SENTENCE = 'I take my blood pressure tablets every morning with breakfast.';

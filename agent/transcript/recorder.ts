@@ -4,6 +4,7 @@
  * database write happens in the sink, off the audio path.
  */
 import type { llm } from '@livekit/agents';
+import { percentile } from '../../infra/stats.ts';
 import type {
   LatencySummary,
   Role,
@@ -63,16 +64,9 @@ export function utteranceFromMessage(sessionId: string, item: llm.ChatItem): New
   };
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  // Nearest-rank: the value at or above p% of the samples.
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1]!;
-}
-
 export function summarise(values: readonly number[]): LatencySummary | undefined {
   if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  return { count: sorted.length, medianMs: percentile(sorted, 50), p95Ms: percentile(sorted, 95) };
+  return { count: values.length, medianMs: percentile(values, 50), p95Ms: percentile(values, 95) };
 }
 
 /** Running tallies over a session's utterances, for the `sessions` summary. */

@@ -240,7 +240,7 @@ describe('TranscriptSink', () => {
 
   it('measures, per utterance, the time from append to the store acknowledging it', async () => {
     let offsetMs = 0;
-    const clock = { now: () => performance.now() + offsetMs };
+    const clock = { monotonicMs: () => performance.now() + offsetMs };
     const memory = new MemoryUtteranceStore();
     // Each write "takes" 40 ms of the injected clock.
     const slow: UtteranceStore = {

@@ -24,15 +24,13 @@ import {
   ValidationError,
 } from '../../infra/errors.ts';
 import type { Logger } from '../../infra/logger.ts';
+import { percentile } from '../../infra/stats.ts';
+import { sleep, systemClock, type Clock } from '../../infra/time.ts';
 import type { LatencySummary, Utterance } from '../../sessions/schema.ts';
 import type { UtteranceStore } from '../../sessions/store.ts';
 
-/** Milliseconds from an arbitrary origin that only moves forward. */
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => performance.now() };
+/** The sink only measures durations: it needs the monotonic part of a {@link Clock}. */
+export type SinkClock = Pick<Clock, 'monotonicMs'>;
 
 /** An utterance before the sink numbers it. A `sessionId`, if present, must be the sink's. */
 export type UtteranceInput = Omit<Utterance, 'seq' | 'sessionId'> & { sessionId?: string };
@@ -42,7 +40,7 @@ export interface TranscriptSinkOptions {
   sessionId: string;
   logger: Logger;
   /** @defaultValue {@link systemClock} */
-  clock?: Clock;
+  clock?: SinkClock;
   /** Aborting stops the background writer at once (no flush); `close` then only reports. */
   signal?: AbortSignal;
   /** Most utterances per store call. @defaultValue 50 */
@@ -216,7 +214,7 @@ export class TranscriptSink {
     }
     const seq = this.#nextSeq++;
     const utterance: Utterance = { ...structuredClone(input), sessionId: this.sessionId, seq };
-    this.#queue.push({ utterance, appendedAt: this.#settings.clock.now() });
+    this.#queue.push({ utterance, appendedAt: this.#settings.clock.monotonicMs() });
     this.#watchBacklog();
     this.#wake?.();
     return seq;
@@ -292,7 +290,7 @@ export class TranscriptSink {
           continue;
         }
         if (!this.#closing && this.#queue.length < maxBatchSize) {
-          const waitMs = oldest.appendedAt + flushIntervalMs - clock.now();
+          const waitMs = oldest.appendedAt + flushIntervalMs - clock.monotonicMs();
           if (waitMs > 0) {
             await this.#idle(waitMs);
             continue;
@@ -320,11 +318,12 @@ export class TranscriptSink {
   async #writeWithRetries(batch: readonly Entry[], signal: AbortSignal): Promise<BatchOutcome> {
     const { clock, maxAttempts, retryBudgetMs } = this.#settings;
     const utterances = batch.map((e) => e.utterance);
-    const firstAttemptAt = clock.now();
+    const firstAttemptAt = clock.monotonicMs();
     for (let attempt = 1; ; attempt++) {
-      const startedAt = clock.now();
+      const startedAt = clock.monotonicMs();
       const outcome = await this.#call(utterances, signal);
-      if (outcome.kind === 'ok') return { kind: 'written', writeMs: clock.now() - startedAt };
+      if (outcome.kind === 'ok')
+        return { kind: 'written', writeMs: clock.monotonicMs() - startedAt };
       if (outcome.kind === 'aborted') return { kind: 'aborted' };
 
       this.#failedAttempts++;
@@ -334,13 +333,13 @@ export class TranscriptSink {
       const giveUp =
         !retryable ||
         attempt >= maxAttempts ||
-        clock.now() - firstAttemptAt + delayMs > retryBudgetMs;
+        clock.monotonicMs() - firstAttemptAt + delayMs > retryBudgetMs;
       this.#log.warn(
         { ...batchFields(batch), attempt, ...this.#lastError, retryInMs: giveUp ? null : delayMs },
         'transcript write failed',
       );
       if (giveUp) return { kind: 'gave-up', retryable, attempts: attempt };
-      await sleep(delayMs, signal);
+      await pause(delayMs, signal);
       if (signal.aborted) return { kind: 'aborted' };
     }
   }
@@ -380,7 +379,7 @@ export class TranscriptSink {
   }
 
   #acknowledge(batch: readonly Entry[], writeMs: number): void {
-    const ackAt = this.#settings.clock.now();
+    const ackAt = this.#settings.clock.monotonicMs();
     for (const e of batch) this.#durability.add(ackAt - e.appendedAt);
     this.#writeMs.add(writeMs);
     this.#written += batch.length;
@@ -554,20 +553,8 @@ function summarise(err: unknown, retryable: boolean): ErrorSummary {
 }
 
 /** Resolves after `ms`, or at once when the signal aborts. Never rejects. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return sleep(ms, signal).catch(() => undefined);
 }
 
 /** A bounded window of the most recent durations; count and max cover the sink's whole life. */
@@ -591,18 +578,13 @@ class DurationSamples {
   }
 
   summary(): DurationSummary {
-    const sorted = [...this.#samples].sort((a, b) => a - b);
+    // An empty window reports zeros: the stats are logged and summed, NaN would poison both.
+    const at = (p: number) => (this.#samples.length ? percentile(this.#samples, p) : 0);
     return {
       count: this.#count,
-      medianMs: nearestRank(sorted, 50),
-      p95Ms: nearestRank(sorted, 95),
+      medianMs: at(50),
+      p95Ms: at(95),
       maxMs: this.#max,
     };
   }
-}
-
-function nearestRank(sorted: readonly number[], percentile: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.ceil((percentile / 100) * sorted.length);
-  return sorted[Math.min(Math.max(rank, 1), sorted.length) - 1] ?? 0;
 }

@@ -6,7 +6,7 @@
 import { AgentDispatchClient } from 'livekit-server-sdk';
 import { AgentHarness } from '../../tests/support/agent-harness.ts';
 import { uniqueName } from '../../tests/support/env.ts';
-import { SimulatedPatient } from '../../tests/support/patient.ts';
+import { SimulatedPatient } from '../../sim/patient.ts';
 import { BARE_GREETING } from '../bare-agent.ts';
 import type { BenchOptions } from '../options.ts';
 import type { BenchWorker } from './workers.ts';

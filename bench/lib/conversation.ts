@@ -3,7 +3,7 @@
  * voice-to-voice is the agent's first audible frame at the patient minus the moment the patient's
  * last speech frame was sent. Also inspects the reply's frames for drops and late arrivals.
  */
-import type { AgentAudioFrame, SimulatedPatient } from '../../tests/support/patient.ts';
+import type { AgentAudioFrame, SimulatedPatient } from '../../sim/patient.ts';
 
 export interface TurnSample {
   v2vMs: number;

@@ -1,4 +1,5 @@
-/** Percentiles and summaries for the bench's samples (all in milliseconds unless named). */
+/** Summaries for the bench's samples (all in milliseconds unless named). */
+import { percentile } from '../../infra/stats.ts';
 
 export interface Summary {
   n: number;
@@ -7,14 +8,6 @@ export interface Summary {
   min: number;
   max: number;
   mean: number;
-}
-
-/** Nearest-rank percentile; NaN for no samples. */
-export function percentile(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const sorted = [...xs].sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(Math.max(rank, 1), sorted.length) - 1]!;
 }
 
 export function summarize(xs: readonly number[]): Summary {

@@ -98,7 +98,7 @@ export async function burstPhase(ctx: BenchContext, worker: BenchWorker): Promis
       if (!placedBy.has(s.sessionId)) settledDuplicate++;
     } else if (s.state === 'failed') {
       failed++;
-      failureReasons.push(s.failureReason ?? 'no reason');
+      failureReasons.push(s.failureCode ?? 'no reason');
     }
   }
   const duplicated = ids.filter(

@@ -7,8 +7,8 @@
  * framework's own per-turn breakdown from our stored utterances.
  */
 import type { TurnLatency } from '../../sessions/schema.ts';
-import { SimulatedPatient } from '../../tests/support/patient.ts';
-import { speechBounds, synthesize } from '../../tests/support/speech.ts';
+import { SimulatedPatient } from '../../sim/patient.ts';
+import { speechBounds, synthesize } from '../../sim/speech.ts';
 import { uniqueName } from '../../tests/support/env.ts';
 import {
   addFrameStats,
@@ -21,7 +21,8 @@ import {
 } from '../lib/conversation.ts';
 import { waitGreeted, type BenchContext, type StartedBenchSession } from '../lib/context.ts';
 import { cpuWindow, type CpuWindow } from '../lib/procs.ts';
-import { percentile, summarize, type Summary } from '../lib/stats.ts';
+import { percentile } from '../../infra/stats.ts';
+import { summarize, type Summary } from '../lib/stats.ts';
 import type { BenchWorker } from '../lib/workers.ts';
 
 export interface AgentLatency {

@@ -5,7 +5,7 @@
  * with a warm process ready (the previous session's job process gone), then records the RSS of
  * the worker's long-lived processes. publish → agent joined comes from the same sessions.
  */
-import { SimulatedPatient } from '../../tests/support/patient.ts';
+import { SimulatedPatient } from '../../sim/patient.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { openLane } from '../lib/lane.ts';
 import { countOf, groupSnapshot, rssOf } from '../lib/procs.ts';

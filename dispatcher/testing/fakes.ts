@@ -1,89 +1,12 @@
 /**
- * In-memory fakes of the dispatcher's boundaries for unit tests. Each records what it was asked
- * and can be told to fail.
+ * In-memory fakes of the dispatcher's own boundaries (LiveKit rooms, the request source) for
+ * unit tests. Each records what it was asked; `livekit.contract.ts` and `source.contract.ts` hold
+ * them to the behaviour of the real services. The clock, fault injection and the event
+ * publisher have theirs in infra/testing/ and sessions/testing/.
  */
-import { SessionEvent } from '../../sessions/schema.ts';
-import type { Clock } from '../clock.ts';
-import type { SessionEventPublisher } from '../../sessions/events.ts';
+import type { Clock } from '../../infra/time.ts';
 import type { AgentPresence, AgentRooms, DispatchRef, RoomTimeouts } from '../livekit.ts';
 import type { InboundMessage, RequestSource } from '../source.ts';
-
-/**
- * Virtual time: `sleep` moves the clock forward by the slept amount and resolves on the next turn
- * of the event loop, so poll loops with multi-second deadlines finish in microseconds.
- */
-export class VirtualClock implements Clock {
-  #nowMs: number;
-
-  constructor(start = Date.parse('2026-03-02T09:00:00.000Z')) {
-    this.#nowMs = start;
-  }
-
-  now(): Date {
-    return new Date(this.#nowMs);
-  }
-
-  advance(ms: number): void {
-    this.#nowMs += ms;
-  }
-
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      setImmediate(() => {
-        if (signal?.aborted) {
-          reject(signal.reason);
-          return;
-        }
-        this.#nowMs += ms;
-        resolve();
-      });
-    });
-  }
-}
-
-type Method<T> = {
-  [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never;
-}[keyof T];
-
-/**
- * Wraps any boundary object so tests can make its next calls fail, and see every call made.
- * `faults.failNext('claim', new TransientError(...))` fails the next claim only.
- */
-export class Faults<T extends object> {
-  readonly calls: { method: string; args: unknown[] }[] = [];
-  readonly #queued = new Map<string, unknown[]>();
-  readonly proxy: T;
-
-  constructor(target: T) {
-    this.proxy = new Proxy(target, {
-      get: (obj, prop, receiver) => {
-        const value: unknown = Reflect.get(obj, prop, receiver);
-        if (typeof value !== 'function' || typeof prop !== 'string') return value;
-        return async (...args: unknown[]) => {
-          this.calls.push({ method: prop, args });
-          const queue = this.#queued.get(prop);
-          if (queue && queue.length > 0) throw queue.shift();
-          return (value as (...a: unknown[]) => unknown).apply(obj, args);
-        };
-      },
-    });
-  }
-
-  failNext(method: Method<T>, err: unknown, times = 1): this {
-    const queue = this.#queued.get(method as string) ?? [];
-    for (let i = 0; i < times; i++) queue.push(err);
-    this.#queued.set(method as string, queue);
-    return this;
-  }
-
-  count(method: Method<T>): number {
-    return this.calls.filter((c) => c.method === method).length;
-  }
-}
 
 interface FakeRoom {
   timeouts: RoomTimeouts;
@@ -194,29 +117,12 @@ export class FakeAgentRooms implements AgentRooms {
   }
 }
 
-/** Records published events (validated, as the real one does); can be told to fail. */
-export class RecordingEvents implements SessionEventPublisher {
-  readonly published: SessionEvent[] = [];
-  failNext = 0;
-
-  async publish(event: SessionEvent): Promise<void> {
-    const valid = SessionEvent.parse(event);
-    if (this.failNext > 0) {
-      this.failNext -= 1;
-      throw new Error('injected publish failure');
-    }
-    this.published.push(valid);
-  }
-
-  ofType<T extends SessionEvent['type']>(type: T): Extract<SessionEvent, { type: T }>[] {
-    return this.published.filter((e): e is Extract<SessionEvent, { type: T }> => e.type === type);
-  }
-}
-
 export interface FakeMessageOptions {
   id?: string;
   deliveryAttempt?: number;
   publishTime?: Date;
+  /** Called after the message is nacked (a source redelivers it). */
+  onNack?: (message: FakeMessage) => void;
 }
 
 let messageSeq = 0;
@@ -228,8 +134,10 @@ export class FakeMessage implements InboundMessage {
   readonly deliveryAttempt: number;
   readonly publishTime: Date;
   settled: 'ack' | 'nack' | undefined;
+  readonly #onNack: ((message: FakeMessage) => void) | undefined;
 
   constructor(body: unknown, opts: FakeMessageOptions = {}) {
+    this.#onNack = opts.onNack;
     this.id = opts.id ?? `msg-${++messageSeq}`;
     this.data = Buffer.isBuffer(body)
       ? body
@@ -244,6 +152,7 @@ export class FakeMessage implements InboundMessage {
       id: this.id,
       deliveryAttempt,
       publishTime: this.publishTime,
+      ...(this.#onNack ? { onNack: this.#onNack } : {}),
     });
   }
 
@@ -253,6 +162,7 @@ export class FakeMessage implements InboundMessage {
 
   nack(): void {
     this.#settle('nack');
+    this.#onNack?.(this);
   }
 
   #settle(how: 'ack' | 'nack'): void {
@@ -261,7 +171,10 @@ export class FakeMessage implements InboundMessage {
   }
 }
 
-/** A source the test pushes messages into. */
+/**
+ * A source the test pushes messages into: `deliver` hands over a prepared message as is,
+ * `publish` behaves like the subscription (a nacked message comes back, one attempt later).
+ */
 export class FakeRequestSource implements RequestSource {
   #onMessage: ((m: InboundMessage) => void) | undefined;
   #open = false;
@@ -279,6 +192,19 @@ export class FakeRequestSource implements RequestSource {
   deliver(message: InboundMessage): void {
     if (!this.#onMessage) throw new Error('source not started');
     this.#onMessage(message);
+  }
+
+  /** Publishes a body as the broker would deliver it; nothing arrives once closed. */
+  publish(body: Buffer): void {
+    const redeliver = (m: FakeMessage): void => {
+      setImmediate(() => {
+        if (this.#open) this.deliver(m.redeliver());
+      });
+    };
+    const message = new FakeMessage(body, { publishTime: new Date(), onNack: redeliver });
+    setImmediate(() => {
+      if (this.#open) this.deliver(message);
+    });
   }
 
   async close(): Promise<boolean> {

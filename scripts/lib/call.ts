@@ -5,13 +5,13 @@
  */
 import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import { randomUUID } from 'node:crypto';
-import { withTimeout } from '../../infra/async.ts';
+import { withTimeout } from '../../infra/time.ts';
 import type { Config } from '../../infra/config.ts';
 import { createPubSub, ensureSubscription } from '../../infra/pubsub.ts';
 import type { SessionStore, UtteranceStore } from '../../sessions/store.ts';
 import type { SessionEvent, SessionRecord, Utterance } from '../../sessions/schema.ts';
-import { SimulatedPatient } from '../../tests/support/patient.ts';
-import { readWav } from '../../tests/support/speech.ts';
+import { SimulatedPatient } from '../../sim/patient.ts';
+import { readWav } from '../../sim/speech.ts';
 import { answerFor, PATIENT_SCRIPTS } from './patient-scripts.ts';
 
 export interface CallOptions {

@@ -15,13 +15,13 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import type { RawData } from 'ws';
 import { asSamples, rms } from './audio.ts';
 import type { RefusalRecord, Writable } from './server.ts';
 import {
   FaultQueue,
-  LoopbackServer,
+  WebSocketStandinServer,
   assertOptions,
   checkHost,
   checkMs,
@@ -29,7 +29,6 @@ import {
   hostForUrl,
   nowMs,
   readBody,
-  refuseUpgrade,
   sendJson,
 } from './server.ts';
 
@@ -158,14 +157,12 @@ export interface DeepgramRestRecord {
 }
 
 export class DeepgramStandin {
-  readonly #server: LoopbackServer;
-  readonly #wss = new WebSocketServer({ noServer: true });
+  readonly #server: WebSocketStandinServer;
   #opts: DeepgramStandinOptions;
   #queue: HeardSpeech[] = [];
   readonly #faults = new FaultQueue<DeepgramFault>();
   readonly #connections: Writable<DeepgramConnectionRecord>[] = [];
   readonly #rest: DeepgramRestRecord[] = [];
-  readonly #refusals: RefusalRecord[] = [];
   readonly #sessions = new Set<ListenSession>();
   #nextId = 1;
 
@@ -179,13 +176,10 @@ export class DeepgramStandin {
   private constructor(opts: Partial<DeepgramStandinOptions>) {
     this.#opts = validate({ ...deepgramStandinDefaults, ...opts });
     for (const t of this.#opts.transcripts) this.hear(t);
-    this.#server = new LoopbackServer(
+    this.#server = new WebSocketStandinServer(
       this.#opts.host,
       (req, res) => this.#onHttp(req, res),
-      this.#wss,
-    );
-    this.#server.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.#onUpgrade(req, socket, head),
+      (req, socket, head) => this.#onUpgrade(req, socket, head),
     );
   }
 
@@ -238,12 +232,11 @@ export class DeepgramStandin {
 
   /** WebSocket handshakes the stand-in refused (bad path, key, query, or an injected fault). */
   get refusals(): readonly RefusalRecord[] {
-    return this.#refusals;
+    return this.#server.refusals;
   }
 
   #refuse(socket: Duplex, status: number, errCode: string, reason: string): void {
-    this.#refusals.push({ atMs: nowMs(), status, reason });
-    refuseUpgrade(socket, status, { err_code: errCode, err_msg: reason });
+    this.#server.refuse(socket, status, { err_code: errCode, err_msg: reason }, reason);
   }
 
   /** Forgets queued transcripts, pending faults and recorded history. Open sockets stay open. */
@@ -252,7 +245,7 @@ export class DeepgramStandin {
     this.#faults.clear();
     this.#connections.length = 0;
     this.#rest.length = 0;
-    this.#refusals.length = 0;
+    this.#server.refusals.length = 0;
   }
 
   async close(): Promise<void> {
@@ -334,7 +327,7 @@ export class DeepgramStandin {
       interimsSent: 0,
       finalsSent: 0,
     };
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+    this.#server.wss.handleUpgrade(req, socket, head, (ws) => {
       this.#connections.push(record);
       const session = new ListenSession(this.#script(), ws, record, {
         vadEvents: url.searchParams.get('vad_events') === 'true',

@@ -17,7 +17,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import type { RawData } from 'ws';
 import { z } from 'zod';
 import { charTimings, resolveVoice, speechDurationMs, synthesizeSpeech } from './audio.ts';
@@ -25,7 +25,7 @@ import type { SyntheticVoiceOptions } from './audio.ts';
 import type { RefusalRecord, Writable } from './server.ts';
 import {
   FaultQueue,
-  LoopbackServer,
+  WebSocketStandinServer,
   assertOptions,
   checkHost,
   checkMs,
@@ -34,7 +34,6 @@ import {
   hostForUrl,
   nowMs,
   readBody,
-  refuseUpgrade,
   sendJson,
   streamPaced,
   wait,
@@ -164,14 +163,12 @@ const DEFAULT_SCHEDULE = [120, 160, 250, 290];
 const SENTENCE_END = /[.!?]["')\]]?\s*$/;
 
 export class ElevenLabsStandin {
-  readonly #server: LoopbackServer;
-  readonly #wss = new WebSocketServer({ noServer: true });
+  readonly #server: WebSocketStandinServer;
   #opts: ElevenLabsStandinOptions;
   #voice: SyntheticVoiceOptions;
   readonly #faults = new FaultQueue<ElevenLabsFault>();
   readonly #connections: Writable<ElevenLabsConnectionRecord>[] = [];
   readonly #http: Writable<ElevenLabsHttpRecord>[] = [];
-  readonly #refusals: RefusalRecord[] = [];
   readonly #sockets = new Set<MultiContextSocket>();
   #nextId = 1;
 
@@ -184,13 +181,10 @@ export class ElevenLabsStandin {
   private constructor(opts: Partial<ElevenLabsStandinOptions>) {
     this.#opts = validate({ ...elevenlabsStandinDefaults, ...opts });
     this.#voice = resolveVoice(this.#opts.voice);
-    this.#server = new LoopbackServer(
+    this.#server = new WebSocketStandinServer(
       this.#opts.host,
       (req, res, signal) => this.#onHttp(req, res, signal),
-      this.#wss,
-    );
-    this.#server.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.#onUpgrade(req, socket, head),
+      (req, socket, head) => this.#onUpgrade(req, socket, head),
     );
   }
 
@@ -238,12 +232,11 @@ export class ElevenLabsStandin {
 
   /** WebSocket handshakes the stand-in refused (bad path, key, format, or an injected fault). */
   get refusals(): readonly RefusalRecord[] {
-    return this.#refusals;
+    return this.#server.refusals;
   }
 
   #refuse(socket: Duplex, status: number, code: string, message: string): void {
-    this.#refusals.push({ atMs: nowMs(), status, reason: message });
-    refuseUpgrade(socket, status, { detail: { status: code, message } });
+    this.#server.refuse(socket, status, { detail: { status: code, message } }, message);
   }
 
   /** What a live socket may ask of the stand-in, without widening the public surface. */
@@ -260,7 +253,7 @@ export class ElevenLabsStandin {
     this.#faults.clear();
     this.#connections.length = 0;
     this.#http.length = 0;
-    this.#refusals.length = 0;
+    this.#server.refusals.length = 0;
   }
 
   async close(): Promise<void> {
@@ -312,7 +305,7 @@ export class ElevenLabsStandin {
       contexts: [],
       protocolErrors: [],
     };
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+    this.#server.wss.handleUpgrade(req, socket, head, (ws) => {
       this.#connections.push(record);
       const s = new MultiContextSocket(this.#host(), ws, record);
       this.#sockets.add(s);

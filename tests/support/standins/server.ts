@@ -6,8 +6,9 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import { ValidationError } from '../../../infra/errors.ts';
 
 /** A record as the stand-in fills it in: its own fields and arrays mutable. */
@@ -162,6 +163,44 @@ export function sendJson(
     ...headers,
   });
   res.end(text);
+}
+
+/**
+ * The scaffolding the WebSocket stand-ins share: one loopback server whose upgrades go to
+ * `onUpgrade` (which accepts through `wss` or refuses through {@link refuse}), and the record
+ * of every handshake refused.
+ */
+export class WebSocketStandinServer {
+  readonly wss = new WebSocketServer({ noServer: true });
+  readonly refusals: RefusalRecord[] = [];
+  readonly #loopback: LoopbackServer;
+
+  constructor(
+    host: string,
+    onHttp: (req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => Promise<void>,
+    onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void,
+  ) {
+    this.#loopback = new LoopbackServer(host, onHttp, this.wss);
+    this.#loopback.server.on('upgrade', onUpgrade);
+  }
+
+  listen(port: number): Promise<number> {
+    return this.#loopback.listen(port);
+  }
+
+  get port(): number {
+    return this.#loopback.port;
+  }
+
+  /** Answers the handshake with `status` and the vendor's JSON error body, and records it. */
+  refuse(socket: Duplex, status: number, body: unknown, reason: string): void {
+    this.refusals.push({ atMs: nowMs(), status, reason });
+    refuseUpgrade(socket, status, body);
+  }
+
+  close(): Promise<void> {
+    return this.#loopback.close();
+  }
 }
 
 /** Plain HTTP response for a refused WebSocket upgrade. */

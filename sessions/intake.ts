@@ -1,0 +1,155 @@
+/**
+ * The one reader of a session request, for both places one arrives: the dispatcher's Pub/Sub
+ * message and the agent's job metadata. Size, then encoding and JSON, then the v1 schema; it
+ * never throws. A request that fails here is recorded as a Rejection, never as a session.
+ *
+ * Reasons and details describe the shape of the input, never its content, so they can be stored
+ * and logged without carrying patient data: a wrong field is named by its path (our names), a
+ * value is never quoted, and an unknown key (the sender's name, which could be anything, a
+ * patient's name included) is reported as "unknown key at patient" unless it is one of the
+ * known misspellings of our own fields in {@link KNOWN_TYPOS}.
+ */
+import type { z } from 'zod';
+import { SessionRequestV1, type Rejection, type SessionRequest } from './schema.ts';
+
+export const REJECTION_CODES = [
+  'payload_too_large',
+  'malformed_json',
+  'invalid_request',
+  'unknown_profile',
+  /** The agent got job metadata it cannot read: the dispatcher and agent disagree. */
+  'bad_job_metadata',
+] as const;
+export type RejectionCode = (typeof REJECTION_CODES)[number];
+
+export interface RequestRejection {
+  code: RejectionCode;
+  reason: string;
+  /** Which fields were wrong and how, by path; at most {@link MAX_DETAIL_CHARS}, no values. */
+  detail?: string;
+  /** The request's sessionId when it had a well-formed one, to find the rejection by. */
+  sessionId?: string;
+}
+
+export type Intake =
+  { ok: true; request: SessionRequest } | { ok: false; rejection: RequestRejection };
+
+export interface ReadRequestOptions {
+  /** Larger payloads are rejected unread. @defaultValue {@link MAX_REQUEST_BYTES} */
+  maxBytes?: number;
+}
+
+/** 16 KiB: a request is a few hundred bytes; anything near this is not one. */
+export const MAX_REQUEST_BYTES = 16 * 1024;
+export const MAX_DETAIL_CHARS = 300;
+
+/**
+ * Unknown keys that may be named in a rejection: misspellings of our own field names, so naming
+ * them carries nothing the sender chose freely and tells them exactly what to fix.
+ */
+export const KNOWN_TYPOS: Readonly<Record<string, string>> = {
+  session_id: 'sessionId',
+  sessionID: 'sessionId',
+  sessionid: 'sessionId',
+  id: 'sessionId',
+  requested_at: 'requestedAt',
+  requestedat: 'requestedAt',
+  profileId: 'profile.id',
+  profile_id: 'profile.id',
+  profileVersion: 'profile.version',
+  patientRef: 'patient.ref',
+  patient_ref: 'patient.ref',
+  display_name: 'displayName',
+  displayname: 'displayName',
+  name: 'displayName',
+  lang: 'language',
+  locale: 'language',
+  Deadline: 'deadline',
+  Priority: 'priority',
+};
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Reads a request from a message body or job metadata. Never throws. */
+export function readRequest(
+  data: Buffer | string | undefined,
+  opts: ReadRequestOptions = {},
+): Intake {
+  const maxBytes = opts.maxBytes ?? MAX_REQUEST_BYTES;
+  const size = typeof data === 'string' ? Buffer.byteLength(data) : (data?.length ?? 0);
+  if (size > maxBytes) {
+    return reject({
+      code: 'payload_too_large',
+      reason: `payload is ${size} bytes; the limit is ${maxBytes}`,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof data === 'string' ? data : utf8.decode(data ?? Buffer.alloc(0)));
+  } catch (err) {
+    return reject({
+      code: 'malformed_json',
+      reason:
+        err instanceof SyntaxError
+          ? 'payload is not valid JSON'
+          : 'payload is not valid UTF-8 text',
+    });
+  }
+  const parsed = SessionRequestV1.safeParse(json);
+  if (!parsed.success) {
+    const sessionId = wellFormedSessionId(json);
+    const { issues } = parsed.error;
+    return reject({
+      code: 'invalid_request',
+      reason: `request does not match session request v1 (${issues.length} problem(s))`,
+      detail: truncate(issues.map(describeIssue).join('; ')),
+      ...(sessionId ? { sessionId } : {}),
+    });
+  }
+  return { ok: true, request: parsed.data };
+}
+
+/** The stored record of a rejection: who sent it, when, and the reader's verdict. */
+export function rejectionRecord(
+  messageId: string,
+  rejection: RequestRejection,
+  receivedAt: Date,
+): Rejection {
+  return {
+    messageId,
+    ...(rejection.sessionId ? { sessionId: rejection.sessionId } : {}),
+    code: rejection.code,
+    reason: rejection.reason,
+    receivedAt,
+    ...(rejection.detail ? { detail: rejection.detail } : {}),
+  };
+}
+
+/** One schema problem, by path; never the value, never a sender-chosen key. */
+export function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.length ? issue.path.map(String).join('.') : '(root)';
+  if (issue.code !== 'unrecognized_keys') return `${path}: ${issue.message}`;
+  const named = issue.keys.filter((k) => Object.hasOwn(KNOWN_TYPOS, k));
+  const unnamed = issue.keys.length - named.length;
+  const parts = named.map(
+    (k) => `unknown key ${k} at ${path} (did you mean ${KNOWN_TYPOS[k] ?? '?'}?)`,
+  );
+  if (unnamed === 1) parts.push(`unknown key at ${path}`);
+  if (unnamed > 1) parts.push(`${unnamed} unknown keys at ${path}`);
+  return parts.join('; ');
+}
+
+function reject(rejection: RequestRejection): Intake {
+  return { ok: false, rejection };
+}
+
+function truncate(text: string): string {
+  return text.length <= MAX_DETAIL_CHARS ? text : `${text.slice(0, MAX_DETAIL_CHARS - 1)}…`;
+}
+
+function wellFormedSessionId(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const candidate = (value as Record<string, unknown>)['sessionId'];
+  const parsed = SessionRequestV1.shape.sessionId.safeParse(candidate);
+  return parsed.success ? parsed.data : undefined;
+}
