@@ -24,6 +24,7 @@ import type { SessionEventPublisher } from '../sessions/events.ts';
 import {
   SessionRequestV1,
   type Escalation,
+  type EscalationStatus,
   TERMINAL_STATES,
   type SessionRequest,
   type SessionState,
@@ -33,6 +34,7 @@ import { DEFAULT_CLOSING, VoiceCareAgent, type EndReason, type RenderedProfile }
 import { DialogueEngine, ExpectationBoard, ScriptedProtocolLLM } from './protocol/index.ts';
 import { buildProviders } from './providers/index.ts';
 import { buildLocalStt, buildLocalTts } from './providers/local-engines.ts';
+import { RecognitionJournal } from './safety/confirm.ts';
 import type { SafetyMatch } from './safety/matcher.ts';
 import { TurnTally, utteranceFromMessage } from './transcript/recorder.ts';
 import { TranscriptSink } from './transcript/sink.ts';
@@ -233,6 +235,7 @@ class SessionRun<P> {
     await this.markActive(profile);
 
     const board = new ExpectationBoard();
+    const recognitions = new RecognitionJournal();
     const scripted = deps.cfg.providers.llm.includes('local')
       ? this.scriptedLlm(profile, board)
       : undefined;
@@ -242,7 +245,7 @@ class SessionRun<P> {
       deps.vad,
       {
         llm: () => scripted!,
-        stt: () => buildLocalStt(profile, board, this.log),
+        stt: () => buildLocalStt(profile, board, this.log, recognitions),
         tts: (voice) => buildLocalTts(voice, this.log),
       },
     );
@@ -279,12 +282,16 @@ class SessionRun<P> {
     const agent = new VoiceCareAgent(
       profile,
       {
-        onSafetyMatch: (m) => this.onSafety(m),
+        onSafetyMatch: (m, status) => this.onSafety(m, status),
         onHandledTurn: (message) => this.record(message),
         onAnswer: (field, value) => this.onAnswer(field, value),
         onEnd: (reason) => this.requestEnd(reason),
       },
-      scriptedFirst && scripted ? { greeting: scripted.greeting() } : {},
+      {
+        ...(scriptedFirst && scripted ? { greeting: scripted.greeting() } : {}),
+        expectations: board,
+        recognitions,
+      },
     );
 
     const maxMs = Math.min(profile.limits.maxDurationMs, deps.cfg.agent.maxSessionMs);
@@ -391,20 +398,23 @@ class SessionRun<P> {
     });
   }
 
-  private onSafety(match: SafetyMatch<SafetyRule>): void {
+  private onSafety(match: SafetyMatch<SafetyRule>, status: EscalationStatus): void {
     const { rule } = match;
     const at = this.now();
     this.escalations += 1;
     const escalation: Escalation = {
-      id: `${this.sessionId}:t${this.escalations}:${rule.id}:confirmed`,
+      id: `${this.sessionId}:t${this.escalations}:${rule.id}:${status}`,
       ruleId: rule.id,
       severity: rule.escalation.severity,
-      status: 'confirmed',
+      status,
       at,
       channel: 'speech',
       trigger: { detector: 'rules', kind: match.trigger.kind, value: match.trigger.value },
     };
-    this.log.warn({ ruleId: rule.id, severity: rule.escalation.severity }, 'safety rule matched');
+    this.log.warn(
+      { ruleId: rule.id, severity: rule.escalation.severity, status },
+      'safety rule matched',
+    );
     this.enqueue('escalation', () =>
       Promise.all([
         this.deps.events.publish({

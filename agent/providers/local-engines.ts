@@ -7,7 +7,9 @@ import type { stt, tts } from '@livekit/agents';
 import type { Logger } from '../../infra/logger.ts';
 import type { Profile } from '../../prompts/schema.ts';
 import type { ExpectationSource } from '../protocol/expectation.ts';
+import type { RecognitionJournal } from '../safety/confirm.ts';
 import type { ProviderPreferences } from './index.ts';
+import { domainSentences } from './local/domain-lm.ts';
 import { LocalSTT } from './local/stt.ts';
 import { LocalTTS } from './local/tts.ts';
 
@@ -15,9 +17,12 @@ export function buildLocalStt(
   profile: Profile,
   expectation: ExpectationSource,
   logger: Logger,
+  journal?: RecognitionJournal,
 ): stt.STT {
   return new LocalSTT({
     expectation,
+    journal,
+    domainSentences: domainSentences([profile]),
     safetyPhrases: profile.safety.flatMap((r) => r.phrases ?? []),
     endPhrases: profile.endPhrases,
     language: profile.language,
