@@ -9,6 +9,7 @@ import type { Profile } from '../../prompts/schema.ts';
 import type { ExpectationSource } from '../protocol/expectation.ts';
 import type { RecognitionJournal } from '../safety/confirm.ts';
 import type { ProviderPreferences } from './index.ts';
+import { compileSafetyRules, matchSafety } from '../safety/matcher.ts';
 import { domainSentences } from './local/domain-lm.ts';
 import { LocalSTT } from './local/stt.ts';
 import { LocalTTS } from './local/tts.ts';
@@ -19,10 +20,12 @@ export function buildLocalStt(
   logger: Logger,
   journal?: RecognitionJournal,
 ): stt.STT {
+  const rules = compileSafetyRules(profile.safety);
   return new LocalSTT({
     expectation,
     journal,
     domainSentences: domainSentences([profile]),
+    isRedFlag: (text) => matchSafety(rules, text) !== null,
     safetyPhrases: profile.safety.flatMap((r) => r.phrases ?? []),
     endPhrases: profile.endPhrases,
     language: profile.language,

@@ -93,6 +93,15 @@ export interface LocalSTTOptions {
    * instead of the general model. @defaultValue none: the general model
    */
   domainSentences: readonly string[] | undefined;
+  /**
+   * Whether a transcript holds a red flag (the profile's matcher). With it and a domain model,
+   * a sentence-length answer to a closed question is also decoded with the model, and a red flag
+   * there wins over the grammar's answer: a grammar of short answers cannot hear "my face is
+   * drooping and I can't lift my arm". @defaultValue none: the grammar alone
+   */
+  isRedFlag: ((text: string) => boolean) | undefined;
+  /** Audio at least this long counts as a sentence for `isRedFlag`. @defaultValue 1500 */
+  sentenceMs: number;
   /** Replaces the dictionary read from `pocketsphinx.dictionary`. */
   dictionary: PronunciationDictionary | undefined;
 }
@@ -115,6 +124,8 @@ export const localSttDefaults: Readonly<LocalSTTOptions> = Object.freeze({
   dictionary: undefined,
   journal: undefined,
   domainSentences: undefined,
+  isRedFlag: undefined,
+  sentenceMs: 1500,
 });
 
 /** What `SpeechData.metadata` carries for a local recognition. */
@@ -306,6 +317,16 @@ export class LocalSTT extends stt.STT {
 
     if (audio.length >= MIN_AUDIO_SAMPLES) {
       const started = performance.now();
+      const isRedFlag = this.#opts.isRedFlag;
+      const second =
+        ready.plan.mode === 'grammar' &&
+        isRedFlag &&
+        this.#opts.domainSentences?.length &&
+        durationS * 1000 >= this.#opts.sentenceMs
+          ? this.#languageModel().then((lm) => this.#decoder.decode(audio, lm, abortSignal))
+          : undefined;
+      // Both decodes at once: one core each, so the sentence costs no extra wait.
+      second?.catch(() => undefined);
       const result = await this.#decoder.decode(audio, ready.search, abortSignal);
       const words = result.words.map((w) => w.word);
       confidence = confidenceOf(result);
@@ -315,6 +336,15 @@ export class LocalSTT extends stt.STT {
         if (match) {
           metadata.match = match.role;
           metadata.value = match.value;
+        }
+        const heard = match?.role === 'safety' ? undefined : await second?.catch(() => undefined);
+        const sentence = heard?.words.map((w) => w.word).join(' ') ?? '';
+        if (sentence && isRedFlag?.(sentence)) {
+          // Still noted as a grammar turn: a small model is as unsure as the grammar.
+          text = sentence;
+          confidence = confidenceOf(heard!);
+          metadata.match = 'safety';
+          delete metadata.value;
         }
       } else {
         text = words.join(' ');
