@@ -96,7 +96,7 @@ const PROFILES_DIR = fileURLToPath(new URL('../../prompts/', import.meta.url));
 const PROFILE_FILES = ['intake.yaml', 'medication-adherence.yaml', 'post-discharge.yaml'];
 /** After the last speech, how long nothing may happen before the turn is over. */
 const SETTLE_MS = 900;
-const TURN_TIMEOUT_MS = 20_000;
+const TURN_TIMEOUT_MS = 30_000;
 
 interface Job {
   file: string;
@@ -340,12 +340,17 @@ class Lane {
     ear.board.set(expectation);
     ear.finals = [];
     this.active = ear;
+    const startsBefore = ear.starts;
     const sent = await this.patient.say(await speak(text, voice), { trailingSilenceMs: 300 });
     const deadline = performance.now() + TURN_TIMEOUT_MS;
     for (;;) {
       const now = performance.now();
+      // On a busy machine the VAD runs seconds behind the audio: wait until it has seen this
+      // speech start and end, or its transcript lands in the next line's turn.
+      const detected = ear.starts > startsBefore;
+      const settled = ear.starts === ear.ends && ear.recognised >= ear.ends;
       const quiet = now - Math.max(sent.endedAt, ear.lastEventAt) >= SETTLE_MS;
-      if (quiet && ear.starts === ear.ends && ear.recognised >= ear.ends) break;
+      if (detected && settled && quiet) break;
       if (now > deadline) break;
       await new Promise((r) => setTimeout(r, 50));
     }
