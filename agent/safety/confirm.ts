@@ -164,7 +164,8 @@ export class RecognitionJournal {
   note(n: RecognitionNote): void {
     if (!n.text.trim()) return;
     this.#notes.push(n);
-    if (this.#notes.length > this.maxNotes) this.#notes.splice(0, this.#notes.length - this.maxNotes);
+    if (this.#notes.length > this.maxNotes)
+      this.#notes.splice(0, this.#notes.length - this.maxNotes);
   }
 
   /**
