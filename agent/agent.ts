@@ -13,13 +13,25 @@
  */
 import { type llm, voice } from '@livekit/agents';
 import type { Profile, SafetyRule } from '../prompts/schema.ts';
+import type { EscalationStatus } from '../sessions/schema.ts';
 import { dateIn, toIso } from './protocol/calendar.ts';
+import type { Expectation, ExpectationBoard } from './protocol/expectation.ts';
 import {
   protocolBrief,
   protocolTools,
   type AnswerReport,
   type HeardUtterance,
 } from './protocol/index.ts';
+import { parseYesNo } from './protocol/parse.ts';
+import {
+  IDLE,
+  certaintyOf,
+  stepConfirmation,
+  type ConfirmEvent,
+  type ConfirmState,
+  type RecognitionJournal,
+  type SafetyDecision,
+} from './safety/confirm.ts';
 import {
   compileSafetyRules,
   containsPhrase,
@@ -47,11 +59,24 @@ export interface VoiceCareAgentOptions {
   embeddedStt?: boolean;
   /** The patient's IANA time zone, for plausible dates. @defaultValue the host's */
   timeZone?: string;
+  /** What the local recogniser listens for: yes/no while a suspected red flag is confirmed. */
+  expectations?: ExpectationBoard;
+  /** The embedded recogniser's notes, which tell a closed-grammar or low-confidence turn. */
+  recognitions?: RecognitionJournal;
+  /** An unanswered confirming question confirms after this long. @defaultValue 10000 */
+  confirmTimeoutMs?: number;
 }
+
+/** Said after the patient denies a suspected red flag, before the protocol goes on. */
+export const CONFIRM_DENIED = 'Thank you. Let us carry on.';
 
 /** What the agent tells its session runner. Calls must not throw and must not block. */
 export interface AgentHooks {
-  onSafetyMatch(match: SafetyMatch<SafetyRule>): void;
+  /**
+   * A red flag: `confirmed` (acted on), `suspected` (heard unsure; the patient is being asked)
+   * or `denied` (the patient said no to that question).
+   */
+  onSafetyMatch(match: SafetyMatch<SafetyRule>, status: EscalationStatus): void;
   /**
    * A patient turn the agent answered without the LLM (safety, end phrase). The framework does
    * not record such turns itself, so the runner stores them.
@@ -72,6 +97,11 @@ export class VoiceCareAgent extends voice.Agent {
   private readonly greeting: string;
   /** The patient turn the latest LLM generation answers: what record_answer attributes to. */
   private answering: HeardUtterance | undefined;
+  private readonly opts: VoiceCareAgentOptions;
+  private confirmation: ConfirmState<SafetyRule> = IDLE;
+  /** What the recogniser listened for before the confirming question. */
+  private resumeExpectation: Expectation | undefined;
+  private confirmTimer: NodeJS.Timeout | undefined;
 
   constructor(profile: RenderedProfile, hooks: AgentHooks, opts: VoiceCareAgentOptions = {}) {
     const timeZone = opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -89,6 +119,7 @@ export class VoiceCareAgent extends voice.Agent {
     this.profile = profile;
     this.hooks = hooks;
     this.greeting = opts.greeting ?? profile.firstMessage;
+    this.opts = opts;
     this.safety = compileSafetyRules(profile.safety);
   }
 
@@ -102,17 +133,17 @@ export class VoiceCareAgent extends voice.Agent {
   ): Promise<void> {
     const text = message.textContent ?? '';
     const match = matchSafety(this.safety, text);
-    if (match) {
+    const notes = this.opts.recognitions?.take(text) ?? [];
+    const confirming = this.confirmation.pending !== undefined;
+    const answer = confirming ? parseYesNo(text) : undefined;
+    const decisions = this.stepSafety({
+      type: 'turn',
+      match,
+      certainty: match ? certaintyOf(notes, message.transcriptConfidence) : 'sure',
+      answer: answer?.ok ? answer.value : undefined,
+    });
+    if (decisions.length > 0 && this.applySafety(decisions)) {
       await this.keepTurn(message);
-      this.hooks.onSafetyMatch(match);
-      // The fixed response is spoken as written and cannot be talked over by the LLM.
-      const handle = this.session.say(match.rule.response, { allowInterruptions: false });
-      if (match.rule.endSession) {
-        handle.waitForPlayout().then(
-          () => this.requestEnd('safety'),
-          () => this.requestEnd('safety'),
-        );
-      }
       throw new voice.StopResponse();
     }
     if (containsPhrase(this.profile.endPhrases, text)) {
@@ -150,6 +181,60 @@ export class VoiceCareAgent extends voice.Agent {
       };
     }
     return voice.Agent.default.llmNode(this, chatCtx, toolCtx, modelSettings);
+  }
+
+  override async onExit(): Promise<void> {
+    clearTimeout(this.confirmTimer);
+  }
+
+  private stepSafety(event: ConfirmEvent<SafetyRule>): SafetyDecision<SafetyRule>[] {
+    const { state, decisions } = stepConfirmation(this.confirmation, event);
+    this.confirmation = state;
+    return decisions;
+  }
+
+  /**
+   * Tells the runner first (the care team hears at once), then speaks. Returns whether the turn
+   * was answered here; after a denial the conversation goes on as if nothing was suspected.
+   */
+  private applySafety(decisions: readonly SafetyDecision<SafetyRule>[]): boolean {
+    clearTimeout(this.confirmTimer);
+    for (const d of decisions) this.hooks.onSafetyMatch(d.match, d.status);
+    const board = this.opts.expectations;
+    const ask = decisions.find((d) => d.kind === 'ask');
+    if (ask) {
+      this.resumeExpectation = board?.current();
+      board?.set({ kind: 'confirm', stepId: `safety:${ask.match.rule.id}` });
+      const handle = this.session.say(ask.question, { allowInterruptions: false });
+      const arm = (): void => {
+        clearTimeout(this.confirmTimer);
+        this.confirmTimer = setTimeout(
+          () => this.applySafety(this.stepSafety({ type: 'timeout' })),
+          this.opts.confirmTimeoutMs ?? 10_000,
+        );
+        this.confirmTimer.unref();
+      };
+      handle.waitForPlayout().then(arm, arm);
+      return true;
+    }
+    if (this.resumeExpectation && board) board.set(this.resumeExpectation);
+    this.resumeExpectation = undefined;
+    if (decisions.some((d) => d.kind === 'deny')) {
+      this.session.say(CONFIRM_DENIED, { allowInterruptions: false });
+      return false;
+    }
+    const acted = decisions.filter((d) => d.kind === 'act');
+    const first = acted[0];
+    if (!first) return false;
+    // The fixed response is spoken as written and cannot be talked over by the LLM.
+    const handle = this.session.say(first.match.rule.response, { allowInterruptions: false });
+    if (acted.some((d) => d.match.rule.endSession)) {
+      handle.waitForPlayout().then(
+        () => this.requestEnd('safety'),
+        () => this.requestEnd('safety'),
+      );
+    }
+    return true;
   }
 
   /** Keeps a turn we answer ourselves in the transcript and in the LLM's context. */

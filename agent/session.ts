@@ -29,6 +29,7 @@ import { readRequest, rejectionRecord } from '../sessions/intake.ts';
 import {
   type CapturedAnswer,
   type Escalation,
+  type EscalationStatus,
   TERMINAL_STATES,
   type SessionRequest,
   type SessionState,
@@ -45,6 +46,7 @@ import {
 } from './protocol/index.ts';
 import { buildProviders } from './providers/index.ts';
 import { buildLocalStt, buildLocalTts } from './providers/local-engines.ts';
+import { RecognitionJournal } from './safety/confirm.ts';
 import type { SafetyMatch } from './safety/matcher.ts';
 import { TurnTally, utteranceFromMessage } from './transcript/recorder.ts';
 import { TranscriptSink } from './transcript/sink.ts';
@@ -238,6 +240,7 @@ class SessionRun<P> {
     await this.markActive(profile);
 
     const board = new ExpectationBoard();
+    const recognitions = new RecognitionJournal();
     const scripted = deps.cfg.providers.llm.includes('local')
       ? this.scriptedLlm(profile, board)
       : undefined;
@@ -247,7 +250,7 @@ class SessionRun<P> {
       deps.vad,
       {
         llm: () => scripted!,
-        stt: () => buildLocalStt(profile, board, this.log),
+        stt: () => buildLocalStt(profile, board, this.log, recognitions),
         tts: (voice) => buildLocalTts(voice, this.log),
       },
     );
@@ -284,7 +287,7 @@ class SessionRun<P> {
     const agent = new VoiceCareAgent(
       profile,
       {
-        onSafetyMatch: (m) => this.onSafety(m),
+        onSafetyMatch: (m, status) => this.onSafety(m, status),
         onHandledTurn: (message) => this.record(message),
         onAnswer: (report) => this.onAnswer(report),
         onEnd: (reason) => this.requestEnd(reason),
@@ -293,6 +296,8 @@ class SessionRun<P> {
         ...(scriptedFirst && scripted ? { greeting: scripted.greeting() } : {}),
         embeddedStt: this.embeddedStt,
         ...(deps.cfg.agent.timeZone ? { timeZone: deps.cfg.agent.timeZone } : {}),
+        expectations: board,
+        recognitions,
       },
     );
 
@@ -413,20 +418,23 @@ class SessionRun<P> {
     });
   }
 
-  private onSafety(match: SafetyMatch<SafetyRule>): void {
+  private onSafety(match: SafetyMatch<SafetyRule>, status: EscalationStatus): void {
     const { rule } = match;
     const at = this.now();
     this.escalations += 1;
     const escalation: Escalation = {
-      id: `${this.sessionId}:t${this.escalations}:${rule.id}:confirmed`,
+      id: `${this.sessionId}:t${this.escalations}:${rule.id}:${status}`,
       ruleId: rule.id,
       severity: rule.escalation.severity,
-      status: 'confirmed',
+      status,
       at,
       channel: 'speech',
       trigger: { detector: 'rules', kind: match.trigger.kind, value: match.trigger.value },
     };
-    this.log.warn({ ruleId: rule.id, severity: rule.escalation.severity }, 'safety rule matched');
+    this.log.warn(
+      { ruleId: rule.id, severity: rule.escalation.severity, status },
+      'safety rule matched',
+    );
     this.enqueue('escalation', () =>
       Promise.all([
         this.deps.events.publish({

@@ -136,6 +136,12 @@ export const SafetyRule = z.strictObject({
   escalation: z.strictObject({ severity: z.enum(SEVERITIES) }),
   /** End the call after the response. */
   endSession: z.boolean().optional(),
+  /**
+   * The one short question asked when the embedded recogniser is unsure it heard this red flag
+   * ("I want to be sure I heard you. Are you having chest pain right now?"). Plain words, answered
+   * yes or no. @defaultValue one made from the rule id (agent/safety/confirm.ts)
+   */
+  confirm: text(200).optional(),
 });
 export type SafetyRule = z.infer<typeof SafetyRule>;
 

@@ -61,6 +61,10 @@ install_debs() {
   # The local (offline) recogniser: the engine, and its US-English acoustic model and dictionary.
   command -v pocketsphinx_batch >/dev/null 2>&1 || missing+=(pocketsphinx)
   [ -f /usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict ] || missing+=(pocketsphinx-en-us)
+  # More natural voices for the local TTS option and the simulated patient of the speech eval.
+  command -v flite >/dev/null 2>&1 || missing+=(flite)
+  command -v text2wave >/dev/null 2>&1 || missing+=(festival)
+  [ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || missing+=(festvox-us-slt-hts)
   if [ "${#missing[@]}" -eq 0 ]; then return; fi
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
     die "missing ${missing[*]}: install them with apt-get install ${missing[*]}"

@@ -7,7 +7,10 @@ import type { stt, tts } from '@livekit/agents';
 import type { Logger } from '../../infra/logger.ts';
 import type { Profile } from '../../prompts/schema.ts';
 import type { ExpectationSource } from '../protocol/expectation.ts';
+import type { RecognitionJournal } from '../safety/confirm.ts';
 import type { ProviderPreferences } from './index.ts';
+import { compileSafetyRules, matchSafety } from '../safety/matcher.ts';
+import { domainSentences } from './local/domain-lm.ts';
 import { LocalSTT } from './local/stt.ts';
 import { LocalTTS } from './local/tts.ts';
 
@@ -15,9 +18,14 @@ export function buildLocalStt(
   profile: Profile,
   expectation: ExpectationSource,
   logger: Logger,
+  journal?: RecognitionJournal,
 ): stt.STT {
+  const rules = compileSafetyRules(profile.safety);
   return new LocalSTT({
     expectation,
+    journal,
+    domainSentences: domainSentences([profile]),
+    isRedFlag: (text) => matchSafety(rules, text) !== null,
     safetyPhrases: profile.safety.flatMap((r) => r.phrases ?? []),
     endPhrases: profile.endPhrases,
     language: profile.language,

@@ -70,8 +70,17 @@ export function assertPocketsphinxInstalled(paths: PocketsphinxPaths): void {
 /** What to decode against. */
 export type Search =
   | { readonly kind: 'grammar'; readonly jsgfPath: string; readonly dictionaryPath: string }
-  /** The general language model with the full dictionary. */
-  | { readonly kind: 'lm' };
+  /**
+   * A language model: the general one with the full dictionary, or (with paths) a model made by
+   * `compileLanguageModel`.
+   */
+  | { readonly kind: 'lm'; readonly lmPath?: string; readonly dictionaryPath?: string };
+
+/** A language model in ARPA text, with the dictionary lines for its words. */
+export interface LanguageModelSource {
+  arpa: string;
+  dictionary: string;
+}
 
 export interface DecodedWord {
   /** As the dictionary spells it, without the alternate-pronunciation suffix. */
@@ -101,6 +110,8 @@ export interface GrammarSource {
 export interface SpeechDecoder {
   /** Makes a grammar ready to decode against. Call once per grammar and keep the result. */
   compile(grammar: GrammarSource): Promise<Search>;
+  /** Makes a language model ready to decode against; decoders without it use the general one. */
+  compileLanguageModel?(model: LanguageModelSource): Promise<Search>;
   /** Decodes 16 kHz mono PCM. Rejects when aborted, on timeout, or when the engine fails. */
   decode(audio: Int16Array, search: Search, signal?: AbortSignal): Promise<DecodeResult>;
   /** Ends every decode still running and removes what `compile` wrote. */
@@ -200,6 +211,14 @@ export class PocketsphinxDecoder implements SpeechDecoder {
     return { kind: 'grammar', jsgfPath: `${base}.gram`, dictionaryPath: `${base}.dict` };
   }
 
+  async compileLanguageModel(model: LanguageModelSource): Promise<Search> {
+    const dir = await this.#workDir();
+    const base = join(dir, `lm-${randomUUID()}`);
+    await writeFile(`${base}.arpa`, model.arpa);
+    await writeFile(`${base}.dict`, model.dictionary);
+    return { kind: 'lm', lmPath: `${base}.arpa`, dictionaryPath: `${base}.dict` };
+  }
+
   #args(search: Search, dir: string, id: string): string[] {
     const p = this.#opts.paths;
     const common = [
@@ -231,7 +250,15 @@ export class PocketsphinxDecoder implements SpeechDecoder {
           ...this.#opts.grammarArgs,
         ];
       case 'lm':
-        return [...common, '-dict', p.dictionary, '-lm', p.languageModel];
+        return [
+          ...common,
+          '-dict',
+          search.dictionaryPath ?? p.dictionary,
+          '-lm',
+          search.lmPath ?? p.languageModel,
+          // A small model's own words only: the same near-silence problem as grammars.
+          ...(search.lmPath ? ['-remove_noise', 'no'] : []),
+        ];
     }
   }
 

@@ -26,8 +26,10 @@ import {
 import { pino } from 'pino';
 import type { Logger } from '../../../infra/logger.ts';
 import type { Expectation, ExpectationSource } from '../../protocol/expectation.ts';
+import type { RecognitionNote } from '../../safety/confirm.ts';
 import { RECOGNIZER_SAMPLE_RATE, toRecognizerAudio } from './audio.ts';
 import { type PronunciationDictionary, loadDictionary } from './dictionary.ts';
+import { arpaWords, buildArpa } from './domain-lm.ts';
 import {
   type GrammarAlternative,
   type GrammarKind,
@@ -81,6 +83,25 @@ export interface LocalSTTOptions {
   logger: Logger;
   /** Replaces pocketsphinx, e.g. with a fake in tests. */
   decoder: SpeechDecoder | undefined;
+  /**
+   * Told of every final transcript, with how it was heard: the agent's way to learn that a turn
+   * came through a closed grammar (the framework passes it no STT metadata).
+   */
+  journal: { note(n: RecognitionNote): void } | undefined;
+  /**
+   * Sentences to build a small language model from (see domain-lm.ts), used for free speech
+   * instead of the general model. @defaultValue none: the general model
+   */
+  domainSentences: readonly string[] | undefined;
+  /**
+   * Whether a transcript holds a red flag (the profile's matcher). With it and a domain model,
+   * a sentence-length answer to a closed question is also decoded with the model, and a red flag
+   * there wins over the grammar's answer: a grammar of short answers cannot hear "my face is
+   * drooping and I can't lift my arm". @defaultValue none: the grammar alone
+   */
+  isRedFlag: ((text: string) => boolean) | undefined;
+  /** Audio at least this long counts as a sentence for `isRedFlag`. @defaultValue 1500 */
+  sentenceMs: number;
   /** Replaces the dictionary read from `pocketsphinx.dictionary`. */
   dictionary: PronunciationDictionary | undefined;
 }
@@ -101,6 +122,10 @@ export const localSttDefaults: Readonly<LocalSTTOptions> = Object.freeze({
   logger: pino({ level: 'silent' }),
   decoder: undefined,
   dictionary: undefined,
+  journal: undefined,
+  domainSentences: undefined,
+  isRedFlag: undefined,
+  sentenceMs: 1500,
 });
 
 /** What `SpeechData.metadata` carries for a local recognition. */
@@ -153,6 +178,7 @@ export class LocalSTT extends stt.STT {
   readonly #decoder: SpeechDecoder;
   readonly #grammars = new Map<string, Promise<Ready>>();
   readonly #log: Logger;
+  #lm: Promise<Search> | undefined;
   #adapter: stt.StreamAdapter | undefined;
 
   /**
@@ -204,6 +230,7 @@ export class LocalSTT extends stt.STT {
     const expectation = this.#opts.expectation.current();
     const key = grammarKey(expectation);
     if (key !== undefined) await this.#ready(expectation, key);
+    await this.#languageModel();
   }
 
   #dictionary(): Promise<PronunciationDictionary> {
@@ -251,6 +278,22 @@ export class LocalSTT extends stt.STT {
     return { plan, search };
   }
 
+  /** The domain model when there is one (built once), else the general model. */
+  #languageModel(): Promise<Search> {
+    const sentences = this.#opts.domainSentences;
+    const compileLm = this.#decoder.compileLanguageModel?.bind(this.#decoder);
+    if (!sentences?.length || !compileLm) return Promise.resolve(LM);
+    this.#lm ??= (async () => {
+      const dict = await this.#dictionary();
+      const arpa = buildArpa(sentences, dict);
+      return compileLm({ arpa, dictionary: dict.subset(arpaWords(arpa)) });
+    })();
+    this.#lm.catch(() => {
+      this.#lm = undefined;
+    });
+    return this.#lm;
+  }
+
   async _recognize(buffer: AudioBuffer, abortSignal?: AbortSignal): Promise<stt.SpeechEvent> {
     const requestId = shortuuid('local_stt_');
     const audio = toRecognizerAudio(buffer);
@@ -260,7 +303,10 @@ export class LocalSTT extends stt.STT {
     // Without a key there is no grammar: planning free speech reads no dictionary.
     const ready: Ready =
       key === undefined
-        ? { plan: planRecognition(expectation, { safety: [], end: [] }, NO_WORDS), search: LM }
+        ? {
+            plan: planRecognition(expectation, { safety: [], end: [] }, NO_WORDS),
+            search: await this.#languageModel(),
+          }
         : await this.#ready(expectation, key);
 
     let text = '';
@@ -271,6 +317,16 @@ export class LocalSTT extends stt.STT {
 
     if (audio.length >= MIN_AUDIO_SAMPLES) {
       const started = performance.now();
+      const isRedFlag = this.#opts.isRedFlag;
+      const second =
+        ready.plan.mode === 'grammar' &&
+        isRedFlag &&
+        this.#opts.domainSentences?.length &&
+        durationS * 1000 >= this.#opts.sentenceMs
+          ? this.#languageModel().then((lm) => this.#decoder.decode(audio, lm, abortSignal))
+          : undefined;
+      // Both decodes at once: one core each, so the sentence costs no extra wait.
+      second?.catch(() => undefined);
       const result = await this.#decoder.decode(audio, ready.search, abortSignal);
       const words = result.words.map((w) => w.word);
       confidence = confidenceOf(result);
@@ -280,6 +336,15 @@ export class LocalSTT extends stt.STT {
         if (match) {
           metadata.match = match.role;
           metadata.value = match.value;
+        }
+        const heard = match?.role === 'safety' ? undefined : await second?.catch(() => undefined);
+        const sentence = heard?.words.map((w) => w.word).join(' ') ?? '';
+        if (sentence && isRedFlag?.(sentence)) {
+          // Still noted as a grammar turn: a small model is as unsure as the grammar.
+          text = sentence;
+          confidence = confidenceOf(heard!);
+          metadata.match = 'safety';
+          delete metadata.value;
         }
       } else {
         text = words.join(' ');
@@ -297,6 +362,7 @@ export class LocalSTT extends stt.STT {
       );
     }
 
+    this.#opts.journal?.note({ text, mode: metadata.mode, confidence });
     return {
       type: stt.SpeechEventType.FINAL_TRANSCRIPT,
       requestId,
