@@ -13,6 +13,7 @@
 import { llm, voice } from '@livekit/agents';
 import { z } from 'zod';
 import type { Profile, ProtocolStep, SafetyRule } from '../prompts/schema.ts';
+import type { ClassifierResult, SafetyClassifier } from './safety/classifier.ts';
 import {
   compileSafetyRules,
   containsPhrase,
@@ -30,11 +31,27 @@ export type EndReason =
 export interface VoiceCareAgentOptions {
   /** The opening words. @defaultValue the profile's firstMessage */
   greeting?: string;
+  /** A second opinion on every patient turn, off the reply path. @defaultValue none */
+  classifier?: SafetyClassifier;
+}
+
+/** How a patient turn reached us: spoken, or typed into the room (`lk.chat`). */
+export type TurnChannel = 'speech' | 'text';
+
+export interface TurnInfo {
+  channel: TurnChannel;
+}
+
+/** Where a turn came from. Typed turns are marked when they are built ({@link VoiceCareAgent.onTypedTurn}). */
+export function channelOf(message: llm.ChatMessage): TurnChannel {
+  return message.extra['channel'] === 'text' ? 'text' : 'speech';
 }
 
 /** What the agent tells its session runner. Calls must not throw and must not block. */
 export interface AgentHooks {
-  onSafetyMatch(match: SafetyMatch<SafetyRule>): void;
+  onSafetyMatch(match: SafetyMatch<SafetyRule>, turn: TurnInfo): void;
+  /** The classifier flagged a rule the deterministic matcher did not fire on this turn. */
+  onClassifierMatch(rule: SafetyRule, turn: TurnInfo): void;
   /**
    * A patient turn the agent answered without the LLM (safety, end phrase). The framework does
    * not record such turns itself, so the runner stores them.
@@ -100,6 +117,10 @@ export class VoiceCareAgent extends voice.Agent {
   private ending = false;
 
   private readonly greeting: string;
+  private readonly classifier: SafetyClassifier | undefined;
+  /** Classifications in flight: tracked so none floats, aborted when the agent leaves. */
+  private readonly classifying = new Set<Promise<void>>();
+  private readonly leaving = new AbortController();
 
   constructor(profile: RenderedProfile, hooks: AgentHooks, opts: VoiceCareAgentOptions = {}) {
     const byField = new Map(profile.protocol.map((s) => [s.capture.field, s]));
@@ -136,10 +157,16 @@ export class VoiceCareAgent extends voice.Agent {
     this.hooks = hooks;
     this.greeting = opts.greeting ?? profile.firstMessage;
     this.safety = compileSafetyRules(profile.safety);
+    this.classifier = opts.classifier;
   }
 
   override async onEnter(): Promise<void> {
     this.session.say(this.greeting, { allowInterruptions: true });
+  }
+
+  override async onExit(): Promise<void> {
+    this.leaving.abort();
+    await Promise.allSettled([...this.classifying]);
   }
 
   override async onUserTurnCompleted(
@@ -147,10 +174,11 @@ export class VoiceCareAgent extends voice.Agent {
     message: llm.ChatMessage,
   ): Promise<void> {
     const text = message.textContent ?? '';
+    this.classifyInBackground(message);
     const match = matchSafety(this.safety, text);
     if (match) {
       await this.keepTurn(message);
-      this.hooks.onSafetyMatch(match);
+      this.hooks.onSafetyMatch(match, { channel: channelOf(message) });
       // The fixed response is spoken as written and cannot be talked over by the LLM.
       const handle = this.session.say(match.rule.response, { allowInterruptions: false });
       if (match.rule.endSession) {
@@ -171,6 +199,92 @@ export class VoiceCareAgent extends voice.Agent {
         () => this.requestEnd('end_phrase'),
       );
       throw new voice.StopResponse();
+    }
+  }
+
+  /**
+   * A patient turn typed into the room. It goes through {@link onUserTurnCompleted}, exactly as
+   * a spoken turn does, so every check there (safety rules, end phrases, the classifier) applies
+   * to both channels; only an unhandled turn reaches the LLM, as a user message.
+   * `text` must already be cleaned and capped (`agent/text-input.ts`).
+   */
+  async onTypedTurn(text: string): Promise<void> {
+    const message = llm.ChatMessage.create({
+      role: 'user',
+      content: text,
+      extra: { channel: 'text' },
+    });
+    try {
+      await this.onUserTurnCompleted(this.chatCtx.copy(), message);
+    } catch (err) {
+      if (err instanceof voice.StopResponse) return;
+      // As for speech (agent_activity): a failing check does not leave the patient unanswered.
+      throw err;
+    }
+    if (this.ending) {
+      // The call is closing; keep what the patient typed without answering it.
+      this.hooks.onHandledTurn(message);
+      return;
+    }
+    // Typing while the agent talks is a barge-in, as speaking over it would be, except over a
+    // speech that must not be interrupted (a safety response): the reply then waits its turn.
+    this.interruptQuietly();
+    this.session.generateReply({ userInput: message });
+  }
+
+  /** Stops an interruptible reply. The framework throws if the current speech is protected. */
+  private interruptQuietly(): void {
+    try {
+      void this.session.interrupt().await.catch(() => undefined);
+    } catch {
+      // The current speech does not allow interruptions, or nothing is running.
+    }
+  }
+
+  private classifyInBackground(message: llm.ChatMessage): void {
+    const classifier = this.classifier;
+    const text = message.textContent?.trim();
+    if (!classifier || !text || this.leaving.signal.aborted) return;
+    const turn: TurnInfo = { channel: channelOf(message) };
+    const task = classifier
+      .classify(text, this.leaving.signal)
+      .then((result) => this.onClassified(text, turn, result))
+      .catch(() => undefined)
+      .finally(() => this.classifying.delete(task));
+    this.classifying.add(task);
+  }
+
+  /**
+   * A classifier verdict, seconds after the turn. Rules the deterministic matcher already fired
+   * on this turn are its own; anything else the classifier found is escalated and its response
+   * spoken at once, over the generated reply if that is playing, ending the call for an
+   * `endSession` rule just as a deterministic hit would.
+   */
+  private onClassified(text: string, turn: TurnInfo, result: ClassifierResult): void {
+    if (!result.ok) return;
+    const fired = matchSafety(this.safety, text)?.rule.id;
+    const added = this.profile.safety.filter(
+      (r) => r.id !== fired && result.ruleIds.includes(r.id),
+    );
+    if (!added.length) return;
+    for (const rule of added) this.hooks.onClassifierMatch(rule, turn);
+    if (this.ending) return;
+    this.interruptQuietly();
+    const ends = added.some((r) => r.endSession);
+    let last: voice.SpeechHandle | undefined;
+    for (const rule of added) {
+      try {
+        last = this.session.say(rule.response, { allowInterruptions: false });
+      } catch {
+        // The session is closing; the escalation is on record all the same.
+        return;
+      }
+    }
+    if (ends && last) {
+      last.waitForPlayout().then(
+        () => this.requestEnd('safety'),
+        () => this.requestEnd('safety'),
+      );
     }
   }
 

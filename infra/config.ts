@@ -96,6 +96,18 @@ const envSchema = z.object({
    * the patient went on talking has cost its synthesis, though.
    */
   AGENT_PREEMPTIVE_TTS: bool.default(true),
+  /**
+   * With a cloud LLM configured, also ask it (a separate request, off the reply path) whether
+   * each patient turn describes one of the profile's safety rules. It can only add escalations.
+   */
+  SAFETY_CLASSIFIER: bool.default(true),
+  /** The classifier's model. Unset: the conversation's (`OPENAI_LLM_MODEL`). */
+  SAFETY_CLASSIFIER_MODEL: z.string().min(1).optional(),
+  /** Per attempt; a classification that times out is retried, then counted as failed. */
+  SAFETY_CLASSIFIER_TIMEOUT_MS: ms.min(100, { message: 'expected at least 100 ms' }).default(4000),
+  SAFETY_CLASSIFIER_MAX_ATTEMPTS: positiveInt.max(5).default(2),
+  /** Longest typed (`lk.chat`) turn accepted, in characters; the rest is dropped. */
+  AGENT_MAX_TYPED_CHARS: positiveInt.max(20_000).default(2000),
 
   /** The dispatcher's health/metrics server. Cloud Run needs 0.0.0.0; loopback is the safe local default. */
   DISPATCHER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
@@ -193,6 +205,15 @@ export interface Config {
     endpointing: { minDelayMs: number; maxDelayMs: number };
     preemptiveGeneration: boolean;
     preemptiveTts: boolean;
+  };
+  safety: {
+    classifier: {
+      enabled: boolean;
+      model: string | undefined;
+      timeoutMs: number;
+      maxAttempts: number;
+    };
+    maxTypedChars: number;
   };
   dispatcher: {
     httpHost: string;
@@ -320,6 +341,15 @@ export function loadConfig(env: Env): Config {
       },
       preemptiveGeneration: e.AGENT_PREEMPTIVE_GENERATION,
       preemptiveTts: e.AGENT_PREEMPTIVE_TTS,
+    },
+    safety: {
+      classifier: {
+        enabled: e.SAFETY_CLASSIFIER,
+        model: e.SAFETY_CLASSIFIER_MODEL,
+        timeoutMs: e.SAFETY_CLASSIFIER_TIMEOUT_MS,
+        maxAttempts: e.SAFETY_CLASSIFIER_MAX_ATTEMPTS,
+      },
+      maxTypedChars: e.AGENT_MAX_TYPED_CHARS,
     },
     dispatcher: {
       httpHost: e.DISPATCHER_HTTP_HOST,
