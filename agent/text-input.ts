@@ -13,10 +13,12 @@ import type { VoiceCareAgent } from './agent.ts';
 /** @defaultValue used when the config gives none */
 export const DEFAULT_MAX_TYPED_CHARS = 2000;
 
-// C0 and C1 controls, DEL, zero-width and bidirectional formatting characters: none is text a
-// patient means, and the bidi ones can make a log or a console show words in another order.
-const INVISIBLE =
-  /[\u0000-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF]/g;
+// Control characters (C0, DEL, C1: newlines and tabs among them) separate words; format
+// characters (zero-width spaces and joiners, bidi overrides, BOM) are invisible and would split
+// a word the rules must see whole ("che\u200Bst pain"), so they go without a trace. The bidi
+// ones could also make a console show words in another order.
+const CONTROL = /\p{Cc}/gu;
+const INVISIBLE = /\p{Cf}/gu;
 
 export interface CleanedText {
   text: string;
@@ -25,13 +27,18 @@ export interface CleanedText {
 }
 
 /**
- * Typed text as a turn: Unicode NFKC (so look-alike letters and full-width forms match the
- * rules as plain letters), control and invisible characters turned into spaces, whitespace
+ * Typed text as a turn: Unicode NFKC (so full-width forms and ligatures match the rules as
+ * plain letters), invisible format characters removed, control characters turned into spaces, whitespace
  * collapsed, and at most `maxChars` code points (a lone surrogate is never left at the cut).
  * Null when nothing readable is left.
  */
 export function cleanTypedText(raw: string, maxChars: number): CleanedText | null {
-  const flat = raw.normalize('NFKC').replace(INVISIBLE, ' ').replace(/\s+/g, ' ').trim();
+  const flat = raw
+    .normalize('NFKC')
+    .replace(INVISIBLE, '')
+    .replace(CONTROL, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   if (!flat) return null;
   const points = [...flat];
   if (points.length <= maxChars) return { text: flat, truncatedChars: 0 };
