@@ -72,6 +72,13 @@ const envSchema = z.object({
   AGENT_CPU_LOAD: bool.default(true),
   /** Concurrent sessions per worker before it reports itself full; 0 means no cap. */
   AGENT_MAX_JOBS: z.coerce.number().int().min(0).default(0),
+  /**
+   * How long a new job process may take to start (import, VAD model, Mongo connection) before
+   * the framework kills it. Its default (10 s) is too short for a cold start on a busy 2-core box.
+   */
+  AGENT_INITIALIZE_PROCESS_TIMEOUT_MS: ms
+    .min(1000, { message: 'expected at least 1000 ms' })
+    .default(10_000),
   /** How long a job process may take to shut down (flush transcripts, final record). */
   AGENT_SHUTDOWN_TIMEOUT_MS: ms.default(2500),
   AGENT_MAX_SESSION_MS: ms.default(30 * 60_000),
@@ -198,6 +205,7 @@ export interface Config {
     cpuLoad: boolean;
     maxJobs: number;
     shutdownTimeoutMs: number;
+    initializeProcessTimeoutMs: number;
     maxSessionMs: number;
     turnDetection: 'model' | 'vad' | 'stt';
     timeZone: string | undefined;
@@ -331,6 +339,7 @@ export function loadConfig(env: Env): Config {
       cpuLoad: e.AGENT_CPU_LOAD,
       maxJobs: e.AGENT_MAX_JOBS,
       shutdownTimeoutMs: e.AGENT_SHUTDOWN_TIMEOUT_MS,
+      initializeProcessTimeoutMs: e.AGENT_INITIALIZE_PROCESS_TIMEOUT_MS,
       maxSessionMs: e.AGENT_MAX_SESSION_MS,
       turnDetection: e.AGENT_TURN_DETECTION,
       timeZone: e.AGENT_TIME_ZONE,

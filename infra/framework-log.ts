@@ -161,7 +161,9 @@ export function installFrameworkLogScrubber(opts: FrameworkLogOptions): void {
   const adopt = (theirs: Logger | undefined): Logger | undefined => {
     if (!theirs) return theirs;
     root ??= frameworkLogger(theirs.level, opts);
-    const child = root.child(theirs.bindings());
+    // A logger the framework derived from one of ours already carries our base fields.
+    const { service: _service, source: _source, ...bindings } = theirs.bindings();
+    const child = root.child(bindings);
     child.level = theirs.level;
     return child;
   };
