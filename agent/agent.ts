@@ -6,6 +6,10 @@
  * - Safety rules run deterministically on every final patient utterance, before the LLM
  *   (`onUserTurnCompleted`). A match speaks the rule's fixed response in the same turn and
  *   suppresses the generated reply. Nothing the patient says is read as an instruction.
+ * - Text typed into the room (`lk.chat`) takes the same path (`onTypedTurn`), so every check
+ *   in `onUserTurnCompleted` holds on both channels.
+ * - With a classifier, every turn also gets an LLM second opinion off the reply path; it can add
+ *   an escalation (and speak its rule's response), never remove one.
  * - End phrases end the call politely.
  * - Protocol answers are captured through a `record_answer` tool; the LLM can end the call
  *   with `end_call`.
@@ -214,22 +218,25 @@ export class VoiceCareAgent extends voice.Agent {
       content: text,
       extra: { channel: 'text' },
     });
+    let failure: unknown;
     try {
       await this.onUserTurnCompleted(this.chatCtx.copy(), message);
     } catch (err) {
       if (err instanceof voice.StopResponse) return;
-      // As for speech (agent_activity): a failing check does not leave the patient unanswered.
-      throw err;
+      // As for speech (agent_activity): a failing check does not leave the patient unanswered;
+      // the failure is reported once the reply is on its way.
+      failure = err;
     }
     if (this.ending) {
       // The call is closing; keep what the patient typed without answering it.
       this.hooks.onHandledTurn(message);
-      return;
+    } else {
+      // Typing while the agent talks is a barge-in, as speaking over it would be, except over a
+      // speech that must not be interrupted (a safety response): the reply then waits its turn.
+      this.interruptQuietly();
+      this.session.generateReply({ userInput: message });
     }
-    // Typing while the agent talks is a barge-in, as speaking over it would be, except over a
-    // speech that must not be interrupted (a safety response): the reply then waits its turn.
-    this.interruptQuietly();
-    this.session.generateReply({ userInput: message });
+    if (failure !== undefined) throw failure;
   }
 
   /** Stops an interruptible reply. The framework throws if the current speech is protected. */
