@@ -98,17 +98,18 @@ describe('logs of a whole call', () => {
     });
 
     const main = fileURLToPath(new URL('../dispatcher/main.ts', import.meta.url));
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      METADATA_SERVER_DETECTION: 'none',
+      ...TEST_ENV,
+      ...h.env,
+      ...topics,
+      AGENT_NAME: h.agentName,
+      DISPATCHER_HTTP_PORT: '0',
+    };
     const child = spawn(process.execPath, ['--import', 'tsx', main], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        METADATA_SERVER_DETECTION: 'none',
-        ...TEST_ENV,
-        ...h.env,
-        ...topics,
-        AGENT_NAME: h.agentName,
-        DISPATCHER_HTTP_PORT: '0',
-      },
+      env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     dispatcher = child;

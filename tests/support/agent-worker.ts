@@ -54,20 +54,23 @@ async function healthy(port: number): Promise<boolean> {
 
 export async function startAgentWorker(options: AgentWorkerOptions): Promise<AgentWorker> {
   const opts = { ...defaults, ...options };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    METADATA_SERVER_DETECTION: 'none',
+    ...TEST_ENV,
+    AGENT_NAME: opts.agentName,
+    AGENT_HTTP_PORT: String(opts.httpPort),
+    AGENT_NUM_IDLE_PROCESSES: '1',
+    ...opts.env,
+  };
   const proc = spawn(process.execPath, ['--import', 'tsx', opts.entry ?? WORKER, 'start'], {
     cwd: ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      METADATA_SERVER_DETECTION: 'none',
-      ...TEST_ENV,
-      AGENT_NAME: opts.agentName,
-      AGENT_HTTP_PORT: String(opts.httpPort),
-      AGENT_NUM_IDLE_PROCESSES: '1',
-      ...opts.env,
-    },
+    // An empty value unsets a variable (e.g. LOG_LEVEL, for the default level): the framework's
+    // CLI reads some variables itself and refuses an empty one.
+    env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')),
   });
   const output: string[] = [];
   const keep = (chunk: Buffer, stream: 'stdout' | 'stderr') => {
