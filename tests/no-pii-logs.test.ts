@@ -94,6 +94,8 @@ describe('logs of a whole call', () => {
       agentName: h.agentName,
       httpPort: 20_000 + Math.floor(Math.random() * 20_000),
       env: h.env,
+      // The cold tsx import of the worker alone took 30-60 s on the overloaded test machine.
+      readyTimeoutMs: 180_000,
       onOutput: (chunk) => out.worker.push(chunk),
     });
 
@@ -115,6 +117,7 @@ describe('logs of a whole call', () => {
     dispatcher = child;
     child.stdout?.on('data', (b: Buffer) => out.dispatcher.push(b.toString()));
     child.stderr?.on('data', (b: Buffer) => out.dispatcher.push(b.toString()));
+    console.log('log scan: worker healthy');
     const running = await h.eventually(
       'the dispatcher running line',
       async () =>
@@ -164,6 +167,7 @@ describe('logs of a whole call', () => {
       120_000,
     );
 
+    console.log('log scan: session ready');
     const patient = await SimulatedPatient.join({
       livekit: h.cfg.livekit,
       room: `session-${request.sessionId}-1`,
@@ -172,16 +176,19 @@ describe('logs of a whole call', () => {
     await patient.waitForAgentSpeech({ timeoutMs: 60_000 });
     await patient.waitForAgentSilence({ timeoutMs: 30_000 });
 
+    console.log('log scan: greeting heard');
     h.standins.deepgram.hear(SENTENCE);
     const u = await patient.say(SENTENCE);
     await patient.waitForAgentSpeech({ after: u.speechEndedAt, timeoutMs: 30_000 });
     await patient.waitForAgentSilence({ timeoutMs: 30_000 });
 
+    console.log('log scan: spoken turn answered');
     const typedAt = performance.now();
     await patient.sendText('typed: quokka marmalade once more');
     await patient.waitForAgentSpeech({ after: typedAt, timeoutMs: 30_000 });
     await patient.waitForAgentSilence({ timeoutMs: 30_000 });
 
+    console.log('log scan: typed turn answered');
     h.standins.deepgram.hear('quokka marmalade and now I have crushing chest pain');
     await patient.say('quokka marmalade and now I have crushing chest pain');
     const session = await h.eventually(
@@ -232,5 +239,6 @@ describe('logs of a whole call', () => {
       dispatcher: logs.dispatcher.filter((l) => leaks(l).length > 0),
     };
     expect(found).toEqual({ worker: [], dispatcher: [] });
-  });
+    // A whole call with cold processes on a shared, overloaded 2-core machine.
+  }, 420_000);
 });
