@@ -158,6 +158,13 @@ describe('logs of a whole call', () => {
         return undefined;
       },
     });
+    // The patient is in the room (LiveKit creates it on join) before the agent arrives, as a
+    // patient who opened the join link first would be, so the greeting is heard from its start.
+    const patient = await SimulatedPatient.join({
+      livekit: h.cfg.livekit,
+      room: `session-${request.sessionId}-1`,
+      identity: IDENTITY,
+    });
     const requests = await ensureTopic(h.pubsub, topics.PUBSUB_REQUESTS_TOPIC);
     await requests.publishMessage({ data: Buffer.from(JSON.stringify(request)) });
     await h.eventually(
@@ -166,14 +173,8 @@ describe('logs of a whole call', () => {
         h.events.find((e) => e.sessionId === request.sessionId && e.type === 'session.ready'),
       120_000,
     );
-
     console.log('log scan: session ready');
-    const patient = await SimulatedPatient.join({
-      livekit: h.cfg.livekit,
-      room: `session-${request.sessionId}-1`,
-      identity: IDENTITY,
-    });
-    await patient.waitForAgentSpeech({ timeoutMs: 60_000 });
+    await patient.waitForAgentSpeech({ timeoutMs: 120_000 });
     await patient.waitForAgentSilence({ timeoutMs: 30_000 });
 
     console.log('log scan: greeting heard');
