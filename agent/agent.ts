@@ -6,12 +6,16 @@
  * - Safety rules run deterministically on every final patient utterance, before the LLM
  *   (`onUserTurnCompleted`). A match speaks the rule's fixed response in the same turn and
  *   suppresses the generated reply. Nothing the patient says is read as an instruction.
+ * - Text typed into the room (`lk.chat`) takes the same path (`onTypedTurn`), so every check
+ *   in `onUserTurnCompleted` holds on both channels.
+ * - With a classifier, every turn also gets an LLM second opinion off the reply path; it can add
+ *   an escalation (and speak its rule's response), never remove one.
  * - End phrases end the call politely.
  * - Protocol answers are captured through a `record_answer` tool; the LLM can end the call
  *   with `end_call` (both in protocol/tools.ts). Each answer names the patient turn it came from:
  *   the latest one an LLM generation was given (`llmNode`).
  */
-import { type llm, voice } from '@livekit/agents';
+import { llm, voice } from '@livekit/agents';
 import type { Profile, SafetyRule } from '../prompts/schema.ts';
 import type { EscalationStatus } from '../sessions/schema.ts';
 import { dateIn, toIso } from './protocol/calendar.ts';
@@ -23,6 +27,7 @@ import {
   type HeardUtterance,
 } from './protocol/index.ts';
 import { parseYesNo } from './protocol/parse.ts';
+import type { ClassifierResult, SafetyClassifier } from './safety/classifier.ts';
 import {
   IDLE,
   certaintyOf,
@@ -65,6 +70,20 @@ export interface VoiceCareAgentOptions {
   recognitions?: RecognitionJournal;
   /** An unanswered confirming question confirms after this long. @defaultValue 10000 */
   confirmTimeoutMs?: number;
+  /** A second opinion on every patient turn, off the reply path. @defaultValue none */
+  classifier?: SafetyClassifier;
+}
+
+/** How a patient turn reached us: spoken, or typed into the room (`lk.chat`). */
+export type TurnChannel = 'speech' | 'text';
+
+export interface TurnInfo {
+  channel: TurnChannel;
+}
+
+/** Where a turn came from. Typed turns are marked when they are built ({@link VoiceCareAgent.onTypedTurn}). */
+export function channelOf(message: llm.ChatMessage): TurnChannel {
+  return message.extra['channel'] === 'text' ? 'text' : 'speech';
 }
 
 /** Said after the patient denies a suspected red flag, before the protocol goes on. */
@@ -74,9 +93,11 @@ export const CONFIRM_DENIED = 'Thank you. Let us carry on.';
 export interface AgentHooks {
   /**
    * A red flag: `confirmed` (acted on), `suspected` (heard unsure; the patient is being asked)
-   * or `denied` (the patient said no to that question).
+   * or `denied` (the patient said no to that question), on the channel the turn came by.
    */
-  onSafetyMatch(match: SafetyMatch<SafetyRule>, status: EscalationStatus): void;
+  onSafetyMatch(match: SafetyMatch<SafetyRule>, status: EscalationStatus, turn: TurnInfo): void;
+  /** The classifier flagged a rule the deterministic matcher did not fire on this turn. */
+  onClassifierMatch(rule: SafetyRule, turn: TurnInfo): void;
   /**
    * A patient turn the agent answered without the LLM (safety, end phrase). The framework does
    * not record such turns itself, so the runner stores them.
@@ -102,6 +123,12 @@ export class VoiceCareAgent extends voice.Agent {
   /** What the recogniser listened for before the confirming question. */
   private resumeExpectation: Expectation | undefined;
   private confirmTimer: NodeJS.Timeout | undefined;
+  /** The channel of the turn whose red flag is being confirmed. */
+  private confirmTurn: TurnInfo = { channel: 'speech' };
+  private readonly classifier: SafetyClassifier | undefined;
+  /** Classifications in flight: tracked so none floats, aborted when the agent leaves. */
+  private readonly classifying = new Set<Promise<void>>();
+  private readonly leaving = new AbortController();
 
   constructor(profile: RenderedProfile, hooks: AgentHooks, opts: VoiceCareAgentOptions = {}) {
     const timeZone = opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -121,10 +148,17 @@ export class VoiceCareAgent extends voice.Agent {
     this.greeting = opts.greeting ?? profile.firstMessage;
     this.opts = opts;
     this.safety = compileSafetyRules(profile.safety);
+    this.classifier = opts.classifier;
   }
 
   override async onEnter(): Promise<void> {
     this.session.say(this.greeting, { allowInterruptions: true });
+  }
+
+  override async onExit(): Promise<void> {
+    clearTimeout(this.confirmTimer);
+    this.leaving.abort();
+    await Promise.allSettled([...this.classifying]);
   }
 
   override async onUserTurnCompleted(
@@ -132,17 +166,23 @@ export class VoiceCareAgent extends voice.Agent {
     message: llm.ChatMessage,
   ): Promise<void> {
     const text = message.textContent ?? '';
+    const turn: TurnInfo = { channel: channelOf(message) };
+    this.classifyInBackground(message);
     const match = matchSafety(this.safety, text);
-    const notes = this.opts.recognitions?.take(text) ?? [];
+    // Typed words are exactly what the patient meant: only heard ones can be misheard.
+    const notes = turn.channel === 'speech' ? (this.opts.recognitions?.take(text) ?? []) : [];
     const confirming = this.confirmation.pending !== undefined;
     const answer = confirming ? parseYesNo(text) : undefined;
     const decisions = this.stepSafety({
       type: 'turn',
       match,
-      certainty: match ? certaintyOf(notes, message.transcriptConfidence) : 'sure',
+      certainty:
+        match && turn.channel === 'speech'
+          ? certaintyOf(notes, message.transcriptConfidence)
+          : 'sure',
       answer: answer?.ok ? answer.value : undefined,
     });
-    if (decisions.length > 0 && this.applySafety(decisions)) {
+    if (decisions.length > 0 && this.applySafety(decisions, turn)) {
       await this.keepTurn(message);
       throw new voice.StopResponse();
     }
@@ -183,10 +223,6 @@ export class VoiceCareAgent extends voice.Agent {
     return voice.Agent.default.llmNode(this, chatCtx, toolCtx, modelSettings);
   }
 
-  override async onExit(): Promise<void> {
-    clearTimeout(this.confirmTimer);
-  }
-
   private stepSafety(event: ConfirmEvent<SafetyRule>): SafetyDecision<SafetyRule>[] {
     const { state, decisions } = stepConfirmation(this.confirmation, event);
     this.confirmation = state;
@@ -197,19 +233,20 @@ export class VoiceCareAgent extends voice.Agent {
    * Tells the runner first (the care team hears at once), then speaks. Returns whether the turn
    * was answered here; after a denial the conversation goes on as if nothing was suspected.
    */
-  private applySafety(decisions: readonly SafetyDecision<SafetyRule>[]): boolean {
+  private applySafety(decisions: readonly SafetyDecision<SafetyRule>[], turn: TurnInfo): boolean {
     clearTimeout(this.confirmTimer);
-    for (const d of decisions) this.hooks.onSafetyMatch(d.match, d.status);
+    for (const d of decisions) this.hooks.onSafetyMatch(d.match, d.status, turn);
     const board = this.opts.expectations;
     const ask = decisions.find((d) => d.kind === 'ask');
     if (ask) {
+      this.confirmTurn = turn;
       this.resumeExpectation = board?.current();
       board?.set({ kind: 'confirm', stepId: `safety:${ask.match.rule.id}` });
       const handle = this.session.say(ask.question, { allowInterruptions: false });
       const arm = (): void => {
         clearTimeout(this.confirmTimer);
         this.confirmTimer = setTimeout(
-          () => this.applySafety(this.stepSafety({ type: 'timeout' })),
+          () => this.applySafety(this.stepSafety({ type: 'timeout' }), this.confirmTurn),
           this.opts.confirmTimeoutMs ?? 10_000,
         );
         this.confirmTimer.unref();
@@ -235,6 +272,95 @@ export class VoiceCareAgent extends voice.Agent {
       );
     }
     return true;
+  }
+
+  /**
+   * A patient turn typed into the room. It goes through {@link onUserTurnCompleted}, exactly as
+   * a spoken turn does, so every check there (safety rules, end phrases, the classifier) applies
+   * to both channels; only an unhandled turn reaches the LLM, as a user message.
+   * `text` must already be cleaned and capped (`agent/text-input.ts`).
+   */
+  async onTypedTurn(text: string): Promise<void> {
+    const message = llm.ChatMessage.create({
+      role: 'user',
+      content: text,
+      extra: { channel: 'text' },
+    });
+    let failure: unknown;
+    try {
+      await this.onUserTurnCompleted(this.chatCtx.copy(), message);
+    } catch (err) {
+      if (err instanceof voice.StopResponse) return;
+      // As for speech (agent_activity): a failing check does not leave the patient unanswered;
+      // the failure is reported once the reply is on its way.
+      failure = err;
+    }
+    if (this.ending) {
+      // The call is closing; keep what the patient typed without answering it.
+      this.hooks.onHandledTurn(message);
+    } else {
+      // Typing while the agent talks is a barge-in, as speaking over it would be, except over a
+      // speech that must not be interrupted (a safety response): the reply then waits its turn.
+      this.interruptQuietly();
+      this.session.generateReply({ userInput: message });
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Stops an interruptible reply. The framework throws if the current speech is protected. */
+  private interruptQuietly(): void {
+    try {
+      void this.session.interrupt().await.catch(() => undefined);
+    } catch {
+      // The current speech does not allow interruptions, or nothing is running.
+    }
+  }
+
+  private classifyInBackground(message: llm.ChatMessage): void {
+    const classifier = this.classifier;
+    const text = message.textContent?.trim();
+    if (!classifier || !text || this.leaving.signal.aborted) return;
+    const turn: TurnInfo = { channel: channelOf(message) };
+    const task = classifier
+      .classify(text, this.leaving.signal)
+      .then((result) => this.onClassified(text, turn, result))
+      .catch(() => undefined)
+      .finally(() => this.classifying.delete(task));
+    this.classifying.add(task);
+  }
+
+  /**
+   * A classifier verdict, seconds after the turn. Rules the deterministic matcher already fired
+   * on this turn are its own; anything else the classifier found is escalated and its response
+   * spoken at once, over the generated reply if that is playing, ending the call for an
+   * `endSession` rule just as a deterministic hit would.
+   */
+  private onClassified(text: string, turn: TurnInfo, result: ClassifierResult): void {
+    if (!result.ok) return;
+    const fired = matchSafety(this.safety, text)?.rule.id;
+    const added = this.profile.safety.filter(
+      (r) => r.id !== fired && result.ruleIds.includes(r.id),
+    );
+    if (!added.length) return;
+    for (const rule of added) this.hooks.onClassifierMatch(rule, turn);
+    if (this.ending) return;
+    this.interruptQuietly();
+    const ends = added.some((r) => r.endSession);
+    let last: voice.SpeechHandle | undefined;
+    for (const rule of added) {
+      try {
+        last = this.session.say(rule.response, { allowInterruptions: false });
+      } catch {
+        // The session is closing; the escalation is on record all the same.
+        return;
+      }
+    }
+    if (ends && last) {
+      last.waitForPlayout().then(
+        () => this.requestEnd('safety'),
+        () => this.requestEnd('safety'),
+      );
+    }
   }
 
   /** Keeps a turn we answer ourselves in the transcript and in the LLM's context. */

@@ -35,7 +35,13 @@ import {
   type SessionState,
 } from '../sessions/schema.ts';
 import type { SessionStore, UtteranceStore } from '../sessions/store.ts';
-import { DEFAULT_CLOSING, VoiceCareAgent, type EndReason, type RenderedProfile } from './agent.ts';
+import {
+  DEFAULT_CLOSING,
+  VoiceCareAgent,
+  type EndReason,
+  type RenderedProfile,
+  type TurnInfo,
+} from './agent.ts';
 import {
   DialogueEngine,
   ExpectationBoard,
@@ -44,10 +50,12 @@ import {
   unansweredRequired,
   type AnswerReport,
 } from './protocol/index.ts';
-import { buildProviders } from './providers/index.ts';
+import { buildClassifierLlm, buildProviders } from './providers/index.ts';
 import { buildLocalStt, buildLocalTts } from './providers/local-engines.ts';
+import { SafetyClassifier, type ClassifierOutcome } from './safety/classifier.ts';
 import { RecognitionJournal } from './safety/confirm.ts';
 import type { SafetyMatch } from './safety/matcher.ts';
+import { typedTextCallback } from './text-input.ts';
 import { TurnTally, utteranceFromMessage } from './transcript/recorder.ts';
 import { TranscriptSink } from './transcript/sink.ts';
 
@@ -181,6 +189,9 @@ class SessionRun<P> {
   private awayCount = 0;
   /** Escalations raised so far: part of each one's idempotency key. */
   private escalations = 0;
+  /** What the safety classifier did this session (reported with the final record). */
+  private readonly classifierStats = { runs: 0, flagged: 0, failed: {} as Record<string, number> };
+  private typedTurns = 0;
   /** The dialogue engine said its closing words; end once they have played. */
   private protocolDone: 'completed' | 'declined' | undefined;
   /** Side writes (answers, escalations, events) in order; awaited before the final record. */
@@ -284,10 +295,12 @@ class SessionRun<P> {
     this.session = session;
     this.wire(session);
 
+    const classifier = this.safetyClassifier(profile);
     const agent = new VoiceCareAgent(
       profile,
       {
-        onSafetyMatch: (m, status) => this.onSafety(m, status),
+        onSafetyMatch: (m, status, turn) => this.onSafety(m, status, turn),
+        onClassifierMatch: (rule, turn) => this.onClassifierMatch(rule, turn),
         onHandledTurn: (message) => this.record(message),
         onAnswer: (report) => this.onAnswer(report),
         onEnd: (reason) => this.requestEnd(reason),
@@ -298,6 +311,7 @@ class SessionRun<P> {
         ...(deps.cfg.agent.timeZone ? { timeZone: deps.cfg.agent.timeZone } : {}),
         expectations: board,
         recognitions,
+        ...(classifier ? { classifier } : {}),
       },
     );
 
@@ -305,7 +319,58 @@ class SessionRun<P> {
     this.maxDurationTimer = setTimeout(() => this.requestEnd('max_duration'), maxMs);
     this.maxDurationTimer.unref();
 
-    await session.start({ agent, room: ctx.room, inputOptions: { closeOnDisconnect: true } });
+    await session.start({
+      agent,
+      room: ctx.room,
+      inputOptions: {
+        closeOnDisconnect: true,
+        // Typed text is screened like speech (agent/text-input.ts), never sent straight on.
+        textEnabled: true,
+        textInputCallback: typedTextCallback({
+          agent: () => agent,
+          // The participant the session listens to is the patient; the room may hold others.
+          // (`_roomIO` is the framework's own handle on that link; there is no public getter.)
+          isPatient: (identity) => session._roomIO?.linkedParticipant?.identity === identity,
+          log: this.log,
+          maxChars: deps.cfg.safety.maxTypedChars,
+          onAccepted: () => {
+            this.typedTurns += 1;
+          },
+        }),
+      },
+    });
+  }
+
+  /**
+   * The LLM safety classifier, when a cloud LLM is configured: its own model instance, built
+   * like the conversation's, so a classification never shares (or delays) the reply's stream.
+   */
+  private safetyClassifier(profile: RenderedProfile): SafetyClassifier | undefined {
+    const { cfg } = this.deps;
+    const settings = cfg.safety.classifier;
+    if (!settings.enabled || !cfg.providers.llm.some((p) => p !== 'local')) return undefined;
+    return new SafetyClassifier({
+      llm: buildClassifierLlm(cfg.providers, settings.model),
+      rules: profile.safety,
+      timeoutMs: settings.timeoutMs,
+      maxAttempts: settings.maxAttempts,
+      onOutcome: (o) => this.onClassifierOutcome(o),
+    });
+  }
+
+  private onClassifierOutcome(o: ClassifierOutcome): void {
+    const stats = this.classifierStats;
+    stats.runs += 1;
+    if (o.ok) {
+      if (o.ruleIds.length) stats.flagged += 1;
+      return;
+    }
+    stats.failed[o.reason] = (stats.failed[o.reason] ?? 0) + 1;
+    if (o.reason === 'aborted') return;
+    this.log.warn(
+      { reason: o.reason, attempts: o.attempts, durationMs: o.durationMs },
+      'safety classifier failed; the deterministic rules still apply',
+    );
   }
 
   /**
@@ -418,8 +483,28 @@ class SessionRun<P> {
     });
   }
 
-  private onSafety(match: SafetyMatch<SafetyRule>, status: EscalationStatus): void {
-    const { rule } = match;
+  private onSafety(match: SafetyMatch<SafetyRule>, status: EscalationStatus, turn: TurnInfo): void {
+    this.escalate(match.rule, status, turn, {
+      detector: 'rules',
+      kind: match.trigger.kind,
+      value: match.trigger.value,
+    });
+  }
+
+  private onClassifierMatch(rule: SafetyRule, turn: TurnInfo): void {
+    this.escalate(rule, 'confirmed', turn, {
+      detector: 'classifier',
+      kind: 'classifier',
+      value: rule.id,
+    });
+  }
+
+  private escalate(
+    rule: SafetyRule,
+    status: EscalationStatus,
+    turn: TurnInfo,
+    trigger: Escalation['trigger'],
+  ): void {
     const at = this.now();
     this.escalations += 1;
     const escalation: Escalation = {
@@ -428,11 +513,17 @@ class SessionRun<P> {
       severity: rule.escalation.severity,
       status,
       at,
-      channel: 'speech',
-      trigger: { detector: 'rules', kind: match.trigger.kind, value: match.trigger.value },
+      channel: turn.channel,
+      trigger,
     };
     this.log.warn(
-      { ruleId: rule.id, severity: rule.escalation.severity, status },
+      {
+        ruleId: rule.id,
+        severity: rule.escalation.severity,
+        status,
+        detector: trigger.detector,
+        channel: turn.channel,
+      },
       'safety rule matched',
     );
     this.enqueue('escalation', () =>
@@ -619,6 +710,8 @@ class SessionRun<P> {
         reason: outcome.reason,
         turns: patch.summary.turns,
         unanswered: outcome.unanswered?.length ?? 0,
+        typedTurns: this.typedTurns,
+        safetyClassifier: this.classifierStats,
       },
       'session finished',
     );

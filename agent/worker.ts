@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { withTimeout } from '../infra/time.ts';
 import { config, type Config } from '../infra/config.ts';
 import { ConfigError } from '../infra/errors.ts';
+import { installFrameworkLogScrubber } from '../infra/framework-log.ts';
 import { createLogger } from '../infra/logger.ts';
 import { connectMongo, type MongoHandle } from '../infra/mongo.ts';
 import { createPubSub } from '../infra/pubsub.ts';
@@ -25,6 +26,19 @@ import { ensureIndexes, MongoSessionStore, MongoUtteranceStore } from '../sessio
 import { createLoadFunction } from './load.ts';
 import { assertProvidersConfigured } from './providers/index.ts';
 import { runSession } from './session.ts';
+
+/** A bad environment is reported by `main` (or the job's entry); here it just means no pii. */
+function logPiiSetting(): boolean {
+  try {
+    return config().log.logPii;
+  } catch {
+    return false;
+  }
+}
+
+// Runs on import, in the main process before `cli.runApp` and in every job process before the
+// worker's first message: the framework's logger is created after this, and scrubbed.
+installFrameworkLogScrubber({ service: 'agent', logPii: logPiiSetting() });
 
 interface ProcData {
   vad: VAD;
@@ -87,6 +101,7 @@ export function serverOptions(cfg: Config): ServerOptions {
     // The framework's defaults are one hour and one minute; Cloud Run kills ~10 s after SIGTERM.
     drainTimeout: cfg.agent.drainTimeoutMs,
     shutdownProcessTimeout: cfg.agent.shutdownTimeoutMs,
+    initializeProcessTimeout: cfg.agent.initializeProcessTimeoutMs,
     logLevel: cfg.log.level === 'silent' ? 'fatal' : cfg.log.level,
   });
 }

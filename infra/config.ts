@@ -73,6 +73,13 @@ const envSchema = z.object({
   AGENT_CPU_LOAD: bool.default(true),
   /** Concurrent sessions per worker before it reports itself full; 0 means no cap. */
   AGENT_MAX_JOBS: z.coerce.number().int().min(0).default(0),
+  /**
+   * How long a new job process may take to start (import, VAD model, Mongo connection) before
+   * the framework kills it. Its default (10 s) is too short for a cold start on a busy 2-core box.
+   */
+  AGENT_INITIALIZE_PROCESS_TIMEOUT_MS: ms
+    .min(1000, { message: 'expected at least 1000 ms' })
+    .default(10_000),
   /** How long a job process may take to shut down (flush transcripts, final record). */
   AGENT_SHUTDOWN_TIMEOUT_MS: ms.default(2500),
   AGENT_MAX_SESSION_MS: ms.default(30 * 60_000),
@@ -97,6 +104,18 @@ const envSchema = z.object({
    * the patient went on talking has cost its synthesis, though.
    */
   AGENT_PREEMPTIVE_TTS: bool.default(true),
+  /**
+   * With a cloud LLM configured, also ask it (a separate request, off the reply path) whether
+   * each patient turn describes one of the profile's safety rules. It can only add escalations.
+   */
+  SAFETY_CLASSIFIER: bool.default(true),
+  /** The classifier's model. Unset: the conversation's (`OPENAI_LLM_MODEL`). */
+  SAFETY_CLASSIFIER_MODEL: z.string().min(1).optional(),
+  /** Per attempt; a classification that times out is retried, then counted as failed. */
+  SAFETY_CLASSIFIER_TIMEOUT_MS: ms.min(100, { message: 'expected at least 100 ms' }).default(4000),
+  SAFETY_CLASSIFIER_MAX_ATTEMPTS: positiveInt.max(5).default(2),
+  /** Longest typed (`lk.chat`) turn accepted, in characters; the rest is dropped. */
+  AGENT_MAX_TYPED_CHARS: positiveInt.max(20_000).default(2000),
 
   /** The dispatcher's health/metrics server. Cloud Run needs 0.0.0.0; loopback is the safe local default. */
   DISPATCHER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
@@ -243,6 +262,7 @@ export function loadConfig(env: Env) {
       cpuLoad: e.AGENT_CPU_LOAD,
       maxJobs: e.AGENT_MAX_JOBS,
       shutdownTimeoutMs: e.AGENT_SHUTDOWN_TIMEOUT_MS,
+      initializeProcessTimeoutMs: e.AGENT_INITIALIZE_PROCESS_TIMEOUT_MS,
       maxSessionMs: e.AGENT_MAX_SESSION_MS,
       turnDetection: e.AGENT_TURN_DETECTION,
       timeZone: e.AGENT_TIME_ZONE,
@@ -253,6 +273,15 @@ export function loadConfig(env: Env) {
       },
       preemptiveGeneration: e.AGENT_PREEMPTIVE_GENERATION,
       preemptiveTts: e.AGENT_PREEMPTIVE_TTS,
+    },
+    safety: {
+      classifier: {
+        enabled: e.SAFETY_CLASSIFIER,
+        model: e.SAFETY_CLASSIFIER_MODEL,
+        timeoutMs: e.SAFETY_CLASSIFIER_TIMEOUT_MS,
+        maxAttempts: e.SAFETY_CLASSIFIER_MAX_ATTEMPTS,
+      },
+      maxTypedChars: e.AGENT_MAX_TYPED_CHARS,
     },
     dispatcher: {
       httpHost: e.DISPATCHER_HTTP_HOST,

@@ -390,6 +390,16 @@ export class SimulatedPatient {
     );
   }
 
+  /**
+   * Types text into the room, as a chat box would: a text stream on `lk.chat` (the topic the
+   * agent framework reads room text input from). Resolves once the stream is sent.
+   */
+  async sendText(text: string, topic = 'lk.chat'): Promise<void> {
+    const local = this.room.localParticipant;
+    if (!local) throw new PatientClosedError('sendText');
+    await local.sendText(text, { topic });
+  }
+
   /** Resolves with the first remote participant whose identity starts with `identityPrefix`. */
   waitForParticipant(
     identityPrefix: string,

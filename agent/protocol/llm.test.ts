@@ -405,6 +405,7 @@ describe('ScriptedProtocolLLM in a real AgentSession', () => {
     });
     const agent = new VoiceCareAgent(intake, {
       onSafetyMatch: () => {},
+      onClassifierMatch: () => {},
       onHandledTurn: () => {},
       onAnswer: () => {},
       onEnd: () => {},

@@ -56,14 +56,22 @@ function buildDeepgram(cfg: Config['providers'], prefs: ProviderPreferences): st
   });
 }
 
-function buildOpenAiLlm(cfg: Config['providers']): llmNs.LLM {
+function buildOpenAiLlm(cfg: Config['providers'], model?: string, temperature = 0.3): llmNs.LLM {
   const oa = cfg.openai;
   return new openai.LLM({
     apiKey: required(oa.apiKey, 'OPENAI_API_KEY', 'openai'),
     ...(oa.baseUrl ? { baseURL: oa.baseUrl } : {}),
-    model: oa.llmModel,
-    temperature: 0.3,
+    model: model ?? oa.llmModel,
+    temperature,
   });
+}
+
+/**
+ * The safety classifier's model: built like the conversation's (same provider, key and base
+ * URL), as its own instance. Call only with a cloud LLM configured.
+ */
+export function buildClassifierLlm(cfg: Config['providers'], model?: string): llmNs.LLM {
+  return buildOpenAiLlm(cfg, model, 0);
 }
 
 function buildTtsFor(

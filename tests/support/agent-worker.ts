@@ -21,6 +21,11 @@ export interface AgentWorkerOptions {
   echo?: boolean;
   /** Another worker entry file (e.g. the bench's bare agent). @defaultValue agent/worker.ts */
   entry?: string;
+  /**
+   * Every chunk of stdout and stderr, from the start (`output` keeps only the latest). Job and
+   * inference processes inherit the worker's stdio, so their output arrives here too.
+   */
+  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
 }
 
 export interface AgentWorker {
@@ -49,30 +54,34 @@ async function healthy(port: number): Promise<boolean> {
 
 export async function startAgentWorker(options: AgentWorkerOptions): Promise<AgentWorker> {
   const opts = { ...defaults, ...options };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    METADATA_SERVER_DETECTION: 'none',
+    ...TEST_ENV,
+    AGENT_NAME: opts.agentName,
+    AGENT_HTTP_PORT: String(opts.httpPort),
+    AGENT_NUM_IDLE_PROCESSES: '1',
+    ...opts.env,
+  };
   const proc = spawn(process.execPath, ['--import', 'tsx', opts.entry ?? WORKER, 'start'], {
     cwd: ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      METADATA_SERVER_DETECTION: 'none',
-      ...TEST_ENV,
-      AGENT_NAME: opts.agentName,
-      AGENT_HTTP_PORT: String(opts.httpPort),
-      AGENT_NUM_IDLE_PROCESSES: '1',
-      ...opts.env,
-    },
+    // An empty value unsets a variable (e.g. LOG_LEVEL, for the default level): the framework's
+    // CLI reads some variables itself and refuses an empty one.
+    env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')),
   });
   const output: string[] = [];
-  const keep = (chunk: Buffer) => {
+  const keep = (chunk: Buffer, stream: 'stdout' | 'stderr') => {
     const text = chunk.toString();
+    opts.onOutput?.(text, stream);
     output.push(text);
     if (output.length > 2000) output.splice(0, output.length - 2000);
     if (opts.echo) process.stderr.write(text);
   };
-  proc.stdout?.on('data', keep);
-  proc.stderr?.on('data', keep);
+  proc.stdout?.on('data', (c: Buffer) => keep(c, 'stdout'));
+  proc.stderr?.on('data', (c: Buffer) => keep(c, 'stderr'));
 
   const exited = new Promise<number | string>((resolve) => {
     proc.once('exit', (code, sig) => resolve(code ?? sig ?? 'unknown'));

@@ -5,7 +5,8 @@
  * (`response_format: pcm` → raw s16le mono 24 kHz; `wav` also works).
  *
  * Replies are scripted: a queue, then an optional `respond` function of the request, then
- * `defaultReply`. Latency (`ttftMs`, `interTokenMs`, `ttsTtfbMs`) and faults (an HTTP status,
+ * `defaultReply`. Safety classifier requests (their system prompt carries `classifierMarker`)
+ * are answered apart, by `classify`, and recorded apart, so they never take a conversation reply. Latency (`ttftMs`, `interTokenMs`, `ttsTtfbMs`) and faults (an HTTP status,
  * a dropped connection mid-stream, a request that never answers) are injectable. Every request
  * is recorded.
  */
@@ -14,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { resolveVoice, speechDurationMs, synthesizeSpeech } from './audio.ts';
 import type { SyntheticVoiceOptions } from './audio.ts';
+import { CLASSIFIER_MARKER } from '../../../agent/safety/classifier.ts';
 import type { Writable } from './server.ts';
 import {
   FaultQueue,
@@ -53,7 +55,8 @@ export interface ScriptedReplyParts {
 /** A reply: its text, or text and/or tool calls with optional timing. */
 export type ScriptedReply = string | ScriptedReplyParts;
 
-export type OpenAIEndpoint = 'chat' | 'speech' | 'models';
+/** `classifier`: a chat completion whose system prompt carries the classifier marker. */
+export type OpenAIEndpoint = 'chat' | 'classifier' | 'speech' | 'models';
 
 export type OpenAIFault =
   /** Answer with this HTTP status and an OpenAI-shaped error body. */
@@ -149,6 +152,13 @@ export interface OpenAIStandinOptions {
   respond: ((request: ChatRequestRecord) => ScriptedReply | undefined) | null;
   /** Reply when neither the queue nor `respond` gives one. @defaultValue 'Okay.' */
   defaultReply: ScriptedReply;
+  /**
+   * Chat requests whose first message contains this are safety classifier requests.
+   * @defaultValue the agent's CLASSIFIER_MARKER; null treats every request as conversation
+   */
+  classifierMarker: string | null;
+  /** The answer to a classifier request. @defaultValue none flagged: `{"ruleIds":[]}` */
+  classify: (request: ChatRequestRecord) => ScriptedReply;
   /** Time from request to the first streamed token. @defaultValue 250 */
   ttftMs: number;
   /** Time between streamed tokens. @defaultValue 15 */
@@ -172,6 +182,8 @@ export const openaiStandinDefaults: Readonly<OpenAIStandinOptions> = Object.free
   replies: [],
   respond: null,
   defaultReply: 'Okay.',
+  classifierMarker: CLASSIFIER_MARKER,
+  classify: () => JSON.stringify({ ruleIds: [] }),
   ttftMs: 250,
   interTokenMs: 15,
   models: ['gpt-4.1-mini', 'gpt-4.1', 'gpt-4o-mini-tts', 'tts-1'],
@@ -190,6 +202,7 @@ export class OpenAIStandin {
   #queue: ScriptedReplyParts[] = [];
   readonly #faults = new FaultQueue<OpenAIFault>();
   readonly #chat: Writable<ChatRequestRecord>[] = [];
+  readonly #classifier: Writable<ChatRequestRecord>[] = [];
   readonly #speech: Writable<SpeechRequestRecord>[] = [];
   #modelsRequests = 0;
 
@@ -248,6 +261,11 @@ export class OpenAIStandin {
     return this.#chat;
   }
 
+  /** Safety classifier requests, apart from the conversation's `chatRequests`. */
+  get classifierRequests(): readonly ChatRequestRecord[] {
+    return this.#classifier;
+  }
+
   get speechRequests(): readonly SpeechRequestRecord[] {
     return this.#speech;
   }
@@ -261,6 +279,7 @@ export class OpenAIStandin {
     this.#queue = [];
     this.#faults.clear();
     this.#chat.length = 0;
+    this.#classifier.length = 0;
     this.#speech.length = 0;
     this.#modelsRequests = 0;
   }
@@ -401,18 +420,23 @@ export class OpenAIStandin {
       firstTokenAtMs: null,
       completedAtMs: null,
     };
-    this.#chat.push(record);
+    const marker = this.#opts.classifierMarker;
+    const isClassifier =
+      marker !== null && JSON.stringify(body.messages[0]?.content ?? '').includes(marker);
+    (isClassifier ? this.#classifier : this.#chat).push(record);
     signal.addEventListener('abort', () => {
       if (record.outcome === 'pending') record.outcome = 'aborted';
     });
 
-    const fault = await this.#applyFault('chat', res, signal);
+    const fault = await this.#applyFault(isClassifier ? 'classifier' : 'chat', res, signal);
     record.fault = fault;
     if (fault?.kind === 'status' || fault?.kind === 'hang') {
       record.outcome = 'fault';
       return;
     }
-    const reply = this.#nextReply(record);
+    const reply = isClassifier
+      ? normalizeReply(this.#opts.classify(record))
+      : this.#nextReply(record);
     record.reply = reply;
     const ttftMs = reply.ttftMs ?? this.#opts.ttftMs;
     const interTokenMs = reply.interTokenMs ?? this.#opts.interTokenMs;
