@@ -4,6 +4,8 @@
  * Every variable is validated with zod; each bad or missing one produces its own line in a
  * single ConfigError, so an operator fixes them all in one go.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 
@@ -96,6 +98,16 @@ const envSchema = z.object({
    * the patient went on talking has cost its synthesis, though.
    */
   AGENT_PREEMPTIVE_TTS: bool.default(true),
+
+  /**
+   * Where a job spools escalations MongoDB did not take in time; the worker's main process
+   * replays them. Must be a disk the job processes and the main process share.
+   */
+  OUTBOX_SPOOL_DIR: z.string().min(1).default(join(tmpdir(), 'voicecare-escalation-spool')),
+  /** Between the escalation relay's sweeps of the outbox while all is well. */
+  OUTBOX_RELAY_INTERVAL_MS: ms.min(100, { message: 'expected at least 100 ms' }).default(2000),
+  /** Escalations younger than this are left to the job that raised them. */
+  OUTBOX_RELAY_MIN_AGE_MS: ms.default(5000),
 
   /** The dispatcher's health/metrics server. Cloud Run needs 0.0.0.0; loopback is the safe local default. */
   DISPATCHER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
@@ -194,6 +206,7 @@ export interface Config {
     preemptiveGeneration: boolean;
     preemptiveTts: boolean;
   };
+  outbox: { spoolDir: string; relayIntervalMs: number; relayMinAgeMs: number };
   dispatcher: {
     httpHost: string;
     httpPort: number;
@@ -320,6 +333,11 @@ export function loadConfig(env: Env): Config {
       },
       preemptiveGeneration: e.AGENT_PREEMPTIVE_GENERATION,
       preemptiveTts: e.AGENT_PREEMPTIVE_TTS,
+    },
+    outbox: {
+      spoolDir: e.OUTBOX_SPOOL_DIR,
+      relayIntervalMs: e.OUTBOX_RELAY_INTERVAL_MS,
+      relayMinAgeMs: e.OUTBOX_RELAY_MIN_AGE_MS,
     },
     dispatcher: {
       httpHost: e.DISPATCHER_HTTP_HOST,
