@@ -20,6 +20,7 @@ import { ValidationError, VoiceCareError } from '../infra/errors.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { Profile, SafetyRule } from '../prompts/schema.ts';
 import { renderProfile, templateValuesFor } from '../prompts/template.ts';
+import type { EscalationCourier } from '../sessions/escalation-delivery.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
 import {
   SessionRequestV1,
@@ -49,6 +50,8 @@ export interface SessionDeps {
   utterances: UtteranceStore;
   profiles: ProfileResolver;
   events: SessionEventPublisher;
+  /** Escalations go out through the outbox, in the background (`sessions/escalation-delivery.ts`). */
+  escalations: Pick<EscalationCourier, 'send' | 'drain'>;
   vad: VAD;
   now?: () => Date;
   /** Runs after the final record is written (close per-job clients here). */
@@ -60,6 +63,11 @@ const FLUSH_DEADLINE_MS = 1000;
 const STILL_THERE = 'Are you still there?';
 /** The publisher is warm by then (session.started went out at the start). */
 const FINAL_EVENT_TIMEOUT_MS = 1500;
+/**
+ * How long shutdown lets escalations in flight keep trying, alongside the other shutdown work.
+ * What is not delivered by then waits in the outbox (or the local spool) for a relay.
+ */
+const ESCALATION_DRAIN_MS = 1500;
 
 /** Parses the job metadata the dispatcher attached. Never throws anything but ValidationError. */
 export function parseJobMetadata(raw: string | undefined): SessionRequest {
@@ -404,22 +412,29 @@ class SessionRun<P> {
       channel: 'speech',
       trigger: { detector: 'rules', kind: match.trigger.kind, value: match.trigger.value },
     };
-    this.log.warn({ ruleId: rule.id, severity: rule.escalation.severity }, 'safety rule matched');
+    this.log.warn(
+      { ruleId: rule.id, severity: rule.escalation.severity, escalationId: escalation.id },
+      'safety rule matched',
+    );
+    // Outbox first, then Pub/Sub until acknowledged; in the background, never on the audio path.
+    this.deps.escalations.send({
+      id: escalation.id,
+      sessionId: this.sessionId,
+      createdAt: at,
+      event: {
+        type: 'session.escalation',
+        sessionId: this.sessionId,
+        at: at.toISOString(),
+        escalationId: escalation.id,
+        ruleId: rule.id,
+        severity: escalation.severity,
+        status: escalation.status,
+        channel: escalation.channel,
+        trigger: escalation.trigger,
+      },
+    });
     this.enqueue('escalation', () =>
-      Promise.all([
-        this.deps.events.publish({
-          type: 'session.escalation',
-          sessionId: this.sessionId,
-          at: at.toISOString(),
-          escalationId: escalation.id,
-          ruleId: rule.id,
-          severity: escalation.severity,
-          status: escalation.status,
-          channel: escalation.channel,
-          trigger: escalation.trigger,
-        }),
-        this.deps.sessions.addEscalation(this.sessionId, escalation, at),
-      ]),
+      this.deps.sessions.addEscalation(this.sessionId, escalation, at),
     );
   }
 
@@ -473,13 +488,22 @@ class SessionRun<P> {
   private async finalize(): Promise<void> {
     if (this.finalized) return;
     this.finalized = true;
+    // Side by side with the final record: the job's shutdown budget is small.
+    const draining = this.deps.escalations
+      .drain(ESCALATION_DRAIN_MS)
+      .then(({ unfinished }) => {
+        if (unfinished > 0) this.log.warn({ unfinished }, 'escalations left to the outbox relay');
+      })
+      .catch((err: unknown) => this.log.error({ err }, 'escalation drain failed'));
     if (this.detached) {
+      await draining;
       await this.deps.afterFinalize?.();
       return;
     }
     try {
       await this.writeFinalRecord();
     } finally {
+      await draining;
       await this.deps.afterFinalize?.();
     }
   }
