@@ -6,7 +6,7 @@ import { TransientError } from '../infra/errors.ts';
 import { createLogger } from '../infra/logger.ts';
 import { backoffMs, EscalationCourier, type EscalationPublisher } from './escalation-delivery.ts';
 import { EscalationSpool } from './escalation-spool.ts';
-import { outboxEntry } from './outbox.contract.ts';
+import { outboxEntry } from './testing/outbox-fixtures.ts';
 import { OutboxMetrics } from './outbox-metrics.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { MemoryEscalationOutbox } from './outbox.ts';

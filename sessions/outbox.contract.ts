@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EscalationOutbox, OutboxEntry } from './outbox.ts';
+import type { EscalationOutbox } from './outbox.ts';
+import { outboxEntry } from './testing/outbox-fixtures.ts';
 
 export interface OutboxContractOptions {
   open(): Promise<EscalationOutbox>;
@@ -17,30 +18,6 @@ let window = 0;
 function nextWindow(): (ms: number) => Date {
   const base = Date.parse('2026-01-05T10:00:00.000Z') + window++ * 3_600_000;
   return (ms) => new Date(base + ms);
-}
-
-export function outboxEntry(
-  sessionId: string,
-  createdAt: Date,
-  ruleId = 'chest-pain',
-): OutboxEntry {
-  const id = `${sessionId}:t1:${ruleId}:confirmed`;
-  return {
-    id,
-    sessionId,
-    createdAt,
-    event: {
-      type: 'session.escalation',
-      sessionId,
-      at: createdAt.toISOString(),
-      escalationId: id,
-      ruleId,
-      severity: 'emergency',
-      status: 'confirmed',
-      channel: 'speech',
-      trigger: { detector: 'rules', kind: 'concept', value: ruleId },
-    },
-  };
 }
 
 const sid = (): string => `sess-${randomUUID().slice(0, 8)}`;
