@@ -122,6 +122,7 @@ export function serverOptions(cfg: Config): ServerOptions {
     // The framework's defaults are one hour and one minute; Cloud Run kills ~10 s after SIGTERM.
     drainTimeout: cfg.agent.drainTimeoutMs,
     shutdownProcessTimeout: cfg.agent.shutdownTimeoutMs,
+    initializeProcessTimeout: cfg.agent.initTimeoutMs,
     logLevel: cfg.log.level === 'silent' ? 'fatal' : cfg.log.level,
   });
 }

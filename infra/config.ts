@@ -76,6 +76,11 @@ const envSchema = z.object({
   AGENT_MAX_JOBS: z.coerce.number().int().min(0).default(0),
   /** How long a job process may take to shut down (flush transcripts, final record). */
   AGENT_SHUTDOWN_TIMEOUT_MS: ms.default(2500),
+  /**
+   * How long a new job process may take to import and prewarm. The framework's 10 s is too
+   * little on a saturated 2-core machine (a cold import alone measured 16–21 s there).
+   */
+  AGENT_INIT_TIMEOUT_MS: ms.default(10_000),
   AGENT_MAX_SESSION_MS: ms.default(30 * 60_000),
   /**
    * `model`: the framework's on-device end-of-turn model (v1-mini, no download);
@@ -198,6 +203,7 @@ export interface Config {
     cpuLoad: boolean;
     maxJobs: number;
     shutdownTimeoutMs: number;
+    initTimeoutMs: number;
     maxSessionMs: number;
     turnDetection: 'model' | 'vad' | 'stt';
     timeZone: string | undefined;
@@ -323,6 +329,7 @@ export function loadConfig(env: Env): Config {
       cpuLoad: e.AGENT_CPU_LOAD,
       maxJobs: e.AGENT_MAX_JOBS,
       shutdownTimeoutMs: e.AGENT_SHUTDOWN_TIMEOUT_MS,
+      initTimeoutMs: e.AGENT_INIT_TIMEOUT_MS,
       maxSessionMs: e.AGENT_MAX_SESSION_MS,
       turnDetection: e.AGENT_TURN_DETECTION,
       timeZone: e.AGENT_TIME_ZONE,
