@@ -13,12 +13,14 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ensureSubscription } from '../infra/pubsub.ts';
 import { MongoEscalationOutbox, OUTBOX_COLLECTIONS } from '../sessions/mongo-outbox.ts';
 import { AgentHarness } from './support/agent-harness.ts';
-import { startAgentWorker, type AgentWorker } from './support/agent-worker.ts';
+import { startOutboxProcess } from './support/outbox-processes.ts';
 import { TEST_ENV, uniqueName } from './support/env.ts';
 import { shutdownRtc } from './support/patient.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
 
 const OUTAGE_MS = 30_000;
+/** Worker start (slow on a shared 2-core box) + greeting + a 30 s outage + delivery. */
+const TEST_TIMEOUT_MS = 180_000;
 const short = { firstMessage: 'Hi {{patient.displayName or "there"}}, is now a good time?' };
 
 interface Received {
@@ -41,8 +43,8 @@ describe('escalation outbox, end to end', () => {
   const received: Received[] = [];
   /** What the worker gets: Pub/Sub only through the proxy, a spool of this test's own. */
   let workerEnv: Record<string, string>;
-  /** Workers of the current test: a failed test must not leave one to take the next job. */
-  let workers: AgentWorker[] = [];
+  /** Processes of the current test: a failed test must not leave a worker to take the next job. */
+  let workers: { stop(timeoutMs?: number): Promise<void> }[] = [];
 
   beforeAll(async () => {
     proxy = await TcpProxy.start({ target: TEST_ENV.PUBSUB_EMULATOR_HOST! });
@@ -105,7 +107,8 @@ describe('escalation outbox, end to end', () => {
   /** Greets, then says a red flag with Pub/Sub cut; resolves once the safety response starts. */
   async function redFlagDuringOutage(sessionStart: ReturnType<AgentHarness['startSession']>) {
     const { request, patient } = await sessionStart;
-    await patient.waitForAgentSpeech({ timeoutMs: 30_000 });
+    // A job process on a saturated 2-core machine can take tens of seconds to come up.
+    await patient.waitForAgentSpeech({ timeoutMs: 60_000 });
     await patient.waitForAgentSilence({ timeoutMs: 20_000 });
     proxy.cut();
     const cutAt = Date.now();
@@ -126,100 +129,104 @@ describe('escalation outbox, end to end', () => {
     return { request, patient, cutAt, escalationId: String(entry._id) };
   }
 
-  it('stores an escalation raised during a 30 s Pub/Sub outage and delivers it once it ends', async () => {
-    const worker = await h.startWorker(workerEnv);
-    workers.push(worker);
-    const { request, patient, cutAt, escalationId } = await redFlagDuringOutage(h.startSession());
-    expect(escalationId).toMatch(new RegExp(`^${request.sessionId}:t1:chest-pain:confirmed$`));
+  it(
+    'stores an escalation raised during a 30 s Pub/Sub outage and delivers it once it ends',
+    async () => {
+      const worker = await h.startWorker(workerEnv);
+      workers.push(worker);
+      const { request, patient, cutAt, escalationId } = await redFlagDuringOutage(h.startSession());
+      expect(escalationId).toMatch(new RegExp(`^${request.sessionId}:t1:chest-pain:confirmed$`));
 
-    // The call goes on (and ends, by the rule) without Pub/Sub.
-    const ended = await h.eventually(
-      'session ended by the safety rule',
-      async () => {
-        const s = await h.sessions.get(request.sessionId);
-        return s?.state === 'completed' ? s : undefined;
-      },
-      40_000,
-    );
-    expect(ended.endReason).toBe('safety');
-    expect(ended.escalations?.map((e) => e.id)).toEqual([escalationId]);
+      // The call goes on (and ends, by the rule) without Pub/Sub.
+      const ended = await h.eventually(
+        'session ended by the safety rule',
+        async () => {
+          const s = await h.sessions.get(request.sessionId);
+          return s?.state === 'completed' ? s : undefined;
+        },
+        40_000,
+      );
+      expect(ended.endReason).toBe('safety');
+      expect(ended.escalations?.map((e) => e.id)).toEqual([escalationId]);
 
-    await new Promise((r) => setTimeout(r, Math.max(0, cutAt + OUTAGE_MS - Date.now())));
-    expect(copiesOf(request.sessionId)).toEqual([]);
-    expect(await outbox.isDelivered(escalationId)).toBe(false);
-    proxy.restore();
-    const restoredAt = Date.now();
-    console.log(`Pub/Sub cut for ${restoredAt - cutAt} ms`);
-
-    const first = await h.eventually(
-      'escalation delivered after the outage',
-      async () => copiesOf(request.sessionId)[0],
-      60_000,
-    );
-    expect(first.escalationId).toBe(escalationId);
-    expect(first.body).toMatchObject({ escalationId, ruleId: 'chest-pain' });
-    await h.eventually('delivery receipt', async () =>
-      (await outbox.isDelivered(escalationId)) ? true : undefined,
-    );
-    // Copies that were already on their way would arrive within a relay interval or two.
-    await new Promise((r) => setTimeout(r, 3000));
-    const copies = copiesOf(request.sessionId);
-    console.log(
-      `delivered ${first.at - restoredAt} ms after Pub/Sub came back; ${copies.length} cop(ies)`,
-    );
-    expect(new Set(copies.map((c) => c.escalationId))).toEqual(new Set([escalationId]));
-    expect(await outboxEntryOf(request.sessionId)).toBeNull();
-    await patient.leave();
-  });
-
-  it('delivers the escalation of a SIGKILLed worker through a relay in another process', async () => {
-    const worker = await h.startWorker(workerEnv);
-    workers.push(worker);
-    const { request, patient, cutAt, escalationId } = await redFlagDuringOutage(h.startSession());
-
-    // The job is still speaking the safety response: kill it, its worker and everything in
-    // their process group, while Pub/Sub is still down.
-    const before = await h.sessions.get(request.sessionId);
-    expect(before?.state).toBe('active');
-    worker.killHard();
-    await worker.exited;
-    expect(await outbox.isDelivered(escalationId)).toBe(false);
-
-    // Another worker on the same database, under another agent name (it takes no jobs here):
-    // its main process runs a relay. Pub/Sub stays cut while it starts.
-    const other = await startAgentWorker({
-      agentName: uniqueName('relay-host'),
-      httpPort: 20_000 + Math.floor(Math.random() * 20_000),
-      env: { ...h.env, ...workerEnv },
-    });
-    workers.push(other);
-    try {
-      await new Promise((r) => setTimeout(r, Math.max(0, cutAt + 10_000 - Date.now())));
+      await new Promise((r) => setTimeout(r, Math.max(0, cutAt + OUTAGE_MS - Date.now())));
       expect(copiesOf(request.sessionId)).toEqual([]);
+      expect(await outbox.isDelivered(escalationId)).toBe(false);
       proxy.restore();
       const restoredAt = Date.now();
-      console.log(`Pub/Sub cut for ${restoredAt - cutAt} ms; worker killed during it`);
+      console.log(`Pub/Sub cut for ${restoredAt - cutAt} ms`);
 
       const first = await h.eventually(
-        'escalation delivered by the other relay',
+        'escalation delivered after the outage',
         async () => copiesOf(request.sessionId)[0],
         60_000,
       );
+      expect(first.escalationId).toBe(escalationId);
+      expect(first.body).toMatchObject({ escalationId, ruleId: 'chest-pain' });
       await h.eventually('delivery receipt', async () =>
         (await outbox.isDelivered(escalationId)) ? true : undefined,
       );
-      const receipt = await h.mongo.db
-        .collection(OUTBOX_COLLECTIONS.deliveries)
-        .findOne({ _id: escalationId as never });
-      expect(String(receipt?.['by'])).toMatch(new RegExp(`:${other.proc.pid}$`));
+      // Copies that were already on their way would arrive within a relay interval or two.
       await new Promise((r) => setTimeout(r, 3000));
       const copies = copiesOf(request.sessionId);
       console.log(
         `delivered ${first.at - restoredAt} ms after Pub/Sub came back; ${copies.length} cop(ies)`,
       );
       expect(new Set(copies.map((c) => c.escalationId))).toEqual(new Set([escalationId]));
-    } finally {
+      expect(await outboxEntryOf(request.sessionId)).toBeNull();
       await patient.leave();
-    }
-  });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'delivers the escalation of a SIGKILLed worker through a relay in another process',
+    async () => {
+      const worker = await h.startWorker(workerEnv);
+      workers.push(worker);
+      const { request, patient, cutAt, escalationId } = await redFlagDuringOutage(h.startSession());
+
+      // The job is still speaking the safety response: kill it, its worker and everything in
+      // their process group, while Pub/Sub is still down.
+      const before = await h.sessions.get(request.sessionId);
+      expect(before?.state).toBe('active');
+      worker.killHard();
+      await worker.exited;
+      expect(await outbox.isDelivered(escalationId)).toBe(false);
+
+      // A relay in another process on the same database and spool, wired as the worker's main
+      // process wires it. Pub/Sub stays cut while it starts.
+      const other = await startOutboxProcess('relay', { ...h.env, ...workerEnv });
+      workers.push(other);
+      try {
+        await new Promise((r) => setTimeout(r, Math.max(0, cutAt + 10_000 - Date.now())));
+        expect(copiesOf(request.sessionId)).toEqual([]);
+        proxy.restore();
+        const restoredAt = Date.now();
+        console.log(`Pub/Sub cut for ${restoredAt - cutAt} ms; worker killed during it`);
+
+        const first = await h.eventually(
+          'escalation delivered by the other relay',
+          async () => copiesOf(request.sessionId)[0],
+          60_000,
+        );
+        await h.eventually('delivery receipt', async () =>
+          (await outbox.isDelivered(escalationId)) ? true : undefined,
+        );
+        const receipt = await h.mongo.db
+          .collection(OUTBOX_COLLECTIONS.deliveries)
+          .findOne({ _id: escalationId as never });
+        expect(String(receipt?.['by'])).toMatch(new RegExp(`^relay:.*:${String(other.proc.pid)}$`));
+        await new Promise((r) => setTimeout(r, 3000));
+        const copies = copiesOf(request.sessionId);
+        console.log(
+          `delivered ${first.at - restoredAt} ms after Pub/Sub came back; ${copies.length} cop(ies)`,
+        );
+        expect(new Set(copies.map((c) => c.escalationId))).toEqual(new Set([escalationId]));
+      } finally {
+        await patient.leave();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
