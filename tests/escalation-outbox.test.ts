@@ -116,15 +116,15 @@ describe('escalation outbox, end to end', () => {
     h.standins.openai.reply('This generated reply must never be spoken.');
     const u = await patient.say('I have crushing chest pain');
     const spoken = await patient.waitForAgentSpeech({ after: u.speechEndedAt, timeoutMs: 15_000 });
+    // Generous: on a saturated machine the VAD runs seconds behind real time.
     const entry = await h.eventually(
       'escalation in the outbox',
       async () => (await outboxEntryOf(request.sessionId)) ?? undefined,
-      15_000,
+      45_000,
     );
-    const storedAt = Date.now();
     console.log(
       `safety response began ${(spoken.at - u.speechEndedAt).toFixed(0)} ms after the red flag; ` +
-        `outbox entry seen ${storedAt - u.speechEndedAt} ms after it, Pub/Sub cut`,
+        `outbox entry seen ${Date.now() - u.speechEndedAtEpochMs} ms after it, Pub/Sub cut`,
     );
     return { request, patient, cutAt, escalationId: String(entry._id) };
   }
