@@ -2,8 +2,8 @@
  * Escalations that are never lost, end to end: the real agent worker hears a spoken red flag
  * while Pub/Sub is unreachable (a TCP proxy in front of the shared emulator is cut; the emulator
  * itself keeps running for everyone else), stores the escalation in MongoDB's outbox at once,
- * and it reaches a `session-events` consumer once Pub/Sub is back: from the worker's relay after
- * the job has ended, or from a relay in another process after the worker was SIGKILLed.
+ * and it reaches a `session-events` consumer once Pub/Sub is back, from a relay in another process
+ * after the worker was SIGKILLed. The full 30 s outage is in `escalation-relay.test.ts`.
  */
 import type { Message, Subscription } from '@google-cloud/pubsub';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,8 +18,7 @@ import { TEST_ENV, uniqueName } from './support/env.ts';
 import { shutdownRtc } from './support/patient.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
 
-const OUTAGE_MS = 30_000;
-/** Worker start (slow on a shared 2-core box) + greeting + a 30 s outage + delivery. */
+/** Worker start (slow on a shared 2-core box) + greeting + an outage + delivery. */
 const TEST_TIMEOUT_MS = 180_000;
 const short = { firstMessage: 'Hi {{patient.displayName or "there"}}, is now a good time?' };
 
@@ -128,56 +127,6 @@ describe('escalation outbox, end to end', () => {
     );
     return { request, patient, cutAt, escalationId: String(entry._id) };
   }
-
-  it(
-    'stores an escalation raised during a 30 s Pub/Sub outage and delivers it once it ends',
-    async () => {
-      const worker = await h.startWorker(workerEnv);
-      workers.push(worker);
-      const { request, patient, cutAt, escalationId } = await redFlagDuringOutage(h.startSession());
-      expect(escalationId).toMatch(new RegExp(`^${request.sessionId}:t1:chest-pain:confirmed$`));
-
-      // The call goes on (and ends, by the rule) without Pub/Sub.
-      const ended = await h.eventually(
-        'session ended by the safety rule',
-        async () => {
-          const s = await h.sessions.get(request.sessionId);
-          return s?.state === 'completed' ? s : undefined;
-        },
-        40_000,
-      );
-      expect(ended.endReason).toBe('safety');
-      expect(ended.escalations?.map((e) => e.id)).toEqual([escalationId]);
-
-      await new Promise((r) => setTimeout(r, Math.max(0, cutAt + OUTAGE_MS - Date.now())));
-      expect(copiesOf(request.sessionId)).toEqual([]);
-      expect(await outbox.isDelivered(escalationId)).toBe(false);
-      proxy.restore();
-      const restoredAt = Date.now();
-      console.log(`Pub/Sub cut for ${restoredAt - cutAt} ms`);
-
-      const first = await h.eventually(
-        'escalation delivered after the outage',
-        async () => copiesOf(request.sessionId)[0],
-        60_000,
-      );
-      expect(first.escalationId).toBe(escalationId);
-      expect(first.body).toMatchObject({ escalationId, ruleId: 'chest-pain' });
-      await h.eventually('delivery receipt', async () =>
-        (await outbox.isDelivered(escalationId)) ? true : undefined,
-      );
-      // Copies that were already on their way would arrive within a relay interval or two.
-      await new Promise((r) => setTimeout(r, 3000));
-      const copies = copiesOf(request.sessionId);
-      console.log(
-        `delivered ${first.at - restoredAt} ms after Pub/Sub came back; ${copies.length} cop(ies)`,
-      );
-      expect(new Set(copies.map((c) => c.escalationId))).toEqual(new Set([escalationId]));
-      expect(await outboxEntryOf(request.sessionId)).toBeNull();
-      await patient.leave();
-    },
-    TEST_TIMEOUT_MS,
-  );
 
   it(
     'delivers the escalation of a SIGKILLed worker through a relay in another process',
