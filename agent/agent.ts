@@ -79,6 +79,11 @@ export type TurnChannel = 'speech' | 'text';
 
 export interface TurnInfo {
   channel: TurnChannel;
+  /**
+   * The framework's id of the patient message: unique per turn and stable while it is retried,
+   * so escalations keyed on it are de-duplicated without colliding across jobs of one session.
+   */
+  messageId: string;
 }
 
 /** Where a turn came from. Typed turns are marked when they are built ({@link VoiceCareAgent.onTypedTurn}). */
@@ -123,8 +128,6 @@ export class VoiceCareAgent extends voice.Agent {
   /** What the recogniser listened for before the confirming question. */
   private resumeExpectation: Expectation | undefined;
   private confirmTimer: NodeJS.Timeout | undefined;
-  /** The channel of the turn whose red flag is being confirmed. */
-  private confirmTurn: TurnInfo = { channel: 'speech' };
   private readonly classifier: SafetyClassifier | undefined;
   /** Classifications in flight: tracked so none floats, aborted when the agent leaves. */
   private readonly classifying = new Set<Promise<void>>();
@@ -166,7 +169,7 @@ export class VoiceCareAgent extends voice.Agent {
     message: llm.ChatMessage,
   ): Promise<void> {
     const text = message.textContent ?? '';
-    const turn: TurnInfo = { channel: channelOf(message) };
+    const turn: TurnInfo = { channel: channelOf(message), messageId: message.id };
     this.classifyInBackground(message);
     const match = matchSafety(this.safety, text);
     // Typed words are exactly what the patient meant: only heard ones can be misheard.
@@ -239,14 +242,14 @@ export class VoiceCareAgent extends voice.Agent {
     const board = this.opts.expectations;
     const ask = decisions.find((d) => d.kind === 'ask');
     if (ask) {
-      this.confirmTurn = turn;
       this.resumeExpectation = board?.current();
       board?.set({ kind: 'confirm', stepId: `safety:${ask.match.rule.id}` });
       const handle = this.session.say(ask.question, { allowInterruptions: false });
       const arm = (): void => {
         clearTimeout(this.confirmTimer);
         this.confirmTimer = setTimeout(
-          () => this.applySafety(this.stepSafety({ type: 'timeout' }), this.confirmTurn),
+          // No answer: act on the suspected turn itself.
+          () => this.applySafety(this.stepSafety({ type: 'timeout' }), turn),
           this.opts.confirmTimeoutMs ?? 10_000,
         );
         this.confirmTimer.unref();
@@ -320,7 +323,7 @@ export class VoiceCareAgent extends voice.Agent {
     const classifier = this.classifier;
     const text = message.textContent?.trim();
     if (!classifier || !text || this.leaving.signal.aborted) return;
-    const turn: TurnInfo = { channel: channelOf(message) };
+    const turn: TurnInfo = { channel: channelOf(message), messageId: message.id };
     const task = classifier
       .classify(text, this.leaving.signal)
       .then((result) => this.onClassified(text, turn, result))

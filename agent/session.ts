@@ -24,6 +24,7 @@ import { VoiceCareError } from '../infra/errors.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { Profile, SafetyRule } from '../prompts/schema.ts';
 import { renderProfile, templateValuesFor } from '../prompts/template.ts';
+import type { EscalationCourier } from '../sessions/escalation-delivery.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
 import { readRequest, rejectionRecord } from '../sessions/intake.ts';
 import {
@@ -71,6 +72,8 @@ export interface SessionDeps {
   utterances: UtteranceStore;
   profiles: ProfileResolver;
   events: SessionEventPublisher;
+  /** Escalations go out through the outbox, in the background (`sessions/escalation-delivery.ts`). */
+  escalations: Pick<EscalationCourier, 'send' | 'drain'>;
   vad: VAD;
   now?: () => Date;
   /** Runs after the final record is written (close per-job clients here). */
@@ -82,6 +85,11 @@ const FLUSH_DEADLINE_MS = 1000;
 const STILL_THERE = 'Are you still there?';
 /** The publisher is warm by then (session.started went out at the start). */
 const FINAL_EVENT_TIMEOUT_MS = 1500;
+/**
+ * How long shutdown lets escalations in flight keep trying, alongside the other shutdown work.
+ * What is not delivered by then waits in the outbox (or the local spool) for a relay.
+ */
+const ESCALATION_DRAIN_MS = 1500;
 
 type TurnDetection = NonNullable<voice.AgentSessionOptions['turnHandling']>['turnDetection'];
 
@@ -187,8 +195,6 @@ class SessionRun<P> {
   private sink: TranscriptSink | undefined;
   private maxDurationTimer: NodeJS.Timeout | undefined;
   private awayCount = 0;
-  /** Escalations raised so far: part of each one's idempotency key. */
-  private escalations = 0;
   /** What the safety classifier did this session (reported with the final record). */
   private readonly classifierStats = { runs: 0, flagged: 0, failed: {} as Record<string, number> };
   private typedTurns = 0;
@@ -506,9 +512,8 @@ class SessionRun<P> {
     trigger: Escalation['trigger'],
   ): void {
     const at = this.now();
-    this.escalations += 1;
     const escalation: Escalation = {
-      id: `${this.sessionId}:t${this.escalations}:${rule.id}:${status}`,
+      id: `${this.sessionId}:${turn.messageId}:${rule.id}:${status}`,
       ruleId: rule.id,
       severity: rule.escalation.severity,
       status,
@@ -523,24 +528,29 @@ class SessionRun<P> {
         status,
         detector: trigger.detector,
         channel: turn.channel,
+        escalationId: escalation.id,
       },
       'safety rule matched',
     );
+    // Outbox first, then Pub/Sub until acknowledged; in the background, never on the audio path.
+    this.deps.escalations.send({
+      id: escalation.id,
+      sessionId: this.sessionId,
+      createdAt: at,
+      event: {
+        type: 'session.escalation',
+        sessionId: this.sessionId,
+        at: at.toISOString(),
+        escalationId: escalation.id,
+        ruleId: rule.id,
+        severity: escalation.severity,
+        status: escalation.status,
+        channel: escalation.channel,
+        trigger: escalation.trigger,
+      },
+    });
     this.enqueue('escalation', () =>
-      Promise.all([
-        this.deps.events.publish({
-          type: 'session.escalation',
-          sessionId: this.sessionId,
-          at: at.toISOString(),
-          escalationId: escalation.id,
-          ruleId: rule.id,
-          severity: escalation.severity,
-          status: escalation.status,
-          channel: escalation.channel,
-          trigger: escalation.trigger,
-        }),
-        this.deps.sessions.addEscalation(this.sessionId, escalation, at),
-      ]),
+      this.deps.sessions.addEscalation(this.sessionId, escalation, at),
     );
   }
 
@@ -628,13 +638,22 @@ class SessionRun<P> {
   private async finalize(): Promise<void> {
     if (this.finalized) return;
     this.finalized = true;
+    // Side by side with the final record: the job's shutdown budget is small.
+    const draining = this.deps.escalations
+      .drain(ESCALATION_DRAIN_MS)
+      .then(({ unfinished }) => {
+        if (unfinished > 0) this.log.warn({ unfinished }, 'escalations left to the outbox relay');
+      })
+      .catch((err: unknown) => this.log.error({ err }, 'escalation drain failed'));
     if (this.detached) {
+      await draining;
       await this.deps.afterFinalize?.();
       return;
     }
     try {
       await this.writeFinalRecord();
     } finally {
+      await draining;
       await this.deps.afterFinalize?.();
     }
   }

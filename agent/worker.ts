@@ -17,12 +17,16 @@ import { withTimeout } from '../infra/time.ts';
 import { config, type Config } from '../infra/config.ts';
 import { ConfigError } from '../infra/errors.ts';
 import { installFrameworkLogScrubber } from '../infra/framework-log.ts';
-import { createLogger } from '../infra/logger.ts';
+import { createLogger, type Logger } from '../infra/logger.ts';
 import { connectMongo, type MongoHandle } from '../infra/mongo.ts';
 import { createPubSub } from '../infra/pubsub.ts';
 import { MongoProfileStore } from '../prompts/mongo-store.ts';
+import { EscalationCourier } from '../sessions/escalation-delivery.ts';
+import { EscalationSpool } from '../sessions/escalation-spool.ts';
 import { PubSubEventPublisher } from '../sessions/events.ts';
+import { ensureOutboxIndexes, MongoEscalationOutbox } from '../sessions/mongo-outbox.ts';
 import { ensureIndexes, MongoSessionStore, MongoUtteranceStore } from '../sessions/mongo-store.ts';
+import { escalationPublisher, startOutboxRelay } from '../sessions/escalations.ts';
 import { createLoadFunction } from './load.ts';
 import { assertProvidersConfigured } from './providers/index.ts';
 import { runSession } from './session.ts';
@@ -73,6 +77,13 @@ export default defineAgent<ProcData>({
         topic: pubsub.topic(cfg.pubsub.eventsTopic),
         timeoutMs: 3000,
       }),
+      escalations: new EscalationCourier({
+        outbox: new MongoEscalationOutbox({ db: mongo.db }),
+        publisher: escalationPublisher(pubsub, cfg.pubsub),
+        spool: new EscalationSpool({ dir: cfg.outbox.spoolDir }),
+        logger: log.child({ jobId: ctx.job.id }),
+        by: `job:${ctx.job.id}`,
+      }),
       vad: ctx.proc.userData.vad,
       afterFinalize: async () => {
         // pubsub.close() can hang against the emulator; the process exits after this anyway.
@@ -84,6 +95,30 @@ export default defineAgent<ProcData>({
     });
   },
 });
+
+const RELAY_STOP_MS = 2000;
+
+/**
+ * The escalation relay of this worker's main process: it replays the local spool its job
+ * processes write (so it must run on their machine) and publishes what jobs left undelivered.
+ * Main process only: job processes import this file too.
+ */
+function startRelay(cfg: Config, log: Logger, mongo: MongoHandle): void {
+  const pubsub = createPubSub(cfg.pubsub);
+  const relay = startOutboxRelay({
+    cfg,
+    db: mongo.db,
+    pubsub,
+    logger: log,
+    role: 'agent',
+    replaySpool: true,
+  });
+  process.once('SIGTERM', () => {
+    void relay
+      .stop(RELAY_STOP_MS)
+      .then(() => Promise.allSettled([withTimeout(pubsub.close(), 500, 'pubsub close')]));
+  });
+}
 
 export function serverOptions(cfg: Config): ServerOptions {
   const load = createLoadFunction({ cpu: cfg.agent.cpuLoad, maxJobs: cfg.agent.maxJobs });
@@ -123,9 +158,14 @@ async function main(): Promise<void> {
   const mongo = await connectMongo(cfg.mongo);
   try {
     await ensureIndexes(mongo.db);
-  } finally {
+    await ensureOutboxIndexes(mongo.db);
+  } catch (err) {
     await mongo.close();
+    throw err;
   }
+  // The relay keeps this connection for the life of the process.
+  const log = createLogger({ level: cfg.log.level, service: 'agent', logPii: cfg.log.logPii });
+  startRelay(cfg, log, mongo);
   cli.runApp(serverOptions(cfg));
 }
 

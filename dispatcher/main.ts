@@ -12,6 +12,8 @@ import { connectMongo } from '../infra/mongo.ts';
 import { createPubSub, ensureSessionTopology } from '../infra/pubsub.ts';
 import { ensureIndexes, MongoSessionStore } from '../sessions/mongo-store.ts';
 import { settlesWithin } from '../infra/time.ts';
+import { startOutboxRelay } from '../sessions/escalations.ts';
+import { ensureOutboxIndexes } from '../sessions/mongo-outbox.ts';
 import {
   Dispatcher,
   dispatcherSettings,
@@ -59,6 +61,7 @@ export async function runDispatcher(
   await ensureSessionTopology(pubsub, cfg.pubsub);
   const mongo = await connectMongo(cfg.mongo);
   await ensureIndexes(mongo.db);
+  await ensureOutboxIndexes(mongo.db);
   const leases = new MongoPlacementLeases({ db: mongo.db });
   await leases.ensureIndexes();
 
@@ -93,6 +96,15 @@ export async function runDispatcher(
     host: cfg.dispatcher.httpHost,
   });
   dispatcher.start();
+  // A second home for the escalation relay, beside the agent workers' (no leader needed).
+  const relay = startOutboxRelay({
+    cfg,
+    db: mongo.db,
+    pubsub,
+    logger,
+    role: 'dispatcher',
+    registry: metrics.registry,
+  });
   logger.info(
     {
       opsUrl: ops.url,
@@ -117,6 +129,7 @@ export async function runDispatcher(
     stop: () =>
       (stopping ??= (async () => {
         const report = await dispatcher.stop();
+        await relay.stop(CLIENT_CLOSE_TIMEOUT_MS);
         await ops.close();
         await closeClient('mongo', () => mongo.close());
         await closeClient('pubsub', () => pubsub.close());

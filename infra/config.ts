@@ -4,6 +4,8 @@
  * Every variable is validated with zod; each bad or missing one produces its own line in a
  * single ConfigError, so an operator fixes them all in one go.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { deepFreeze } from './freeze.ts';
@@ -75,11 +77,13 @@ const envSchema = z.object({
   AGENT_MAX_JOBS: z.coerce.number().int().min(0).default(0),
   /**
    * How long a new job process may take to start (import, VAD model, Mongo connection) before
-   * the framework kills it. Its default (10 s) is too short for a cold start on a busy 2-core box.
+   * the framework kills it. The framework's 10 s is too short for a cold start on a busy 2-core
+   * box (a cold import alone measured 16–31 s on a saturated one); a job that is killed there
+   * is a patient call that never starts.
    */
   AGENT_INITIALIZE_PROCESS_TIMEOUT_MS: ms
     .min(1000, { message: 'expected at least 1000 ms' })
-    .default(10_000),
+    .default(30_000),
   /** How long a job process may take to shut down (flush transcripts, final record). */
   AGENT_SHUTDOWN_TIMEOUT_MS: ms.default(2500),
   AGENT_MAX_SESSION_MS: ms.default(30 * 60_000),
@@ -116,6 +120,16 @@ const envSchema = z.object({
   SAFETY_CLASSIFIER_MAX_ATTEMPTS: positiveInt.max(5).default(2),
   /** Longest typed (`lk.chat`) turn accepted, in characters; the rest is dropped. */
   AGENT_MAX_TYPED_CHARS: positiveInt.max(20_000).default(2000),
+
+  /**
+   * Where a job spools escalations MongoDB did not take in time; the worker's main process
+   * replays them. Must be a disk the job processes and the main process share.
+   */
+  OUTBOX_SPOOL_DIR: z.string().min(1).default(join(tmpdir(), 'voicecare-escalation-spool')),
+  /** Between the escalation relay's sweeps of the outbox while all is well. */
+  OUTBOX_RELAY_INTERVAL_MS: ms.min(100, { message: 'expected at least 100 ms' }).default(2000),
+  /** Escalations younger than this are left to the job that raised them. */
+  OUTBOX_RELAY_MIN_AGE_MS: ms.default(5000),
 
   /** The dispatcher's health/metrics server. Cloud Run needs 0.0.0.0; loopback is the safe local default. */
   DISPATCHER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
@@ -282,6 +296,11 @@ export function loadConfig(env: Env) {
         maxAttempts: e.SAFETY_CLASSIFIER_MAX_ATTEMPTS,
       },
       maxTypedChars: e.AGENT_MAX_TYPED_CHARS,
+    },
+    outbox: {
+      spoolDir: e.OUTBOX_SPOOL_DIR,
+      relayIntervalMs: e.OUTBOX_RELAY_INTERVAL_MS,
+      relayMinAgeMs: e.OUTBOX_RELAY_MIN_AGE_MS,
     },
     dispatcher: {
       httpHost: e.DISPATCHER_HTTP_HOST,

@@ -9,8 +9,8 @@ import { withTimeout } from '../infra/time.ts';
 import { SessionEvent } from './schema.ts';
 
 export interface SessionEventPublisher {
-  /** Resolves once the broker has accepted the event. */
-  publish(event: SessionEvent): Promise<void>;
+  /** Resolves once the broker has accepted the event, with its message id where it gives one. */
+  publish(event: SessionEvent): Promise<string | void>;
 }
 
 export interface PubSubEventPublisherOptions {
@@ -21,6 +21,13 @@ export interface PubSubEventPublisherOptions {
    * @defaultValue 10_000
    */
   timeoutMs?: number;
+  /**
+   * Also end the client's own retries at `timeoutMs`. Without this a publish we stopped waiting
+   * for can still land up to a minute later; callers that retry on their own (the escalation
+   * outbox) would then send one copy per timed-out attempt.
+   * @defaultValue false
+   */
+  boundClientRetries?: boolean;
 }
 
 export class PubSubEventPublisher implements SessionEventPublisher {
@@ -29,19 +36,26 @@ export class PubSubEventPublisher implements SessionEventPublisher {
 
   constructor(opts: PubSubEventPublisherOptions) {
     // No batching delay: events drive other systems (an escalation pages a nurse).
-    opts.topic.setPublishOptions({ batching: { maxMessages: 1, maxMilliseconds: 0 } });
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    opts.topic.setPublishOptions({
+      batching: { maxMessages: 1, maxMilliseconds: 0 },
+      // gax caps the whole call, retries included, at `timeout` when the method retries.
+      ...(opts.boundClientRetries ? { gaxOpts: { timeout: timeoutMs } } : {}),
+    });
     this.#topic = opts.topic;
-    this.#timeoutMs = opts.timeoutMs ?? 10_000;
+    this.#timeoutMs = timeoutMs;
   }
 
-  async publish(event: SessionEvent): Promise<void> {
+  /** Resolves with Pub/Sub's message id once the broker has accepted the event. */
+  async publish(event: SessionEvent): Promise<string> {
     const valid = SessionEvent.parse(event);
+    // Escalations carry their idempotency key as an attribute, so consumers de-duplicate the
+    // copies the outbox may send without parsing the body.
+    const attributes: Record<string, string> = { type: valid.type, sessionId: valid.sessionId };
+    if (valid.type === 'session.escalation') attributes['escalationId'] = valid.escalationId;
     try {
-      await withTimeout(
-        this.#topic.publishMessage({
-          json: valid,
-          attributes: { type: valid.type, sessionId: valid.sessionId },
-        }),
+      return await withTimeout(
+        this.#topic.publishMessage({ json: valid, attributes }),
         this.#timeoutMs,
         `publishing ${valid.type}`,
         () => new TransientError('events_timeout', `publishing ${valid.type} timed out`),
