@@ -68,7 +68,11 @@ export class ApiProblem extends VoiceCareError {
     } = {},
   ) {
     const spec: ProblemSpec = PROBLEMS[code];
-    super(opts.detail ?? spec.title, { code, retryable: spec.retryable ?? false, cause: opts.cause });
+    super(opts.detail ?? spec.title, {
+      code,
+      retryable: spec.retryable ?? false,
+      cause: opts.cause,
+    });
     this.status = spec.status;
     this.title = spec.title;
     this.detail = opts.detail;
@@ -114,16 +118,15 @@ export function sendProblem(reply: FastifyReply, problem: ApiProblem): FastifyRe
 
 const joinPath = (parts: readonly PropertyKey[]): string =>
   parts
-    .map((p, i) =>
-      typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`,
-    )
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
     .join('');
 
 /** Fastify's own errors (body parsing, limits, validation) as problems from the catalogue. */
 export function toProblem(err: unknown): ApiProblem {
   if (err instanceof ApiProblem) return err;
   if (hasZodFastifySchemaValidationErrors(err)) {
-    const part = (err as FastifyError).validationContext ?? 'body';
+    const context = (err as FastifyError).validationContext ?? 'body';
+    const part = context === 'querystring' ? 'query' : context;
     const errors = err.validation.map((v) => {
       // instancePath is a JSON pointer: /patient/ref → patient.ref
       const path = v.instancePath

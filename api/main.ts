@@ -37,7 +37,9 @@ export function devKeyPath(cfg: Config): string {
 /** Staff tokens are checked against the issuer's JWKS, or locally against the dev key. */
 export function assertAuthConfig(cfg: Config): void {
   if (cfg.env === 'production' && !cfg.api.jwt.jwksUrl) {
-    throw new ConfigError(['API_JWKS_URL: is required in production (the dev key is for this machine only)']);
+    throw new ConfigError([
+      'API_JWKS_URL: is required in production (the dev key is for this machine only)',
+    ]);
   }
 }
 
@@ -61,7 +63,9 @@ const CLIENT_CLOSE_TIMEOUT_MS = 3000;
 
 export async function runApi(cfg: Config, overrides: RunApiOverrides = {}): Promise<RunningApi> {
   assertAuthConfig(cfg);
-  const logger = overrides.logger ?? createLogger({ level: cfg.log.level, service: 'api', logPii: cfg.log.logPii });
+  const logger =
+    overrides.logger ??
+    createLogger({ level: cfg.log.level, service: 'api', logPii: cfg.log.logPii });
   const devKey = cfg.api.jwt.jwksUrl ? undefined : await loadOrCreateDevKey(devKeyPath(cfg));
   const mongo = await connectMongo(cfg.mongo);
   const pubsub = createPubSub(cfg.pubsub);

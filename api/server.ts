@@ -20,6 +20,7 @@ import type { Logger } from '../infra/logger.ts';
 import type { ApiKeyStore } from './auth/api-keys.ts';
 import type { StaffTokenVerifier } from './auth/jwt.ts';
 import { installAuth } from './auth/plugin.ts';
+import { routeKey } from './auth/permissions.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiProblem, errorHandler, sendProblem } from './errors.ts';
 import { eventRoutes } from './events/routes.ts';
@@ -27,6 +28,13 @@ import { joinRoutes } from './join/routes.ts';
 import { profileRoutes } from './profiles/routes.ts';
 import { sessionRoutes } from './sessions/routes.ts';
 import type { SseStream } from './sse.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** `METHOD /pattern` of every route, as the permission table names them. */
+    routeKeys: readonly string[];
+  }
+}
 
 export interface BuildApiOptions {
   deps: ApiDeps;
@@ -59,9 +67,13 @@ export async function buildApi(opts: BuildApiOptions): Promise<FastifyInstance> 
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    // Every route is in the permission table by method; implicit HEAD twins would not be.
+    exposeHeadRoutes: false,
     forceCloseConnections: 'idle',
   }).withTypeProvider<ZodTypeProvider>();
 
+  // JSON only: a text/plain body is a 415, not a string for the schema to puzzle over.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
@@ -69,6 +81,11 @@ export async function buildApi(opts: BuildApiOptions): Promise<FastifyInstance> 
     void sendProblem(reply, new ApiProblem('not_found'));
   });
   app.decorate('sseStreams', new Set<SseStream>());
+  const routeKeys: string[] = [];
+  app.decorate('routeKeys', routeKeys);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routeKeys.push(routeKey(method, route.url));
+  });
 
   const registry = new Registry();
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry });

@@ -139,7 +139,9 @@ const envSchema = z.object({
   /** The local dev signing key (a private JWK), created on first use. Git-ignored. */
   API_DEV_KEY_PATH: z.string().min(1).default('.run/api-dev-key.json'),
   /** How long a patient join link stays usable. */
-  API_JOIN_LINK_TTL_MS: ms.min(1000, { message: 'expected at least 1000 ms' }).default(24 * 3_600_000),
+  API_JOIN_LINK_TTL_MS: ms
+    .min(1000, { message: 'expected at least 1000 ms' })
+    .default(24 * 3_600_000),
   /** Lifetime of the LiveKit token a join link is exchanged for; at most 15 minutes. */
   API_PATIENT_TOKEN_TTL_MS: ms
     .min(10_000, { message: 'expected at least 10000 ms' })

@@ -43,7 +43,11 @@ export class ApiKeyStore {
     this.#keys = db.collection<ApiKeyDocument>(API_KEYS_COLLECTION);
   }
 
-  async create(name: string, scopes: readonly ApiKeyScope[], now = new Date()): Promise<CreatedApiKey> {
+  async create(
+    name: string,
+    scopes: readonly ApiKeyScope[],
+    now = new Date(),
+  ): Promise<CreatedApiKey> {
     const unknown = scopes.filter((s) => !API_KEY_SCOPES.includes(s));
     if (!scopes.length || unknown.length) {
       throw new Error(`scopes must be some of ${API_KEY_SCOPES.join(', ')}`);

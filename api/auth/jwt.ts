@@ -38,7 +38,11 @@ export async function loadOrCreateDevKey(path: string): Promise<DevKey> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     const pair = await generateKeyPair(DEV_ALG, { extractable: true });
-    jwk = { ...(await exportJWK(pair.privateKey)), kid: `dev-${Date.now().toString(36)}`, alg: DEV_ALG };
+    jwk = {
+      ...(await exportJWK(pair.privateKey)),
+      kid: `dev-${Date.now().toString(36)}`,
+      alg: DEV_ALG,
+    };
     await mkdir(dirname(path), { recursive: true });
     // wx: two processes creating it at once must not overwrite each other's key.
     try {
@@ -128,7 +132,10 @@ export function createStaffTokenVerifier(
         if (err instanceof joseErrors.JOSEError && !(err instanceof joseErrors.JWKSTimeout)) {
           throw new ApiProblem('unauthenticated', { detail: 'the bearer token is not valid' });
         }
-        throw new ApiProblem('unavailable', { detail: 'the token issuer is unreachable', cause: err });
+        throw new ApiProblem('unavailable', {
+          detail: 'the token issuer is unreachable',
+          cause: err,
+        });
       }
       const claimed = getClaim(payload, jwt.rolesClaim);
       const list = Array.isArray(claimed) ? claimed : typeof claimed === 'string' ? [claimed] : [];

@@ -23,6 +23,8 @@ export const PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /readyz': 'public',
   'GET /metrics': 'public',
   'GET /openapi.json': 'public',
+  // CORS preflight (@fastify/cors): browsers send it without credentials.
+  'OPTIONS *': 'public',
 
   'POST /v1/sessions': [...STAFF, 'sessions:create'],
   'GET /v1/sessions': [...STAFF, 'sessions:read'],

@@ -70,5 +70,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
 /** Who to record as the actor (an author, a link creator): never a patient. */
 export function actorOf(principal: Principal | null): string {
   if (!principal) return 'anonymous';
-  return principal.kind === 'staff' ? (principal.name ?? principal.subject) : `key:${principal.keyId}`;
+  return principal.kind === 'staff'
+    ? (principal.name ?? principal.subject)
+    : `key:${principal.keyId}`;
 }

@@ -31,9 +31,14 @@ async function main(): Promise<number> {
   const cfg = config();
   const mongo = await connectMongo(cfg.mongo);
   try {
-    const created = await new ApiKeyStore(mongo.db).create(values.name.trim(), scopes as ApiKeyScope[]);
+    const created = await new ApiKeyStore(mongo.db).create(
+      values.name.trim(),
+      scopes as ApiKeyScope[],
+    );
     process.stdout.write(`${created.key}\n`);
-    process.stderr.write(`key ${created.keyId} (${created.scopes.join(', ')}): shown once, store it now\n`);
+    process.stderr.write(
+      `key ${created.keyId} (${created.scopes.join(', ')}): shown once, store it now\n`,
+    );
     return 0;
   } finally {
     await mongo.close();
@@ -45,7 +50,9 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`${err instanceof ConfigError ? err.message : err instanceof Error ? err.stack : String(err)}\n`);
+    process.stderr.write(
+      `${err instanceof ConfigError ? err.message : err instanceof Error ? err.stack : String(err)}\n`,
+    );
     process.exitCode = 1;
   },
 );

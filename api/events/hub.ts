@@ -62,7 +62,10 @@ export class PubSubEventHub implements EventHub {
 
   static async start(opts: PubSubEventHubOptions): Promise<PubSubEventHub> {
     const name = opts.subscriptionName ?? `${opts.topic}-api-${randomUUID().slice(0, 8)}`;
-    const subscription = await ensureSubscription(opts.pubsub, { topic: opts.topic, subscription: name });
+    const subscription = await ensureSubscription(opts.pubsub, {
+      topic: opts.topic,
+      subscription: name,
+    });
     const hub = new PubSubEventHub(subscription, opts);
     subscription.on('message', (m: Message) => hub.#onMessage(m));
     subscription.on('error', (err: unknown) => hub.#log.warn({ err }, 'event subscription error'));
@@ -106,7 +109,9 @@ export class PubSubEventHub implements EventHub {
     );
     if (closed === TIMED_OUT) this.#log.warn('event subscription close timed out');
     const deleted = await withTimeout(
-      this.#subscription.delete().catch((err: unknown) => this.#log.warn({ err }, 'event subscription delete failed')),
+      this.#subscription
+        .delete()
+        .catch((err: unknown) => this.#log.warn({ err }, 'event subscription delete failed')),
       this.#closeTimeoutMs,
     );
     if (deleted === TIMED_OUT) this.#log.warn('event subscription delete timed out');

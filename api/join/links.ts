@@ -29,9 +29,7 @@ const hashCode = (code: string): string => createHash('sha256').update(code).dig
 const CODE_FORMAT = /^[A-Za-z0-9_-]{32}$/;
 
 export type LinkLookup =
-  | { kind: 'valid'; sessionId: string; hash: string }
-  | { kind: 'unknown' }
-  | { kind: 'expired' };
+  { kind: 'valid'; sessionId: string; hash: string } | { kind: 'unknown' } | { kind: 'expired' };
 
 export interface JoinLinksOptions {
   db: Db;
@@ -57,7 +55,13 @@ export class JoinLinks {
     // 192 random bits: unguessable, so the code alone may stand for the patient.
     const code = randomBytes(24).toString('base64url');
     const expiresAt = new Date(now.getTime() + this.#ttlMs);
-    await this.#links.insertOne({ _id: hashCode(code), sessionId, createdBy, createdAt: now, expiresAt });
+    await this.#links.insertOne({
+      _id: hashCode(code),
+      sessionId,
+      createdBy,
+      createdAt: now,
+      expiresAt,
+    });
     return { code, expiresAt };
   }
 

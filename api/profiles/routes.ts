@@ -17,11 +17,20 @@ import { ApiProblem } from '../errors.ts';
 
 const ProfileId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/);
 /** A draft as the editor holds it: YAML text, at most what a profile file sensibly is. */
-const Draft = z.object({ yaml: z.string().min(1).max(48 * 1024) }).strict();
+const Draft = z
+  .object({
+    yaml: z
+      .string()
+      .min(1)
+      .max(48 * 1024),
+  })
+  .strict();
 
 const DRAFT_FILE = 'draft.yaml';
 
-function parseDraft(yaml: string): { ok: true; profile: Profile } | { ok: false; issues: ProfileIssue[] } {
+function parseDraft(
+  yaml: string,
+): { ok: true; profile: Profile } | { ok: false; issues: ProfileIssue[] } {
   const r = parseProfileSource(yaml, { file: DRAFT_FILE, idMatchesFileName: false });
   return r.ok ? { ok: true, profile: r.profile } : { ok: false, issues: r.issues };
 }
@@ -56,7 +65,8 @@ export const profileRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
     const found = await deps.profiles.get(id, version);
     if (!found) {
       throw new ApiProblem('not_found', {
-        detail: version === undefined ? `no published profile ${id}` : `${id} has no version ${version}`,
+        detail:
+          version === undefined ? `no published profile ${id}` : `${id} has no version ${version}`,
       });
     }
     return found;
@@ -170,7 +180,10 @@ export const profileRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
           author: actorOf(request.principal),
           note: request.body.note,
         });
-        request.log.info({ profile: published.id, version: published.version, created }, 'profile published');
+        request.log.info(
+          { profile: published.id, version: published.version, created },
+          'profile published',
+        );
         return reply.code(created ? 201 : 200).send({ created, ...publishedView(published) });
       } catch (err) {
         if (err instanceof PublishConflictError) {
@@ -223,7 +236,10 @@ export const profileRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
         if (err instanceof TemplateError) {
           throw new ApiProblem('invalid_request', {
             detail: 'the first message needs values that were not given (pass "name")',
-            errors: err.missing.map((m) => ({ path: 'body.name', message: `${m.variable} is needed` })),
+            errors: err.missing.map((m) => ({
+              path: 'body.name',
+              message: `${m.variable} is needed`,
+            })),
           });
         }
         if (err instanceof PreviewError) {

@@ -69,7 +69,10 @@ export async function listSessions(
     const query: Document = { ...base };
     if (after) {
       const t = new Date(after.t);
-      query['$or'] = [{ requestedAt: { $lt: t } }, { requestedAt: t, sessionId: { $lt: after.id } }];
+      query['$or'] = [
+        { requestedAt: { $lt: t } },
+        { requestedAt: t, sessionId: { $lt: after.id } },
+      ];
       if (Object.keys(time).length) {
         query['$and'] = [{ requestedAt: time }];
         delete query['requestedAt'];

@@ -13,7 +13,11 @@ export type CreateSessionBody = typeof CreateSessionBody._input;
 /** An id for a session whose caller let the API pick one. */
 export const newSessionId = (): string => `ses_${randomUUID()}`;
 
-export function toSessionRequest(body: CreateSessionBody, sessionId: string, now: Date): SessionRequest {
+export function toSessionRequest(
+  body: CreateSessionBody,
+  sessionId: string,
+  now: Date,
+): SessionRequest {
   return SessionRequestV1.parse({
     ...body,
     sessionId,

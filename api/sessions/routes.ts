@@ -188,7 +188,8 @@ export const sessionRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
     {
       schema: {
         tags: ['sessions'],
-        summary: 'Server-Sent Events: each utterance as it is stored, then `end` when the call is over',
+        summary:
+          'Server-Sent Events: each utterance as it is stored, then `end` when the call is over',
         params: SessionParams,
         headers: z.object({ 'last-event-id': z.coerce.number().int().min(-1).optional() }),
       },
@@ -271,7 +272,11 @@ export const sessionRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
       if (TERMINAL_STATES.has(record.state)) {
         throw new ApiProblem('session_ended', { detail: `the session is ${record.state}` });
       }
-      const link = await deps.joinLinks.create(record.sessionId, actorOf(request.principal), deps.now());
+      const link = await deps.joinLinks.create(
+        record.sessionId,
+        actorOf(request.principal),
+        deps.now(),
+      );
       const path = `/v1/join/${link.code}`;
       return reply.code(201).send({
         code: link.code,
