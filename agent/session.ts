@@ -14,6 +14,7 @@ import {
   type llm,
   type VAD,
 } from '@livekit/agents';
+import { ParticipantKind, RoomEvent, type RemoteParticipant } from '@livekit/rtc-node';
 import { withTimeout } from '../infra/async.ts';
 import type { Config } from '../infra/config.ts';
 import { ValidationError, VoiceCareError } from '../infra/errors.ts';
@@ -21,6 +22,7 @@ import type { Logger } from '../infra/logger.ts';
 import type { Profile, SafetyRule } from '../prompts/schema.ts';
 import { renderProfile, templateValuesFor } from '../prompts/template.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
+import { patientIdentity } from '../sessions/participants.ts';
 import {
   SessionRequestV1,
   type Escalation,
@@ -291,7 +293,21 @@ class SessionRun<P> {
     this.maxDurationTimer = setTimeout(() => this.requestEnd('max_duration'), maxMs);
     this.maxDurationTimer.unref();
 
-    await session.start({ agent, room: ctx.room, inputOptions: { closeOnDisconnect: true } });
+    // The agent hears and answers only the session's patient (the identity the API's join token
+    // carries); anyone else in the room is ignored by the framework and recorded here.
+    const patient = patientIdentity(this.sessionId);
+    ctx.room.on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => {
+      if (p.identity === patient || p.kind === ParticipantKind.AGENT) return;
+      this.log.warn(
+        { participantKind: p.kind, pii: { identity: p.identity } },
+        'ignoring a participant who is not the patient',
+      );
+    });
+    await session.start({
+      agent,
+      room: ctx.room,
+      inputOptions: { closeOnDisconnect: true, participantIdentity: patient },
+    });
   }
 
   /**

@@ -396,6 +396,8 @@ describe('patient join links', () => {
     expect(early.status).toBe(409);
     expect(await early.json()).toMatchObject({ code: 'session_not_ready', retryable: true });
     await sessions.transition(id, 'dispatching', new Date(), { room: `session-${id}-1` });
+    expect((await open(l.path)).status).toBe(409);
+    await sessions.transition(id, 'active', new Date(), { room: `session-${id}-1` });
     expect((await open(l.path)).status).toBe(200);
   });
 

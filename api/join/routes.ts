@@ -18,8 +18,9 @@ export const joinRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
         summary: 'Open a join link: the LiveKit URL and a microphone-only token for the call',
         params: z.object({ code: z.string().max(64) }),
       },
-      // Codes are unguessable; this only keeps a scanner from costing us database reads.
-      config: { rateLimit: { max: 30, timeWindow: 60_000 } },
+      // Codes are unguessable; this only keeps a scanner from costing us database reads. A
+      // patient's page polls while the call is set up (every 2 s, as Retry-After says).
+      config: { rateLimit: { max: 120, timeWindow: 60_000 } },
     },
     async (request) => {
       const now = deps.now();
@@ -34,8 +35,9 @@ export const joinRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
       if (!session || TERMINAL_STATES.has(session.state)) {
         throw new ApiProblem('session_ended', { detail: 'This call has ended.' });
       }
-      // Placed means a room on the record and the agent on its way or there.
-      if (!session.room || (session.state !== 'active' && session.state !== 'dispatching')) {
+      // Placed means active: the agent is in the room. While dispatching, a retry may still
+      // move the session to a new room and close this one under the patient.
+      if (!session.room || session.state !== 'active') {
         throw new ApiProblem('session_not_ready', {
           detail: 'Your call is being set up. Try again in a few seconds.',
         });

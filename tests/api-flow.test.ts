@@ -1,0 +1,117 @@
+/**
+ * The whole path a backend, a patient and a clinician take through the API: a backend creates a
+ * session with its API key; the real dispatcher places it and a real agent worker joins; the
+ * backend gets a join link; the patient opens it and joins with the token it returns (rtc-node);
+ * they talk (the AI vendors are stand-ins); a clinician reads the transcript.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDispatcher, type RunningDispatcher } from '../dispatcher/index.ts';
+import { AgentHarness } from './support/agent-harness.ts';
+import { json, startApi, type ApiFixture } from './support/api.ts';
+import { testConfig, uniqueName } from './support/env.ts';
+import { shutdownRtc, SimulatedPatient } from './support/patient.ts';
+
+const short = { firstMessage: 'Hi {{patient.displayName or "there"}}, is now a good time?' };
+
+describe('the session API, end to end', () => {
+  let h: AgentHarness;
+  let dispatcher: RunningDispatcher;
+  let f: ApiFixture;
+  let patient: SimulatedPatient | undefined;
+
+  beforeAll(async () => {
+    h = await AgentHarness.start({ profiles: [{ file: 'intake.yaml', override: short }] });
+    const shared = {
+      ...h.env,
+      AGENT_NAME: h.agentName,
+      PUBSUB_REQUESTS_TOPIC: uniqueName('requests'),
+      PUBSUB_REQUESTS_SUBSCRIPTION: uniqueName('requests-sub'),
+      PUBSUB_DEAD_LETTER_TOPIC: uniqueName('dead'),
+      DISPATCHER_HTTP_PORT: '0',
+      // A cold worker on a busy 2-core machine can take a while to take its first job.
+      DISPATCHER_JOIN_TIMEOUT_MS: '60000',
+    };
+    await h.startWorker();
+    dispatcher = await runDispatcher(testConfig(shared), { processMetrics: false });
+    f = await startApi(shared);
+  });
+
+  afterAll(async () => {
+    await patient?.leave().catch(() => undefined);
+    await f?.stop();
+    await dispatcher?.stop();
+    await h?.close();
+    await shutdownRtc();
+  });
+
+  it('creates, places, joins, talks and reads back the transcript', async () => {
+    const backend = `ApiKey ${await f.apiKey(['sessions:create', 'sessions:read'])}`;
+    const created = await f.fetch('/v1/sessions', {
+      ...json({ profile: { id: 'intake' }, patient: { ref: 'pt-0001', displayName: 'Ann' } }),
+      auth: backend,
+    });
+    expect(created.status).toBe(202);
+    const { sessionId } = (await created.json()) as { sessionId: string };
+
+    const link = (await (
+      await f.fetch(`/v1/sessions/${sessionId}/join-link`, { method: 'POST', auth: backend })
+    ).json()) as { path: string };
+
+    // The patient's page retries while the call is being set up, as the problem says to.
+    let joined: { livekitUrl: string; token: string; room: string; identity: string } | undefined;
+    for (let i = 0; i < 90 && !joined; i++) {
+      const res = await f.fetch(link.path, { method: 'POST' });
+      if (res.status === 200) joined = (await res.json()) as typeof joined;
+      else {
+        expect(res.status).toBe(409);
+        expect(res.headers.get('retry-after')).toBe('2');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    if (!joined) throw new Error('the session was never placed');
+    expect(joined.room).toMatch(new RegExp(`^session-${sessionId}-\\d+$`));
+
+    patient = await SimulatedPatient.join({
+      livekit: { ...h.cfg.livekit, url: joined.livekitUrl },
+      room: joined.room,
+      identity: joined.identity,
+      token: joined.token,
+    });
+    await patient.waitForAgentSpeech({ timeoutMs: 30_000 });
+    h.standins.deepgram.hear('yes this is a good time');
+    h.standins.openai.reply('Great. What is the main reason for your visit?');
+    const u = await patient.say('yes this is a good time');
+    await patient.waitForAgentSpeech({ after: u.speechEndedAt, timeoutMs: 20_000 });
+
+    const clinician = `Bearer ${await f.staffToken(['clinician'])}`;
+    // The backend's key may read the session but never what the patient said.
+    expect(
+      (await f.fetch(`/v1/sessions/${sessionId}/transcript`, { auth: backend })).status,
+    ).toBe(403);
+    let said: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const t = (await (
+        await f.fetch(`/v1/sessions/${sessionId}/transcript`, { auth: clinician })
+      ).json()) as { utterances: { role: string; text: string }[] };
+      said = t.utterances.map((x) => `${x.role}: ${x.text}`);
+      if (said.some((s) => s.startsWith('patient:')) && said.length >= 3) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(said[0]).toBe('agent: Hi Ann, is now a good time?');
+    expect(said).toContain('patient: yes this is a good time');
+    expect(said).toContain('agent: Great. What is the main reason for your visit?');
+
+    const session = (await (
+      await f.fetch(`/v1/sessions/${sessionId}`, { auth: backend })
+    ).json()) as { state: string; room: string; profileVersion?: number };
+    expect(session).toMatchObject({ state: 'active', room: joined.room });
+
+    // Cancel ends the live call: the room goes, and the record says why.
+    const cancel = await f.fetch(`/v1/sessions/${sessionId}/cancel`, {
+      method: 'POST',
+      auth: clinician,
+    });
+    expect(cancel.status).toBe(200);
+    expect(await cancel.json()).toMatchObject({ state: 'interrupted', cancelled: true });
+  }, 240_000);
+});
