@@ -82,10 +82,6 @@ export async function apiPhase(opts: ApiPhaseOptions): Promise<ApiBenchResult> {
     const { sessionId } = JSON.parse(accepted) as { sessionId: string };
     const docRes = await f.fetch(`/v1/sessions/${sessionId}`, { auth: `ApiKey ${key}` });
     const doc = (await docRes.json()) as unknown;
-    const accepted = await created
-      .clone()
-      .text()
-      .catch(() => '{}');
     bare.get('/doc', async () => doc);
     bare.post('/doc', async (_request, reply) => reply.code(202).send(accepted));
     await bare.listen({ host: '127.0.0.1', port: 0 });
