@@ -163,6 +163,11 @@ const envSchema = z.object({
     .pipe(z.array(url(['http:', 'https:'])))
     .optional(),
   API_SHUTDOWN_TIMEOUT_MS: ms.default(8000),
+  /**
+   * GET /v1/sessions/:id may answer from a read at most this old (0: always read the store).
+   * Concurrent reads of one session share one store read either way.
+   */
+  API_READ_CACHE_MS: ms.max(5000, { message: 'expected at most 5000 ms' }).default(250),
 
   STT_PROVIDERS: providerList(['deepgram', 'local'] as const).optional(),
   LLM_PROVIDERS: providerList(['openai', 'local'] as const).optional(),
@@ -263,6 +268,7 @@ export interface Config {
     rateLimit: { max: number; windowMs: number };
     corsOrigins: readonly string[];
     shutdownTimeoutMs: number;
+    readCacheMs: number;
   };
   providers: {
     stt: readonly SttProvider[];
@@ -408,6 +414,7 @@ export function loadConfig(env: Env): Config {
       rateLimit: { max: e.API_RATE_LIMIT_MAX, windowMs: e.API_RATE_LIMIT_WINDOW_MS },
       corsOrigins: e.API_CORS_ORIGINS ?? [],
       shutdownTimeoutMs: e.API_SHUTDOWN_TIMEOUT_MS,
+      readCacheMs: e.API_READ_CACHE_MS,
     },
     providers: {
       stt,

@@ -16,6 +16,7 @@ import { ApiProblem } from '../errors.ts';
 import { openSse } from '../sse.ts';
 import { fingerprint, CreateSessionBody, newSessionId, toSessionRequest } from './request.ts';
 import { listSessions } from './list.ts';
+import { SessionReadCache } from './read-cache.ts';
 
 const SessionParams = z.object({ id: z.string().min(1).max(128) });
 
@@ -57,6 +58,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
     return found;
   };
 
+  const reads = new SessionReadCache((id) => deps.sessions.get(id), deps.cfg.api.readCacheMs);
   const load = async (id: string): Promise<SessionRecord> => {
     const record = await deps.sessions.get(id);
     if (!record) throw new ApiProblem('not_found', { detail: 'no such session' });
@@ -164,7 +166,11 @@ export const sessionRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
         params: SessionParams,
       },
     },
-    async (request) => sessionView(await load(request.params.id)),
+    async (request) => {
+      const record = await reads.get(request.params.id);
+      if (!record) throw new ApiProblem('not_found', { detail: 'no such session' });
+      return sessionView(record);
+    },
   );
 
   app.get(
