@@ -85,9 +85,9 @@ describe('the session API, end to end', () => {
 
     const clinician = `Bearer ${await f.staffToken(['clinician'])}`;
     // The backend's key may read the session but never what the patient said.
-    expect(
-      (await f.fetch(`/v1/sessions/${sessionId}/transcript`, { auth: backend })).status,
-    ).toBe(403);
+    expect((await f.fetch(`/v1/sessions/${sessionId}/transcript`, { auth: backend })).status).toBe(
+      403,
+    );
     let said: string[] = [];
     for (let i = 0; i < 40; i++) {
       const t = (await (
