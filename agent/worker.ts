@@ -87,6 +87,8 @@ export function serverOptions(cfg: Config): ServerOptions {
     // The framework's defaults are one hour and one minute; Cloud Run kills ~10 s after SIGTERM.
     drainTimeout: cfg.agent.drainTimeoutMs,
     shutdownProcessTimeout: cfg.agent.shutdownTimeoutMs,
+    // A busy machine can take longer than the framework's 10 s to import and prewarm a job process.
+    initializeProcessTimeout: cfg.agent.initializeTimeoutMs,
     logLevel: cfg.log.level === 'silent' ? 'fatal' : cfg.log.level,
   });
 }

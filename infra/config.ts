@@ -74,6 +74,10 @@ const envSchema = z.object({
   AGENT_MAX_JOBS: z.coerce.number().int().min(0).default(0),
   /** How long a job process may take to shut down (flush transcripts, final record). */
   AGENT_SHUTDOWN_TIMEOUT_MS: ms.default(2500),
+  /** How long a job process may take to start (import, prewarm); the framework's default. */
+  AGENT_INITIALIZE_TIMEOUT_MS: ms
+    .min(1000, { message: 'expected at least 1000 ms' })
+    .default(10_000),
   AGENT_MAX_SESSION_MS: ms.default(30 * 60_000),
   /**
    * `model`: the framework's on-device end-of-turn model (v1-mini, no download);
@@ -232,6 +236,7 @@ export interface Config {
     cpuLoad: boolean;
     maxJobs: number;
     shutdownTimeoutMs: number;
+    initializeTimeoutMs: number;
     maxSessionMs: number;
     turnDetection: 'model' | 'vad' | 'stt';
     timeZone: string | undefined;
@@ -375,6 +380,7 @@ export function loadConfig(env: Env): Config {
       cpuLoad: e.AGENT_CPU_LOAD,
       maxJobs: e.AGENT_MAX_JOBS,
       shutdownTimeoutMs: e.AGENT_SHUTDOWN_TIMEOUT_MS,
+      initializeTimeoutMs: e.AGENT_INITIALIZE_TIMEOUT_MS,
       maxSessionMs: e.AGENT_MAX_SESSION_MS,
       turnDetection: e.AGENT_TURN_DETECTION,
       timeZone: e.AGENT_TIME_ZONE,

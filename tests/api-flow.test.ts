@@ -20,7 +20,11 @@ describe('the session API, end to end', () => {
   let patient: SimulatedPatient | undefined;
 
   beforeAll(async () => {
-    h = await AgentHarness.start({ profiles: [{ file: 'intake.yaml', override: short }] });
+    h = await AgentHarness.start({
+      profiles: [{ file: 'intake.yaml', override: short }],
+      // This machine is shared: importing a job process has taken 20-30 s under load here.
+      workerEnv: { AGENT_INITIALIZE_TIMEOUT_MS: '90000' },
+    });
     const shared = {
       ...h.env,
       AGENT_NAME: h.agentName,
@@ -29,7 +33,7 @@ describe('the session API, end to end', () => {
       PUBSUB_DEAD_LETTER_TOPIC: uniqueName('dead'),
       DISPATCHER_HTTP_PORT: '0',
       // A cold worker on a busy 2-core machine can take a while to take its first job.
-      DISPATCHER_JOIN_TIMEOUT_MS: '60000',
+      DISPATCHER_JOIN_TIMEOUT_MS: '120000',
     };
     await h.startWorker();
     dispatcher = await runDispatcher(testConfig(shared), { processMetrics: false });
