@@ -18,6 +18,7 @@ import {
   type llm,
   type VAD,
 } from '@livekit/agents';
+import { ParticipantKind, RoomEvent, type RemoteParticipant } from '@livekit/rtc-node';
 import { withTimeout } from '../infra/time.ts';
 import type { Config } from '../infra/config.ts';
 import { VoiceCareError } from '../infra/errors.ts';
@@ -27,6 +28,7 @@ import { renderProfile, templateValuesFor } from '../prompts/template.ts';
 import type { EscalationCourier } from '../sessions/escalation-delivery.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
 import { readRequest, rejectionRecord } from '../sessions/intake.ts';
+import { patientIdentity } from '../sessions/participants.ts';
 import {
   type CapturedAnswer,
   type Escalation,
@@ -325,18 +327,28 @@ class SessionRun<P> {
     this.maxDurationTimer = setTimeout(() => this.requestEnd('max_duration'), maxMs);
     this.maxDurationTimer.unref();
 
+    // The agent hears and answers only the session's patient (the identity the API's join token
+    // carries); anyone else in the room is ignored by the framework and recorded here.
+    const patient = patientIdentity(this.sessionId);
+    ctx.room.on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => {
+      if (p.identity === patient || p.kind === ParticipantKind.AGENT) return;
+      this.log.warn(
+        { participantKind: p.kind, pii: { identity: p.identity } },
+        'ignoring a participant who is not the patient',
+      );
+    });
     await session.start({
       agent,
       room: ctx.room,
       inputOptions: {
         closeOnDisconnect: true,
+        participantIdentity: patient,
         // Typed text is screened like speech (agent/text-input.ts), never sent straight on.
         textEnabled: true,
         textInputCallback: typedTextCallback({
           agent: () => agent,
-          // The participant the session listens to is the patient; the room may hold others.
-          // (`_roomIO` is the framework's own handle on that link; there is no public getter.)
-          isPatient: (identity) => session._roomIO?.linkedParticipant?.identity === identity,
+          // Only the session's patient may type; the room may hold others.
+          isPatient: (identity) => identity === patient,
           log: this.log,
           maxChars: deps.cfg.safety.maxTypedChars,
           onAccepted: () => {

@@ -27,12 +27,12 @@ export interface BenchOptions {
   turnDetection: 'vad' | 'stt' | 'model';
   /** Wall-clock budget for the phases (setup and service start are outside it). */
   budgetMs: number;
-  /** Phases to run (all by default): latency, density, burst, memory. */
+  /** Phases to run (all by default): latency, density, burst, memory, api. */
   only: Set<string>;
   outDir: string;
 }
 
-const PHASES = ['latency', 'density', 'burst', 'memory'] as const;
+const PHASES = ['latency', 'density', 'burst', 'memory', 'api'] as const;
 
 function int(name: string, v: string | undefined, fallback: number, min = 0): number {
   if (v === undefined) return fallback;

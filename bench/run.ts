@@ -6,6 +6,7 @@
  *   burst    more requests at once than the worker takes, through the real dispatcher
  *   memory   sequential greeting-and-leave sessions through the dispatcher: RSS after each, and
  *            publish → agent joined with a warm pool
+ *   api      autocannon on the session API's read and create, beside a bare Fastify route
  *
  * Results: Markdown and JSON in bench/results/ (git-ignored). Options: see bench/options.ts.
  */
@@ -23,6 +24,7 @@ import { densityPhase, type Baseline, type DensityResult } from './phases/densit
 import { latencyPhase, type LatencyResult } from './phases/latency.ts';
 import { joinPhase, type JoinResult } from './phases/join.ts';
 import { memoryPhase, waitQuiet, type MemoryResult } from './phases/memory.ts';
+import { apiPhase, type ApiBenchResult } from './phases/api.ts';
 
 /** Rough phase costs on 2 cores, for keeping within the budget. */
 const BURST_ESTIMATE_MS = 80_000;
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
   let density: DensityResult | undefined;
   let burst: BurstResult | undefined;
   let memory: MemoryResult | undefined;
+  let api: ApiBenchResult | undefined;
   const durability: BenchReport['durability'] = {};
   ctx.say(
     `machine: ${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}, load ${machine.loadAverageAtStart.map((x) => x.toFixed(2)).join(' ')}`,
@@ -129,6 +132,13 @@ async function main(): Promise<void> {
       memory = await memoryPhase(ctx, w, cfg.agent.numIdleProcesses);
       await stop(w);
     }
+    if (opts.only.has('api')) {
+      // No agents running: the API's figures are its own, not a share of a busy worker's CPU.
+      api = await apiPhase({ durationS: 10, connections: 20, say: (l) => ctx.say(l) });
+      ctx.say(
+        `api: read ${api.read.ours.rps.toFixed(0)} req/s p99 ${api.read.ours.p99Ms.toFixed(0)} ms (bare ${api.read.bare.rps.toFixed(0)}), create ${api.create.ours.rps.toFixed(0)} req/s p99 ${api.create.ours.p99Ms.toFixed(0)} ms`,
+      );
+    }
   } finally {
     await Promise.allSettled(workers.map((w) => w.stop()));
     await ctx.close().catch((err: unknown) => console.error('bench cleanup:', err));
@@ -163,6 +173,7 @@ async function main(): Promise<void> {
     ...(density ? { density } : {}),
     ...(burst ? { burst } : {}),
     ...(memory ? { memory } : {}),
+    ...(api ? { api } : {}),
     durability,
     notes: ctx.notes,
   };

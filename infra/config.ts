@@ -157,6 +157,52 @@ const envSchema = z.object({
    * as the last fallback for speech (the dialogue engine is never a silent LLM fallback: it
    * would restart the protocol mid-call).
    */
+  /** Set by Cloud Run and similar platforms: the API then listens on 0.0.0.0:$PORT. */
+  PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  API_HOST: z.string().min(1).default('127.0.0.1'),
+  API_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
+  /** Where the API is reachable from outside; join links are absolute when it is set. */
+  API_PUBLIC_URL: url(['http:', 'https:']).optional(),
+  /** OIDC issuer of staff tokens; unset locally, where the dev key signs them. */
+  API_JWT_ISSUER: z.string().min(1).default('voicecare-dev'),
+  API_JWT_AUDIENCE: z.string().min(1).default('voicecare-api'),
+  /** The issuer's JWKS; unset means tokens are checked against the local dev key. */
+  API_JWKS_URL: url(['https:', 'http:']).optional(),
+  /** Claim holding the staff roles: a dotted path such as `realm_access.roles`. */
+  API_ROLES_CLAIM: z.string().min(1).default('roles'),
+  /** The local dev signing key (a private JWK), created on first use. Git-ignored. */
+  API_DEV_KEY_PATH: z.string().min(1).default('.run/api-dev-key.json'),
+  /** How long a patient join link stays usable. */
+  API_JOIN_LINK_TTL_MS: ms
+    .min(1000, { message: 'expected at least 1000 ms' })
+    .default(24 * 3_600_000),
+  /** Lifetime of the LiveKit token a join link is exchanged for; at most 15 minutes. */
+  API_PATIENT_TOKEN_TTL_MS: ms
+    .min(10_000, { message: 'expected at least 10000 ms' })
+    .max(15 * 60_000, { message: 'expected at most 900000 ms (15 minutes)' })
+    .default(10 * 60_000),
+  API_BODY_LIMIT_BYTES: positiveInt.default(64 * 1024),
+  /** Requests per caller (API key, staff subject, or IP) per window. */
+  API_RATE_LIMIT_MAX: positiveInt.default(1200),
+  API_RATE_LIMIT_WINDOW_MS: ms.min(1000, { message: 'expected at least 1000 ms' }).default(60_000),
+  /** Browser origins allowed to call the API (the console), as a comma list; unset: none. */
+  API_CORS_ORIGINS: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(url(['http:', 'https:'])))
+    .optional(),
+  API_SHUTDOWN_TIMEOUT_MS: ms.default(8000),
+  /**
+   * GET /v1/sessions/:id may answer from a read at most this old (0: always read the store).
+   * Concurrent reads of one session share one store read either way.
+   */
+  API_READ_CACHE_MS: ms.max(5000, { message: 'expected at most 5000 ms' }).default(250),
+
   STT_PROVIDERS: providerList(['deepgram', 'local'] as const).optional(),
   LLM_PROVIDERS: providerList(['openai', 'local'] as const).optional(),
   TTS_PROVIDERS: providerList(['elevenlabs', 'openai', 'local'] as const).optional(),
@@ -312,6 +358,25 @@ export function loadConfig(env: Env) {
       leaseMs: e.DISPATCHER_LEASE_MS,
       roomEmptyTimeoutMs: e.DISPATCHER_ROOM_EMPTY_TIMEOUT_MS,
       roomDepartureTimeoutMs: e.DISPATCHER_ROOM_DEPARTURE_TIMEOUT_MS,
+    },
+    api: {
+      host: e.PORT !== undefined ? '0.0.0.0' : e.API_HOST,
+      port: e.PORT ?? e.API_PORT,
+      publicUrl: e.API_PUBLIC_URL?.replace(/\/+$/, ''),
+      jwt: {
+        issuer: e.API_JWT_ISSUER,
+        audience: e.API_JWT_AUDIENCE,
+        jwksUrl: e.API_JWKS_URL,
+        rolesClaim: e.API_ROLES_CLAIM,
+        devKeyPath: e.API_DEV_KEY_PATH,
+      },
+      joinLinkTtlMs: e.API_JOIN_LINK_TTL_MS,
+      patientTokenTtlMs: e.API_PATIENT_TOKEN_TTL_MS,
+      bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
+      rateLimit: { max: e.API_RATE_LIMIT_MAX, windowMs: e.API_RATE_LIMIT_WINDOW_MS },
+      corsOrigins: e.API_CORS_ORIGINS ?? [],
+      shutdownTimeoutMs: e.API_SHUTDOWN_TIMEOUT_MS,
+      readCacheMs: e.API_READ_CACHE_MS,
     },
     providers: {
       stt,

@@ -25,3 +25,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 bash "$root/scripts/install-tools.sh" all
+
+# The local signing key for staff tokens (`npm run token`); git-ignored, created once.
+node --import tsx -e "const { loadOrCreateDevKey } = await import('./api/auth/jwt.ts'); const { config } = await import('./infra/config.ts'); const { devKeyPath } = await import('./api/main.ts'); await loadOrCreateDevKey(devKeyPath(config()));" >&2 \
+  || die "could not create the API dev key (see above)"

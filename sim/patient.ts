@@ -89,6 +89,11 @@ export interface SimulatedPatientOptions {
   tokenTtlMs: number;
   /** @defaultValue 10000 */
   connectTimeoutMs: number;
+  /**
+   * A join token minted elsewhere (the API's join link), used instead of minting one: then
+   * `identity` must be the token's, and the grants are whatever the token carries.
+   */
+  token?: string;
 }
 
 export type SimulatedPatientInit = Partial<SimulatedPatientOptions> &
@@ -453,11 +458,11 @@ export class SimulatedPatient {
 
   private async connect(): Promise<void> {
     const o = this.options;
-    const token = new AccessToken(o.livekit.apiKey, o.livekit.apiSecret, {
+    const minted = new AccessToken(o.livekit.apiKey, o.livekit.apiSecret, {
       identity: o.identity,
       ttl: Math.ceil(o.tokenTtlMs / 1000),
     });
-    token.addGrant({
+    minted.addGrant({
       room: o.room,
       roomJoin: true,
       canPublish: true,
@@ -472,7 +477,7 @@ export class SimulatedPatient {
     this.room.registerByteStreamHandler(TOPIC_AGENT_SESSION, this.onSessionStream);
 
     await withTimeout(
-      this.room.connect(o.livekit.url, await token.toJwt(), {
+      this.room.connect(o.livekit.url, o.token ?? (await minted.toJwt()), {
         autoSubscribe: true,
         dynacast: false,
       }),

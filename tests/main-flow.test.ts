@@ -25,6 +25,7 @@ describe('the main command', () => {
     PUBSUB_EVENTS_TOPIC: uniqueName('events'),
     DISPATCHER_HTTP_PORT: String(40_000 + Math.floor(Math.random() * 10_000)),
     AGENT_HTTP_PORT: String(50_000 + Math.floor(Math.random() * 10_000)),
+    API_PORT: '0',
   };
 
   afterAll(async () => {

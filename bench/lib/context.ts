@@ -10,6 +10,7 @@ import { SimulatedPatient } from '../../sim/patient.ts';
 import { BARE_GREETING } from '../bare-agent.ts';
 import type { BenchOptions } from '../options.ts';
 import type { BenchWorker } from './workers.ts';
+import { patientIdentity } from '../../sessions/participants.ts';
 
 /** What the LLM stand-in answers every turn: one word, so any silence inside it is a dropout. */
 export const REPLY = 'Understood.';
@@ -96,7 +97,11 @@ export class BenchContext {
     const request = this.h.request();
     await this.h.sessions.claim(request, new Date());
     const room = `vc-${request.sessionId}`;
-    const patient = await SimulatedPatient.join({ livekit: this.h.cfg.livekit, room });
+    const patient = await SimulatedPatient.join({
+      livekit: this.h.cfg.livekit,
+      room,
+      identity: patientIdentity(request.sessionId),
+    });
     await this.#dispatch.createDispatch(room, worker.agentName, {
       metadata: JSON.stringify(request),
     });

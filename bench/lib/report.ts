@@ -12,6 +12,7 @@ import type { MemoryResult } from '../phases/memory.ts';
 import type { DurabilityResult } from './durability.ts';
 import type { MachineInfo } from './procs.ts';
 import type { Summary } from './stats.ts';
+import { formatApiResult, type ApiBenchResult } from '../phases/api.ts';
 
 export interface BenchSettings {
   providerLatencies: { sttFinalMs: number; llmTtftMs: number; ttsTtfbMs: number };
@@ -43,6 +44,7 @@ export interface BenchReport {
   density?: DensityResult;
   burst?: BurstResult;
   memory?: MemoryResult;
+  api?: ApiBenchResult;
   durability: { latencySession?: DurabilityResult; densitySessions?: DurabilityResult };
   goals: GoalRow[];
   notes: string[];
@@ -144,6 +146,14 @@ export function goalsOf(r: Omit<BenchReport, 'goals'>): GoalRow[] {
       measured: `≤ ${ms(du.p95UpperBound)} (median session p95 ${ms(du.p95MedianSession)})`,
       target: '≤ 50 ms',
       met: du.p95UpperBound <= 50,
+    });
+  }
+  if (r.api) {
+    rows.push({
+      metric: `API read GET /v1/sessions/:id (${r.api.connections} connections)`,
+      measured: `${Math.round(r.api.read.ours.rps)} req/s, p99 ${ms(r.api.read.ours.p99Ms)} (bare ${Math.round(r.api.read.bare.rps)} req/s)`,
+      target: '≥ 1000 req/s, p99 < 200 ms',
+      met: r.api.goal.met,
     });
   }
   return rows;
@@ -472,6 +482,8 @@ export function markdown(r: BenchReport): string {
       '',
     );
   }
+
+  if (r.api) out.push('## Session API', '', ...formatApiResult(r.api), '');
 
   if (r.notes.length) {
     out.push('## Notes from this run', '', ...r.notes.map((n) => `- ${n}`), '');

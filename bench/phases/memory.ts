@@ -11,6 +11,7 @@ import { openLane } from '../lib/lane.ts';
 import { countOf, groupSnapshot, rssOf } from '../lib/procs.ts';
 import { slope, sleep, summarize, type Summary } from '../lib/stats.ts';
 import type { BenchWorker } from '../lib/workers.ts';
+import { patientIdentity } from '../../sessions/participants.ts';
 
 export interface MemorySample {
   /** Sessions completed before this sample. */
@@ -163,6 +164,7 @@ export async function memoryPhase(
       const patient = await SimulatedPatient.join({
         livekit: ctx.h.cfg.livekit,
         room,
+        identity: patientIdentity(id),
         recordAgentAudio: false,
       });
       try {

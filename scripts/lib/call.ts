@@ -13,6 +13,7 @@ import type { SessionEvent, SessionRecord, Utterance } from '../../sessions/sche
 import { SimulatedPatient } from '../../sim/patient.ts';
 import { readWav } from '../../sim/speech.ts';
 import { answerFor, PATIENT_SCRIPTS } from './patient-scripts.ts';
+import { patientIdentity } from '../../sessions/participants.ts';
 
 export interface CallOptions {
   cfg: Config;
@@ -102,7 +103,11 @@ export async function placeCall(opts: CallOptions): Promise<CallResult> {
       );
     }
     out(dim(`  agent joined room ${placed.room}; the patient is joining`));
-    patient = await SimulatedPatient.join({ livekit: cfg.livekit, room: placed.room });
+    patient = await SimulatedPatient.join({
+      livekit: cfg.livekit,
+      room: placed.room,
+      identity: patientIdentity(sessionId),
+    });
 
     // Print the conversation as MongoDB stores it.
     const shown = new Set<number>();

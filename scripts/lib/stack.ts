@@ -9,6 +9,8 @@ import { promisify } from 'node:util';
 import type { Config } from '../../infra/config.ts';
 import { connectMongo, type MongoHandle } from '../../infra/mongo.ts';
 import { runDispatcher, type RunningDispatcher } from '../../dispatcher/main.ts';
+import { ApiKeyStore } from '../../api/auth/api-keys.ts';
+import { runApi, type RunningApi } from '../../api/main.ts';
 import { listProfileFiles, readProfile } from '../../prompts/loader.ts';
 import { MongoProfileStore } from '../../prompts/mongo-store.ts';
 import { PublishConflictError } from '../../prompts/store.ts';
@@ -37,6 +39,9 @@ export interface Stack {
   sessions: MongoSessionStore;
   utterances: MongoUtteranceStore;
   dispatcher: RunningDispatcher;
+  api: RunningApi;
+  /** A backend API key made for this run (sessions:create, sessions:read). */
+  apiKey: string;
   worker: AgentWorker;
   stop(): Promise<void>;
 }
@@ -138,6 +143,17 @@ export async function startStack(
     });
     progress(`  dispatcher health and metrics: ${dispatcher.opsUrl}/metrics`);
 
+    const api = await timed(progress, 'starting the session API', () =>
+      runApi(cfg, { processMetrics: false }),
+    );
+    cleanups.push(() => api.stop());
+    const apiKey = (
+      await new ApiKeyStore(mongo.db).create('npm start', ['sessions:create', 'sessions:read'])
+    ).key;
+    progress(`  session API: ${api.url} (OpenAPI: ${api.url}/openapi.json)`);
+    progress(`  backend API key for this run: ${apiKey}`);
+    progress('  clinician token: npm run token -- --role clinician');
+
     const worker = await timed(
       progress,
       'starting an agent worker (Silero VAD, local speech engines)',
@@ -155,6 +171,8 @@ export async function startStack(
       sessions: new MongoSessionStore({ db: mongo.db }),
       utterances: new MongoUtteranceStore({ db: mongo.db }),
       dispatcher,
+      api,
+      apiKey,
       worker,
       stop,
     };

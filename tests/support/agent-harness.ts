@@ -23,6 +23,7 @@ import { startAgentWorker, type AgentWorker } from './agent-worker.ts';
 import { testConfig, uniqueName } from './env.ts';
 import { SimulatedPatient } from './patient.ts';
 import { startStandins, type Standins, type StandinsOptions } from './standins/index.ts';
+import { patientIdentity } from '../../sessions/participants.ts';
 
 export interface HarnessOptions {
   standins?: Partial<StandinsOptions>;
@@ -133,7 +134,11 @@ export class AgentHarness {
   async startSession(request = this.request(), metadata?: string): Promise<StartedSession> {
     await this.sessions.claim(request, new Date());
     const room = `vc-${request.sessionId}`;
-    const patient = await SimulatedPatient.join({ livekit: this.cfg.livekit, room });
+    const patient = await SimulatedPatient.join({
+      livekit: this.cfg.livekit,
+      room,
+      identity: patientIdentity(request.sessionId),
+    });
     this.patients.push(patient);
     const dispatch = new AgentDispatchClient(
       this.cfg.livekit.url.replace(/^ws/, 'http'),

@@ -1,0 +1,72 @@
+/**
+ * Who may call what, as data. The server enforces this table (auth/plugin.ts) and the
+ * authorisation test walks it. A route that is not in the table is refused for everyone.
+ */
+
+export const STAFF_ROLES = ['clinician', 'admin'] as const;
+export type StaffRole = (typeof STAFF_ROLES)[number];
+
+export const API_KEY_SCOPES = ['sessions:create', 'sessions:read'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
+/** A grant: a staff role, or an API-key scope. */
+export type Grant = StaffRole | ApiKeyScope;
+
+/** `public`: no credentials at all (the join code or the probe is the whole point). */
+export type Permission = 'public' | readonly Grant[];
+
+const STAFF: readonly Grant[] = ['clinician', 'admin'];
+
+/** `METHOD /path` as Fastify names the route (its pattern, not the URL called). */
+export const PERMISSIONS: Readonly<Record<string, Permission>> = {
+  'GET /healthz': 'public',
+  'GET /readyz': 'public',
+  'GET /metrics': 'public',
+  'GET /openapi.json': 'public',
+  // CORS preflight (@fastify/cors): browsers send it without credentials.
+  'OPTIONS *': 'public',
+
+  'POST /v1/sessions': [...STAFF, 'sessions:create'],
+  'GET /v1/sessions': [...STAFF, 'sessions:read'],
+  'GET /v1/sessions/:id': [...STAFF, 'sessions:read'],
+  'POST /v1/sessions/:id/cancel': [...STAFF, 'sessions:create'],
+  'POST /v1/sessions/:id/join-link': [...STAFF, 'sessions:create'],
+  // What the patient said: staff only, never a backend key.
+  'GET /v1/sessions/:id/transcript': STAFF,
+  'GET /v1/sessions/:id/transcript/stream': STAFF,
+  'GET /v1/events': STAFF,
+
+  // The single-use code is the credential; patients never log in.
+  'POST /v1/join/:code': 'public',
+
+  'GET /v1/profiles': STAFF,
+  'GET /v1/profiles/:id': STAFF,
+  'GET /v1/profiles/:id/versions/:version': STAFF,
+  'GET /v1/profiles/:id/diff': STAFF,
+  'POST /v1/profiles/validate': STAFF,
+  'POST /v1/profiles/preview': STAFF,
+  // Publishing changes what agents say to patients: admins (clinical governance) only.
+  'POST /v1/profiles': ['admin'],
+};
+
+export const routeKey = (method: string, url: string): string => `${method} ${url}`;
+
+export type Principal =
+  | { kind: 'staff'; subject: string; name: string | undefined; roles: readonly StaffRole[] }
+  | { kind: 'service'; keyId: string; scopes: readonly ApiKeyScope[] };
+
+/** The grants a principal holds. */
+export function grantsOf(principal: Principal): readonly Grant[] {
+  return principal.kind === 'staff' ? principal.roles : principal.scopes;
+}
+
+export type Decision = 'allow' | 'unauthenticated' | 'forbidden';
+
+/** The whole policy: unknown routes are forbidden, public ones open, others need a grant. */
+export function decide(permission: Permission | undefined, principal: Principal | null): Decision {
+  if (permission === undefined) return principal ? 'forbidden' : 'unauthenticated';
+  if (permission === 'public') return 'allow';
+  if (!principal) return 'unauthenticated';
+  const held = grantsOf(principal);
+  return permission.some((g) => held.includes(g)) ? 'allow' : 'forbidden';
+}

@@ -1,0 +1,38 @@
+/**
+ * What the route plugins need, passed in as one bag (real clients in api/main.ts; the same real
+ * clients, pointed at test databases and topics, in tests).
+ */
+import type { Db } from 'mongodb';
+import type { Config } from '../infra/config.ts';
+import type { ProfileStore } from '../prompts/store.ts';
+import type { SessionRequest } from '../sessions/schema.ts';
+import type { SessionStore, UtteranceStore } from '../sessions/store.ts';
+import type { EventHub } from './events/hub.ts';
+import type { JoinLinks } from './join/links.ts';
+import type { IdempotencyKeys } from './sessions/idempotency.ts';
+
+export interface RequestPublisher {
+  /** Resolves once Pub/Sub has accepted the request. */
+  publish(request: SessionRequest): Promise<void>;
+}
+
+export interface RoomCloser {
+  /** Closes the room and disconnects everyone; a missing room is not an error. */
+  deleteRoom(room: string): Promise<void>;
+}
+
+export interface ApiDeps {
+  cfg: Config;
+  db: Db;
+  sessions: SessionStore;
+  utterances: UtteranceStore;
+  profiles: ProfileStore;
+  requests: RequestPublisher;
+  rooms: RoomCloser;
+  idempotency: IdempotencyKeys;
+  joinLinks: JoinLinks;
+  events: EventHub;
+  now: () => Date;
+  /** How often the transcript tail looks for new utterances. @defaultValue 500 */
+  transcriptPollMs?: number;
+}
