@@ -14,6 +14,7 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const ms = z.coerce.number({ message: 'expected a number of milliseconds' }).int().min(0);
 const positiveInt = z.coerce.number({ message: 'expected a whole number' }).int().positive();
+const port = z.coerce.number({ message: 'expected a port number' }).int().min(0).max(65535);
 const url = (protocols: readonly string[]) =>
   z.string().refine(
     (v) => {
@@ -59,10 +60,19 @@ const envSchema = z.object({
   MONGODB_URL: url(['mongodb:', 'mongodb+srv:']).default('mongodb://127.0.0.1:27017'),
   MONGODB_DB: z.string().min(1).default('voicecare'),
 
+  /**
+   * The platform's port (Cloud Run sets it). When set, the service's own HTTP server listens on
+   * it on 0.0.0.0 unless its *_HTTP_PORT / *_HTTP_HOST say otherwise.
+   */
+  PORT: port.optional(),
+
   AGENT_NAME: z.string().min(1).default('voicecare-agent'),
-  /** The worker's health server. Cloud Run needs 0.0.0.0; loopback is the safe local default. */
-  AGENT_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
-  AGENT_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
+  /** The worker's health server. Cloud Run needs 0.0.0.0; loopback is the local default. */
+  AGENT_HTTP_HOST: z.string().min(1).optional(),
+  /** @defaultValue PORT, else 8081 */
+  AGENT_HTTP_PORT: port.optional(),
+  /** The worker's Prometheus endpoint (`/metrics`: sessions and load), on the health server's host. Unset: none. */
+  AGENT_METRICS_PORT: port.optional(),
   AGENT_NUM_IDLE_PROCESSES: z.coerce.number().int().min(0).default(1),
   /** Cloud Run sends SIGTERM and kills after ~10 s; drain must finish inside that. */
   AGENT_DRAIN_TIMEOUT_MS: ms.default(6500),
@@ -97,9 +107,17 @@ const envSchema = z.object({
    */
   AGENT_PREEMPTIVE_TTS: bool.default(true),
 
-  /** The dispatcher's health/metrics server. Cloud Run needs 0.0.0.0; loopback is the safe local default. */
-  DISPATCHER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
-  DISPATCHER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** The dispatcher's health/metrics server. Cloud Run needs 0.0.0.0; loopback is the local default. */
+  DISPATCHER_HTTP_HOST: z.string().min(1).optional(),
+  /** @defaultValue PORT, else 8080 */
+  DISPATCHER_HTTP_PORT: port.optional(),
+  /**
+   * Sessions one agent worker takes before it reports itself full: the `desired_workers` gauge
+   * divides the demand by it. Keep it equal to the workers' AGENT_MAX_JOBS.
+   */
+  DISPATCHER_SESSIONS_PER_WORKER: positiveInt.default(2),
+  /** Idle workers kept beyond the demand, for the next burst (0 allows scale to zero). */
+  DISPATCHER_SPARE_WORKERS: z.coerce.number().int().min(0).default(1),
   DISPATCHER_MAX_IN_FLIGHT: positiveInt.default(4),
   DISPATCHER_JOIN_TIMEOUT_MS: ms.default(15_000),
   DISPATCHER_SHUTDOWN_TIMEOUT_MS: ms.default(8000),
@@ -180,6 +198,7 @@ export interface Config {
     name: string;
     httpHost: string;
     httpPort: number;
+    metricsPort: number | undefined;
     numIdleProcesses: number;
     drainTimeoutMs: number;
     loadThreshold: number;
@@ -198,6 +217,8 @@ export interface Config {
     httpHost: string;
     httpPort: number;
     maxInFlight: number;
+    sessionsPerWorker: number;
+    spareWorkers: number;
     joinTimeoutMs: number;
     shutdownTimeoutMs: number;
     maxMessageBytes: number;
@@ -285,6 +306,8 @@ export function loadConfig(env: Env): Config {
     if (!keys[p]) problems.push(`${KEY_FOR[p]}: is required because ${p} is a configured provider`);
   }
   if (problems.length) throw new ConfigError(problems);
+  // A platform that assigns the port probes it from outside the container.
+  const listenHost = e.PORT !== undefined ? '0.0.0.0' : '127.0.0.1';
 
   return deepFreeze<Config>({
     env: e.NODE_ENV,
@@ -302,8 +325,9 @@ export function loadConfig(env: Env): Config {
     mongo: { url: e.MONGODB_URL, db: e.MONGODB_DB },
     agent: {
       name: e.AGENT_NAME,
-      httpHost: e.AGENT_HTTP_HOST,
-      httpPort: e.AGENT_HTTP_PORT,
+      httpHost: e.AGENT_HTTP_HOST ?? listenHost,
+      httpPort: e.AGENT_HTTP_PORT ?? e.PORT ?? 8081,
+      metricsPort: e.AGENT_METRICS_PORT,
       numIdleProcesses: e.AGENT_NUM_IDLE_PROCESSES,
       drainTimeoutMs: e.AGENT_DRAIN_TIMEOUT_MS,
       loadThreshold: e.AGENT_LOAD_THRESHOLD,
@@ -322,9 +346,11 @@ export function loadConfig(env: Env): Config {
       preemptiveTts: e.AGENT_PREEMPTIVE_TTS,
     },
     dispatcher: {
-      httpHost: e.DISPATCHER_HTTP_HOST,
-      httpPort: e.DISPATCHER_HTTP_PORT,
+      httpHost: e.DISPATCHER_HTTP_HOST ?? listenHost,
+      httpPort: e.DISPATCHER_HTTP_PORT ?? e.PORT ?? 8080,
       maxInFlight: e.DISPATCHER_MAX_IN_FLIGHT,
+      sessionsPerWorker: e.DISPATCHER_SESSIONS_PER_WORKER,
+      spareWorkers: e.DISPATCHER_SPARE_WORKERS,
       joinTimeoutMs: e.DISPATCHER_JOIN_TIMEOUT_MS,
       shutdownTimeoutMs: e.DISPATCHER_SHUTDOWN_TIMEOUT_MS,
       maxMessageBytes: e.DISPATCHER_MAX_MESSAGE_BYTES,
@@ -357,6 +383,9 @@ export function loadConfig(env: Env): Config {
     },
   });
 }
+
+/** Every environment variable the configuration reads: what deployment manifests may set. */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(envSchema.shape));
 
 let cached: Config | undefined;
 
