@@ -102,6 +102,7 @@ export function serverOptions(cfg: Config, metrics?: AgentMetrics): ServerOption
     // The framework's defaults are one hour and one minute; Cloud Run kills ~10 s after SIGTERM.
     drainTimeout: cfg.agent.drainTimeoutMs,
     shutdownProcessTimeout: cfg.agent.shutdownTimeoutMs,
+    initializeProcessTimeout: cfg.agent.initializeProcessTimeoutMs,
     logLevel: cfg.log.level === 'silent' ? 'fatal' : cfg.log.level,
   });
 }

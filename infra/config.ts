@@ -82,6 +82,11 @@ const envSchema = z.object({
   AGENT_CPU_LOAD: bool.default(true),
   /** Concurrent sessions per worker before it reports itself full; 0 means no cap. */
   AGENT_MAX_JOBS: z.coerce.number().int().min(0).default(0),
+  /**
+   * How long a new job process may take to import the agent and prewarm before the framework
+   * gives up on it (its default is 10 s; a throttled or cold CPU can need more).
+   */
+  AGENT_INITIALIZE_PROCESS_TIMEOUT_MS: ms.default(10_000),
   /** How long a job process may take to shut down (flush transcripts, final record). */
   AGENT_SHUTDOWN_TIMEOUT_MS: ms.default(2500),
   AGENT_MAX_SESSION_MS: ms.default(30 * 60_000),
@@ -205,6 +210,7 @@ export interface Config {
     cpuLoad: boolean;
     maxJobs: number;
     shutdownTimeoutMs: number;
+    initializeProcessTimeoutMs: number;
     maxSessionMs: number;
     turnDetection: 'model' | 'vad' | 'stt';
     timeZone: string | undefined;
@@ -334,6 +340,7 @@ export function loadConfig(env: Env): Config {
       cpuLoad: e.AGENT_CPU_LOAD,
       maxJobs: e.AGENT_MAX_JOBS,
       shutdownTimeoutMs: e.AGENT_SHUTDOWN_TIMEOUT_MS,
+      initializeProcessTimeoutMs: e.AGENT_INITIALIZE_PROCESS_TIMEOUT_MS,
       maxSessionMs: e.AGENT_MAX_SESSION_MS,
       turnDetection: e.AGENT_TURN_DETECTION,
       timeZone: e.AGENT_TIME_ZONE,

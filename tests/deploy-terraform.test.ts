@@ -5,9 +5,9 @@
  * Pub/Sub topology and the drain budgets match the code's, and IAM stays within an allow-list.
  * Parsed with HashiCorp's own HCL parser (compiled to WebAssembly in @cdktf/hcl2json: offline).
  */
-import { parse } from '@cdktf/hcl2json';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -15,6 +15,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, loadConfig } from '../infra/config.ts';
 import { parseDockerfile } from './support/dockerfile.ts';
 
+// Loaded without its type declarations: they pull in the DOM lib (`/// <reference lib="dom">`),
+// which changes the global stream types for every other file in the project.
+const { parse } = createRequire(import.meta.url)('@cdktf/hcl2json') as {
+  parse(filename: string, contents: string): Promise<unknown>;
+};
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DEPLOY = join(ROOT, 'deploy');
 const run = promisify(execFile);
