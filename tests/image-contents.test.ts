@@ -57,14 +57,19 @@ function startTarget(t: AssembledTarget, env: Record<string, string>): Service {
     proc,
     output,
     async stop() {
+      // Taken before tini exits: its orphans would be re-parented out of reach.
+      const tree = processTree(proc.pid!);
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGTERM');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
       }
-      try {
-        process.kill(-proc.pid!, 'SIGKILL');
-      } catch {
-        // the group is gone
+      // Job and inference processes ignore SIGTERM; tini's child has its own group: by tree.
+      for (const p of [...tree, ...processTree(proc.pid!)].reverse()) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
       }
     },
   };
@@ -86,22 +91,32 @@ async function waitHealthy(url: string, svc: Service, timeoutMs: number): Promis
 
 const freePort = () => 20_000 + Math.floor(Math.random() * 30_000);
 
-/** Every process in a process group, with its command line. */
-function groupProcesses(pgid: number): { pid: number; cmdline: string }[] {
-  const out: { pid: number; cmdline: string }[] = [];
+/**
+ * A process and everything below it, with command lines. By parent, not process group: tini
+ * puts the service in a process group of its own.
+ */
+function processTree(root: number): { pid: number; cmdline: string }[] {
+  const parent = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) !== pgid) continue;
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-      out.push({ pid: Number(entry), cmdline });
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
     } catch {
       // exited meanwhile
     }
   }
-  return out;
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) {
+    for (const [pid, ppid] of parent) if (ppid === tree[i]) tree.push(pid);
+  }
+  return tree.flatMap((pid) => {
+    try {
+      return [{ pid, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ') }];
+    } catch {
+      return [];
+    }
+  });
 }
 
 function filesUnder(dir: string, skip: (name: string) => boolean = () => false): string[] {
@@ -248,7 +263,7 @@ describe('the production image, assembled from the Dockerfile', () => {
     await waitHealthy(`http://127.0.0.1:${agentPort}/`, agent, 90_000);
     // Its idle job process prewarmed, so the first dispatch does not wait for a cold one.
     const idleBy = Date.now() + 120_000;
-    while (!groupProcesses(agent.proc.pid!).some((p) => /job_proc_lazy_main/.test(p.cmdline))) {
+    while (!processTree(agent.proc.pid!).some((p) => /job_proc_lazy_main/.test(p.cmdline))) {
       if (Date.now() > idleBy) throw new Error('no idle job process within 120 s');
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -283,7 +298,7 @@ describe('the production image, assembled from the Dockerfile', () => {
     expect(sawSession).toBe(true);
 
     // Every process of the worker (main, job, inference) runs compiled code with no loader.
-    const procs = groupProcesses(agent.proc.pid!);
+    const procs = processTree(agent.proc.pid!);
     expect(procs.some((p) => /job_proc_lazy_main\.js/.test(p.cmdline))).toBe(true);
     for (const p of procs) expect(p.cmdline).not.toMatch(/tsx|\.ts\b/);
 

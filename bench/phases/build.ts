@@ -11,7 +11,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { uniqueName } from '../../tests/support/env.ts';
+import { TEST_ENV, uniqueName } from '../../tests/support/env.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { groupSnapshot } from '../lib/procs.ts';
 import { percentile, sleep } from '../lib/stats.ts';
@@ -73,13 +73,25 @@ export function pssMb(pid: number): number | undefined {
   }
 }
 
+/** The last lines a process wrote, for the reason of a failed step. */
+const tails = new WeakMap<ChildProcess, string[]>();
+
 function spawnGroup(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, args, {
+  const proc = spawn(process.execPath, args, {
     cwd: ROOT,
     detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
   });
+  const lines: string[] = [];
+  tails.set(proc, lines);
+  const keep = (b: Buffer) => {
+    lines.push(b.toString());
+    if (lines.length > 20) lines.shift();
+  };
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  return proc;
 }
 
 async function stopGroup(proc: ChildProcess): Promise<void> {
@@ -102,7 +114,10 @@ async function until(
 ): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`${what}: exited with ${proc.exitCode}`);
+    if (proc.exitCode !== null) {
+      const said = (tails.get(proc) ?? []).join('').trim().split('\n').slice(-3).join(' | ');
+      throw new Error(`${what}: exited with ${proc.exitCode}: ${said.slice(0, 600)}`);
+    }
     if (await check()) return;
     await sleep(50);
   }
@@ -116,7 +131,14 @@ const answers = (url: string) =>
   );
 
 async function sampleOnce(ctx: BenchContext, variant: Variant): Promise<StartSample> {
-  const env = { ...ctx.env, METADATA_SERVER_DETECTION: 'none', AGENT_NUM_IDLE_PROCESSES: '1' };
+  const env = {
+    ...TEST_ENV,
+    ...ctx.env,
+    METADATA_SERVER_DETECTION: 'none',
+    AGENT_NUM_IDLE_PROCESSES: '1',
+    // A loaded machine can take longer than the framework's 10 s to start a job process.
+    AGENT_INITIALIZE_PROCESS_TIMEOUT_MS: '60000',
+  };
   // The dispatcher, alone (it needs only Pub/Sub and MongoDB to be ready).
   const dport = await freePort();
   const dStarted = performance.now();
