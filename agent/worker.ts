@@ -1,7 +1,8 @@
 /**
- * The agent worker. `node --import tsx agent/worker.ts start` registers with LiveKit under
- * `AGENT_NAME` (explicit dispatch) and runs one process per job; every job process imports this
- * same file and calls `entry`.
+ * The agent worker. `node dist/agent/worker.js start` (built by `npm run build`; in development
+ * `node --import tsx agent/worker.ts start`) registers with LiveKit under `AGENT_NAME` (explicit
+ * dispatch) and runs one process per job. The framework forks every job process from this same
+ * file (`ServerOptions.agent`), so a compiled worker forks compiled jobs with no loader.
  */
 import {
   cli,
@@ -28,7 +29,9 @@ import { ensureOutboxIndexes, MongoEscalationOutbox } from '../sessions/mongo-ou
 import { ensureIndexes, MongoSessionStore, MongoUtteranceStore } from '../sessions/mongo-store.ts';
 import { escalationPublisher, startOutboxRelay } from '../sessions/escalations.ts';
 import { createLoadFunction } from './load.ts';
+import { AgentMetrics, startMetricsServer } from './metrics.ts';
 import { assertProvidersConfigured } from './providers/index.ts';
+import { usableProviders } from './providers/local-engines.ts';
 import { runSession } from './session.ts';
 
 /** A bad environment is reported by `main` (or the job's entry); here it just means no pii. */
@@ -63,7 +66,7 @@ export default defineAgent<ProcData>({
       .catch(() => undefined);
   },
   entry: async (ctx: JobContext<ProcData>) => {
-    const cfg = config();
+    const cfg = jobConfig();
     const log = createLogger({ level: cfg.log.level, service: 'agent', logPii: cfg.log.logPii });
     const mongo = ctx.proc.userData.mongo ?? (await connectMongo(cfg.mongo));
     const pubsub = createPubSub(cfg.pubsub);
@@ -120,7 +123,15 @@ function startRelay(cfg: Config, log: Logger, mongo: MongoHandle): void {
   });
 }
 
-export function serverOptions(cfg: Config): ServerOptions {
+let jobCfg: Config | undefined;
+/** The configuration with the chains the main process decided on at startup (same check). */
+function jobConfig(): Config {
+  const cfg = config();
+  jobCfg ??= { ...cfg, providers: usableProviders(cfg.providers).providers };
+  return jobCfg;
+}
+
+export function serverOptions(cfg: Config, metrics?: AgentMetrics): ServerOptions {
   const load = createLoadFunction({ cpu: cfg.agent.cpuLoad, maxJobs: cfg.agent.maxJobs });
   return new ServerOptions({
     agent: fileURLToPath(import.meta.url),
@@ -132,7 +143,11 @@ export function serverOptions(cfg: Config): ServerOptions {
     port: cfg.agent.httpPort,
     numIdleProcesses: cfg.agent.numIdleProcesses,
     loadThreshold: cfg.agent.loadThreshold,
-    loadFunc: async (server) => load(server.activeJobs.length),
+    loadFunc: async (server) => {
+      const value = load(server.activeJobs.length);
+      metrics?.observe(server.activeJobs.length, value);
+      return value;
+    },
     // The framework's defaults are one hour and one minute; Cloud Run kills ~10 s after SIGTERM.
     drainTimeout: cfg.agent.drainTimeoutMs,
     shutdownProcessTimeout: cfg.agent.shutdownTimeoutMs,
@@ -146,6 +161,16 @@ async function main(): Promise<void> {
   try {
     cfg = config();
     assertProvidersConfigured(cfg.providers);
+    // A speech engine missing from the image is decided here, before the worker registers:
+    // dropped from a chain with a warning, or a refusal to start; never an error mid-call.
+    const usable = usableProviders(cfg.providers);
+    const log = createLogger({ level: cfg.log.level, service: 'agent' });
+    for (const d of usable.dropped) {
+      log.warn(
+        { stage: d.stage, reason: d.reason },
+        'local engine not installed; left out of the chain',
+      );
+    }
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`agent worker cannot start: ${err.message}\n`);
@@ -166,7 +191,15 @@ async function main(): Promise<void> {
   // The relay keeps this connection for the life of the process.
   const log = createLogger({ level: cfg.log.level, service: 'agent', logPii: cfg.log.logPii });
   startRelay(cfg, log, mongo);
-  cli.runApp(serverOptions(cfg));
+  let metrics: AgentMetrics | undefined;
+  if (cfg.agent.metricsPort !== undefined) {
+    metrics = new AgentMetrics({ maxJobs: cfg.agent.maxJobs });
+    const m = metrics;
+    await startMetricsServer(m.registry, cfg.agent.httpHost, cfg.agent.metricsPort);
+    // The framework drains on SIGTERM itself; this only tells the scaler this worker is leaving.
+    process.once('SIGTERM', () => m.draining.set(1));
+  }
+  cli.runApp(serverOptions(cfg, metrics));
 }
 
 // Every job process imports this file; only the entry point starts a worker.

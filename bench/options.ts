@@ -27,12 +27,14 @@ export interface BenchOptions {
   turnDetection: 'vad' | 'stt' | 'model';
   /** Wall-clock budget for the phases (setup and service start are outside it). */
   budgetMs: number;
-  /** Phases to run (all by default): latency, density, burst, memory, api. */
+  /** Start-ups per variant (tsx, compiled) in the build phase. */
+  buildSamples: number;
+  /** Phases to run (all by default): build, latency, density, burst, memory, api. */
   only: Set<string>;
   outDir: string;
 }
 
-const PHASES = ['latency', 'density', 'burst', 'memory', 'api'] as const;
+const PHASES = ['build', 'latency', 'density', 'burst', 'memory', 'api'] as const;
 
 function int(name: string, v: string | undefined, fallback: number, min = 0): number {
   if (v === undefined) return fallback;
@@ -50,6 +52,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       density: { type: 'string' },
       'density-samples': { type: 'string' },
       'memory-sessions': { type: 'string' },
+      'build-samples': { type: 'string' },
       burst: { type: 'string' },
       'burst-capacity': { type: 'string' },
       'burst-hold-ms': { type: 'string' },
@@ -83,6 +86,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     densitySteps: [...new Set(steps)].sort((a, b) => a - b),
     densitySamples: int('density-samples', values['density-samples'], 30, 1),
     memorySessions: int('memory-sessions', values['memory-sessions'], 100, 1),
+    buildSamples: int('build-samples', values['build-samples'], 3, 1),
     burst: int('burst', values.burst, 9, 1),
     burstCapacity: int('burst-capacity', values['burst-capacity'], 3, 1),
     burstHoldMs: int('burst-hold-ms', values['burst-hold-ms'], 2000),

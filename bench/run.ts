@@ -8,6 +8,9 @@
  *            publish → agent joined with a warm pool
  *   api      autocannon on the session API's read and create, beside a bare Fastify route
  *
+ *   build    the production build against tsx: worker and dispatcher start-up, RSS and PSS of
+ *            the worker's main and prewarmed job process
+ *
  * Results: Markdown and JSON in bench/results/ (git-ignored). Options: see bench/options.ts.
  */
 import { testConfig, uniqueName } from '../tests/support/env.ts';
@@ -19,6 +22,7 @@ import { goalsOf, writeReport, type BenchReport } from './lib/report.ts';
 import { sleep } from './lib/stats.ts';
 import { startBenchWorker, type BenchWorker } from './lib/workers.ts';
 import { parseOptions } from './options.ts';
+import { buildPhase, type BuildResult } from './phases/build.ts';
 import { burstPhase, type BurstResult } from './phases/burst.ts';
 import { densityPhase, type Baseline, type DensityResult } from './phases/density.ts';
 import { latencyPhase, type LatencyResult } from './phases/latency.ts';
@@ -57,6 +61,7 @@ async function main(): Promise<void> {
     opts.only.has('memory') ? opts.memorySessions * MEMORY_SESSION_MS : 0;
   const burstEstimate = () => (opts.only.has('burst') ? BURST_ESTIMATE_MS : 0);
 
+  let build: BuildResult | undefined;
   let latency: LatencyResult | undefined;
   let join: JoinResult | undefined;
   let density: DensityResult | undefined;
@@ -68,6 +73,16 @@ async function main(): Promise<void> {
     `machine: ${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}, load ${machine.loadAverageAtStart.map((x) => x.toFixed(2)).join(' ')}`,
   );
   try {
+    if (opts.only.has('build')) {
+      build = await buildPhase(ctx, opts.buildSamples);
+      const t = build.tsx.median;
+      const c = build.compiled.median;
+      ctx.say(
+        `build: worker registered ${t?.workerRegisteredMs.toFixed(0)} → ${c?.workerRegisteredMs.toFixed(0)} ms, job PSS ${t?.jobPssMb.toFixed(0)} → ${c?.jobPssMb.toFixed(0)} MB (tsx → compiled)`,
+      );
+      for (const f of [...build.tsx.failures, ...build.compiled.failures])
+        ctx.notes.push(`build phase: ${f}`);
+    }
     if (opts.only.has('latency') || opts.only.has('density')) {
       const [ours, bare] = await Promise.all([
         start('ours', 'bench-ours'),
@@ -168,6 +183,7 @@ async function main(): Promise<void> {
       preemptiveTts: cfg.agent.preemptiveTts,
       patientReply: REPLY,
     },
+    ...(build ? { build } : {}),
     ...(latency ? { latency } : {}),
     ...(join ? { join } : {}),
     ...(density ? { density } : {}),

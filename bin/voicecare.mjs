@@ -1,14 +1,21 @@
 #!/usr/bin/env node
-// The `voicecare` command: runs the TypeScript CLI through tsx in a child Node process, passing
-// arguments, standard streams, signals and the exit code straight through.
+// The `voicecare` command: runs the CLI (the TypeScript source through tsx, or the compiled one
+// when tsx is absent) in a child Node process, passing arguments, standard streams, signals
+// and the exit code straight through.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const cli = fileURLToPath(new URL('../prompts/cli.ts', import.meta.url));
 // Resolved from this file, not the working directory, so the command works from anywhere.
-const tsx = import.meta.resolve('tsx');
+let args;
+try {
+  const tsx = import.meta.resolve('tsx');
+  args = ['--import', tsx, fileURLToPath(new URL('../prompts/cli.ts', import.meta.url))];
+} catch {
+  // A production install has no tsx: run the compiled CLI (`npm run build`).
+  args = [fileURLToPath(new URL('../dist/prompts/cli.js', import.meta.url))];
+}
 
-const child = spawn(process.execPath, ['--import', tsx, cli, ...process.argv.slice(2)], {
+const child = spawn(process.execPath, [...args, ...process.argv.slice(2)], {
   stdio: 'inherit',
 });
 

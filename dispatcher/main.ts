@@ -25,6 +25,7 @@ import { startOpsServer } from './http.ts';
 import { MongoPlacementLeases } from './leases.ts';
 import { LiveKitAgentRooms } from './livekit.ts';
 import { DispatcherMetrics } from './metrics.ts';
+import { liveKitActiveSessions, registerScalingGauges } from './scaling.ts';
 import { MongoProfileStore } from '../prompts/mongo-store.ts';
 import { PublishedProfileCatalog, type ProfileCatalog } from './profiles.ts';
 import { PubSubRequestSource } from './source.ts';
@@ -87,6 +88,22 @@ export async function runDispatcher(
     instanceId: overrides.instanceId,
     onSettled: overrides.onSettled,
     readinessChecks: { mongo: () => mongo.db.command({ ping: 1 }) },
+  });
+  const activeSessions = liveKitActiveSessions(cfg.livekit);
+  registerScalingGauges({
+    registry: metrics.registry,
+    policy: {
+      sessionsPerWorker: cfg.dispatcher.sessionsPerWorker,
+      spareWorkers: cfg.dispatcher.spareWorkers,
+    },
+    // The subscription's own backlog is a Cloud Monitoring metric the scaler reads directly;
+    // in process, what waits is what this dispatcher has received and not yet placed.
+    demand: async () => ({
+      backlog: 0,
+      inFlight: dispatcher.stats().inFlight,
+      activeSessions: await activeSessions(),
+    }),
+    onError: (err) => logger.warn({ err }, 'active session count failed'),
   });
   const ops = await startOpsServer({
     health: dispatcher,

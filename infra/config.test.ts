@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './errors.ts';
-import { loadConfig } from './config.ts';
+import { CONFIG_VARIABLES, loadConfig } from './config.ts';
 
 function problemsOf(env: Record<string, string>): readonly string[] {
   try {
@@ -95,6 +95,24 @@ describe('loadConfig', () => {
       httpHost: '0.0.0.0',
       leaseMs: 12_000,
     });
+  });
+
+  it('listens on 0.0.0.0:$PORT when the platform sets PORT, unless the service names its own', () => {
+    const local = loadConfig({});
+    expect(local.dispatcher).toMatchObject({ httpHost: '127.0.0.1', httpPort: 8080 });
+    expect(local.agent).toMatchObject({ httpHost: '127.0.0.1', httpPort: 8081 });
+    const cloud = loadConfig({ PORT: '9000' });
+    expect(cloud.dispatcher).toMatchObject({ httpHost: '0.0.0.0', httpPort: 9000 });
+    expect(cloud.agent).toMatchObject({ httpHost: '0.0.0.0', httpPort: 9000 });
+    const own = loadConfig({ PORT: '9000', DISPATCHER_HTTP_PORT: '7000', AGENT_HTTP_HOST: '::' });
+    expect(own.dispatcher.httpPort).toBe(7000);
+    expect(own.agent.httpHost).toBe('::');
+  });
+
+  it('names every variable it reads, for deployment manifests to be checked against', () => {
+    expect(CONFIG_VARIABLES).toContain('PORT');
+    expect(CONFIG_VARIABLES).toContain('AGENT_DRAIN_TIMEOUT_MS');
+    expect(CONFIG_VARIABLES).not.toContain('HOME');
   });
 
   it('rejects a dispatcher lease too short to renew', () => {

@@ -17,6 +17,7 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const ms = z.coerce.number({ message: 'expected a number of milliseconds' }).int().min(0);
 const positiveInt = z.coerce.number({ message: 'expected a whole number' }).int().positive();
+const port = z.coerce.number({ message: 'expected a port number' }).int().min(0).max(65535);
 const url = (protocols: readonly string[]) =>
   z.string().refine(
     (v) => {
@@ -62,10 +63,19 @@ const envSchema = z.object({
   MONGODB_URL: url(['mongodb:', 'mongodb+srv:']).default('mongodb://127.0.0.1:27017'),
   MONGODB_DB: z.string().min(1).default('voicecare'),
 
+  /**
+   * The platform's port (Cloud Run sets it). When set, the service's own HTTP server listens on
+   * it on 0.0.0.0 unless its *_HTTP_PORT / *_HTTP_HOST say otherwise.
+   */
+  PORT: port.optional(),
+
   AGENT_NAME: z.string().min(1).default('voicecare-agent'),
-  /** The worker's health server. Cloud Run needs 0.0.0.0; loopback is the safe local default. */
-  AGENT_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
-  AGENT_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
+  /** The worker's health server. Cloud Run needs 0.0.0.0; loopback is the local default. */
+  AGENT_HTTP_HOST: z.string().min(1).optional(),
+  /** @defaultValue PORT, else 8081 */
+  AGENT_HTTP_PORT: port.optional(),
+  /** The worker's Prometheus endpoint (`/metrics`: sessions and load), on the health server's host. Unset: none. */
+  AGENT_METRICS_PORT: port.optional(),
   AGENT_NUM_IDLE_PROCESSES: z.coerce.number().int().min(0).default(1),
   /** Cloud Run sends SIGTERM and kills after ~10 s; drain must finish inside that. */
   AGENT_DRAIN_TIMEOUT_MS: ms.default(6500),
@@ -131,9 +141,17 @@ const envSchema = z.object({
   /** Escalations younger than this are left to the job that raised them. */
   OUTBOX_RELAY_MIN_AGE_MS: ms.default(5000),
 
-  /** The dispatcher's health/metrics server. Cloud Run needs 0.0.0.0; loopback is the safe local default. */
-  DISPATCHER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
-  DISPATCHER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** The dispatcher's health/metrics server. Cloud Run needs 0.0.0.0; loopback is the local default. */
+  DISPATCHER_HTTP_HOST: z.string().min(1).optional(),
+  /** @defaultValue PORT, else 8080 */
+  DISPATCHER_HTTP_PORT: port.optional(),
+  /**
+   * Sessions one agent worker takes before it reports itself full: the `desired_workers` gauge
+   * divides the demand by it. Keep it equal to the workers' AGENT_MAX_JOBS.
+   */
+  DISPATCHER_SESSIONS_PER_WORKER: positiveInt.default(2),
+  /** Idle workers kept beyond the demand, for the next burst (0 allows scale to zero). */
+  DISPATCHER_SPARE_WORKERS: z.coerce.number().int().min(0).default(1),
   DISPATCHER_MAX_IN_FLIGHT: positiveInt.default(4),
   DISPATCHER_JOIN_TIMEOUT_MS: ms.default(15_000),
   DISPATCHER_SHUTDOWN_TIMEOUT_MS: ms.default(8000),
@@ -147,18 +165,6 @@ const envSchema = z.object({
   DISPATCHER_ROOM_EMPTY_TIMEOUT_MS: ms.default(5 * 60_000),
   /** LiveKit closes a room this long after the last participant left. */
   DISPATCHER_ROOM_DEPARTURE_TIMEOUT_MS: ms.default(20_000),
-  /**
-   * Profiles a request may name until the versioned profile store is wired in: a comma list of
-   * `id` (any version) or `id@version` (only that version).
-   */
-  /**
-   * Providers per stage, in fallback order. `local` runs on this machine: pocketsphinx, the
-   * deterministic dialogue engine, espeak-ng. Unset: every cloud provider with a key, then local
-   * as the last fallback for speech (the dialogue engine is never a silent LLM fallback: it
-   * would restart the protocol mid-call).
-   */
-  /** Set by Cloud Run and similar platforms: the API then listens on 0.0.0.0:$PORT. */
-  PORT: z.coerce.number().int().min(0).max(65535).optional(),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
   /** Where the API is reachable from outside; join links are absolute when it is set. */
@@ -203,6 +209,12 @@ const envSchema = z.object({
    */
   API_READ_CACHE_MS: ms.max(5000, { message: 'expected at most 5000 ms' }).default(250),
 
+  /**
+   * Providers per stage, in fallback order. `local` runs on this machine: pocketsphinx, the
+   * deterministic dialogue engine, espeak-ng. Unset: every cloud provider with a key, then local
+   * as the last fallback for speech (the dialogue engine is never a silent LLM fallback: it
+   * would restart the protocol mid-call).
+   */
   STT_PROVIDERS: providerList(['deepgram', 'local'] as const).optional(),
   LLM_PROVIDERS: providerList(['openai', 'local'] as const).optional(),
   TTS_PROVIDERS: providerList(['elevenlabs', 'openai', 'local'] as const).optional(),
@@ -297,6 +309,8 @@ export function loadConfig(env: Env) {
     if (!keys[p]) problems.push(`${KEY_FOR[p]}: is required because ${p} is a configured provider`);
   }
   if (problems.length) throw new ConfigError(problems);
+  // A platform that assigns the port probes it from outside the container.
+  const listenHost = e.PORT !== undefined ? '0.0.0.0' : '127.0.0.1';
 
   return deepFreeze({
     env: e.NODE_ENV,
@@ -314,8 +328,9 @@ export function loadConfig(env: Env) {
     mongo: { url: e.MONGODB_URL, db: e.MONGODB_DB },
     agent: {
       name: e.AGENT_NAME,
-      httpHost: e.AGENT_HTTP_HOST,
-      httpPort: e.AGENT_HTTP_PORT,
+      httpHost: e.AGENT_HTTP_HOST ?? listenHost,
+      httpPort: e.AGENT_HTTP_PORT ?? e.PORT ?? 8081,
+      metricsPort: e.AGENT_METRICS_PORT,
       numIdleProcesses: e.AGENT_NUM_IDLE_PROCESSES,
       drainTimeoutMs: e.AGENT_DRAIN_TIMEOUT_MS,
       loadThreshold: e.AGENT_LOAD_THRESHOLD,
@@ -349,9 +364,11 @@ export function loadConfig(env: Env) {
       relayMinAgeMs: e.OUTBOX_RELAY_MIN_AGE_MS,
     },
     dispatcher: {
-      httpHost: e.DISPATCHER_HTTP_HOST,
-      httpPort: e.DISPATCHER_HTTP_PORT,
+      httpHost: e.DISPATCHER_HTTP_HOST ?? listenHost,
+      httpPort: e.DISPATCHER_HTTP_PORT ?? e.PORT ?? 8080,
       maxInFlight: e.DISPATCHER_MAX_IN_FLIGHT,
+      sessionsPerWorker: e.DISPATCHER_SESSIONS_PER_WORKER,
+      spareWorkers: e.DISPATCHER_SPARE_WORKERS,
       joinTimeoutMs: e.DISPATCHER_JOIN_TIMEOUT_MS,
       shutdownTimeoutMs: e.DISPATCHER_SHUTDOWN_TIMEOUT_MS,
       maxMessageBytes: e.DISPATCHER_MAX_MESSAGE_BYTES,
@@ -403,6 +420,9 @@ export function loadConfig(env: Env) {
     },
   });
 }
+
+/** Every environment variable the configuration reads: what deployment manifests may set. */
+export const CONFIG_VARIABLES: readonly string[] = Object.freeze(Object.keys(envSchema.shape));
 
 let cached: Config | undefined;
 

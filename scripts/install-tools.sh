@@ -9,6 +9,7 @@ mkdir -p "$tools"
 
 LIVEKIT_VERSION="v1.13.5"
 FERRETDB_VERSION="v1.24.0"
+ACTIONLINT_VERSION="v1.7.12"
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
@@ -54,6 +55,20 @@ install_ferretdb() {
   say "FerretDB ready"
 }
 
+install_actionlint() {
+  local bin="$tools/actionlint-$ACTIONLINT_VERSION"
+  if [ -x "$bin" ]; then return; fi
+  need_go actionlint
+  say "building actionlint $ACTIONLINT_VERSION (first run only)"
+  local gobin="$tools/gobin-actionlint"
+  rm -rf "$gobin"; mkdir -p "$gobin"
+  GOBIN="$gobin" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" \
+    || die "go install of actionlint $ACTIONLINT_VERSION failed (see above)"
+  mv "$gobin/actionlint" "$bin.tmp" && mv "$bin.tmp" "$bin"
+  rm -rf "$gobin"
+  say "actionlint ready"
+}
+
 install_debs() {
   local missing=()
   command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
@@ -65,6 +80,8 @@ install_debs() {
   command -v flite >/dev/null 2>&1 || missing+=(flite)
   command -v text2wave >/dev/null 2>&1 || missing+=(festival)
   [ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || missing+=(festvox-us-slt-hts)
+  # The images' init: tests/image-contents.test.ts runs the services under it, as the image does.
+  command -v tini >/dev/null 2>&1 || missing+=(tini)
   if [ "${#missing[@]}" -eq 0 ]; then return; fi
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
     die "missing ${missing[*]}: install them with apt-get install ${missing[*]}"
@@ -85,14 +102,17 @@ case "$what" in
   livekit) install_livekit ;;
   ferretdb) install_ferretdb ;;
   debs) install_debs ;;
+  actionlint) install_actionlint ;;
   all)
     check_java
     install_debs
     # The two Go builds are independent; run them side by side to halve a cold setup.
     install_livekit & lk=$!
     install_ferretdb & fd=$!
+    install_actionlint & al=$!
     wait "$lk" || exit 1
     wait "$fd" || exit 1
+    wait "$al" || exit 1
     ;;
-  *) die "usage: install-tools.sh [all|livekit|ferretdb|debs]" ;;
+  *) die "usage: install-tools.sh [all|livekit|ferretdb|debs|actionlint]" ;;
 esac

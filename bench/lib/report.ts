@@ -4,6 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { BuildResult, StartSample } from '../phases/build.ts';
 import type { BurstResult } from '../phases/burst.ts';
 import type { DensityResult } from '../phases/density.ts';
 import type { JoinResult } from '../phases/join.ts';
@@ -39,6 +40,7 @@ export interface BenchReport {
   machine: MachineInfo;
   loadAverageAtEnd: number;
   settings: BenchSettings;
+  build?: BuildResult;
   latency?: LatencyResult;
   join?: JoinResult;
   density?: DensityResult;
@@ -455,6 +457,40 @@ export function markdown(r: BenchReport): string {
       ),
       '',
     );
+  }
+
+  if (r.build) {
+    const b = r.build;
+    out.push('## Production build against tsx (start-up, memory)', '');
+    out.push(
+      b.buildError
+        ? `The build failed: ${b.buildError}`
+        : `\`npm run build\` took ${ms(b.buildMs)}. Medians of ${b.tsx.samples.length} (tsx) and ${b.compiled.samples.length} (compiled) start-ups, alternating. PSS splits shared pages among the processes mapping them.`,
+      '',
+    );
+    const rows: [string, keyof StartSample, (x: number | undefined) => string][] = [
+      ['dispatcher: spawn → /readyz', 'dispatcherReadyMs', ms],
+      ['worker: spawn → registered (health 200)', 'workerRegisteredMs', ms],
+      ['worker: spawn → idle job prewarmed', 'idleJobReadyMs', ms],
+      ['worker main process RSS', 'mainRssMb', mb],
+      ['worker main process PSS', 'mainPssMb', mb],
+      ['idle job process RSS', 'jobRssMb', mb],
+      ['idle job process PSS', 'jobPssMb', mb],
+    ];
+    out.push(
+      table(
+        ['', 'tsx', 'compiled', 'compiled / tsx'],
+        rows.map(([label, k, f]) => [
+          label,
+          f(b.tsx.median?.[k]),
+          f(b.compiled.median?.[k]),
+          num(b.ratios[k], 2),
+        ]),
+      ),
+      '',
+    );
+    for (const f of [...b.tsx.failures, ...b.compiled.failures]) out.push(`- failed step: ${f}`);
+    out.push('');
   }
 
   if (m) {
