@@ -205,7 +205,7 @@ describe('logs of a whole call', () => {
     // The sentinels really were in the processes: in the prompt and greeting, the LLM's context,
     // a tool call's arguments, a typed turn and the stored transcript.
     expect(session.endReason).toBe('safety');
-    expect(session.answers).toMatchObject({ visitReason: 'quokka marmalade' });
+    expect(session.answers).toMatchObject({ visitReason: { value: 'quokka marmalade' } });
     const llmSaw = JSON.stringify(h.standins.openai.chatRequests.map((r) => r.messages));
     expect(llmSaw).toContain(NAME);
     expect(llmSaw).toContain('typed: quokka marmalade once more');
