@@ -78,6 +78,29 @@ const PSEUDO_NEGATION = new Set([
   'joking',
   'lying',
 ]);
+// Words a negation reaches through without using up its scope: "I haven't had any thoughts of
+// hurting myself" denies the thoughts and so what they are about.
+const SCOPE_FREE = new Set([
+  'any',
+  'a',
+  'an',
+  'the',
+  'ever',
+  'really',
+  'had',
+  'have',
+  'been',
+  'having',
+  'thoughts',
+  'thought',
+  'feelings',
+  'ideas',
+  'urges',
+  'urge',
+  'plans',
+  'of',
+  'about',
+]);
 // A negation does not reach across these: a new clause starts.
 const NEGATION_ENDS = new Set([
   'but',
@@ -130,7 +153,10 @@ function cueReaches(t: Tokens, from: number, target: number, span: Span): boolea
       continue;
     }
     if (PSEUDO_NEGATION.has(word(t, c + 1))) continue;
-    return target - c <= scope;
+    let distance = 0;
+    for (let k = c + 1; k <= target; k++)
+      if (!SCOPE_FREE.has(word(t, k)) || k === target) distance++;
+    return distance <= scope;
   }
   return false;
 }
