@@ -62,6 +62,8 @@ export function normalizeUtterance(text: string): string {
 
 function expandWords(text: string): string {
   let s = text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().replace(APOSTROPHES, "'");
+  // "38.5" is a reading, said "thirty eight point five": keep the point as that word.
+  s = s.replace(/(\d)\.(?=\d)/g, '$1 point ');
   for (const [re, out] of CONTRACTIONS) s = s.replace(re, out);
   return s
     .replace(/[^\p{L}\p{N}]+/gu, ' ')
@@ -249,6 +251,27 @@ export interface SafetyConceptSpec {
   readonly heardAs?: Readonly<Record<string, string>> | undefined;
   /** Phrases whose words never count towards this concept ("chest of drawers"). */
   readonly except?: readonly string[] | undefined;
+  /** Measured values said as numbers that are this concept (see {@link SafetyReadingSpec}). */
+  readonly readings?: readonly SafetyReadingSpec[] | undefined;
+}
+
+/**
+ * A measurement said as a number: "my sugar is fifty two", "temperature's a hundred and two".
+ * Fires when a number inside one of `ranges` is said within `window` words of a `near` term in
+ * the same sentence.
+ */
+export interface SafetyReadingSpec {
+  /** What is measured, as the patient names it: sugar, glucose, meter, temperature. */
+  readonly near: readonly string[];
+  /** A number n fires when `from <= n < below` for one range (`from` 0, `below` unbounded). */
+  readonly ranges: readonly SafetyReadingRange[];
+  /** Most words between the term and the number. @defaultValue 6 */
+  readonly window?: number | undefined;
+}
+
+export interface SafetyReadingRange {
+  readonly from?: number | undefined;
+  readonly below?: number | undefined;
 }
 
 const stemsOf = (text: string): string[] =>
@@ -260,8 +283,8 @@ export function conceptProblem(c: SafetyConceptSpec): string | undefined {
     return `'${String(c)}' names a library concept that was not copied in; load the profile through prompts/loader.ts`;
   }
   const classes = Object.entries(c.all ?? {});
-  if (!classes.length && !c.phrases?.length) {
-    return 'needs term classes under all, or phrases, or both';
+  if (!classes.length && !c.phrases?.length && !c.readings?.length) {
+    return 'needs term classes under all, phrases or readings';
   }
   if (classes.length === 1) {
     return `has only one term class ('${classes[0]?.[0] ?? ''}'); a single class would fire on any one of its words, so list those under phrases instead`;
@@ -270,6 +293,17 @@ export function conceptProblem(c: SafetyConceptSpec): string | undefined {
     if (!terms.length) return `term class '${name}' has no terms`;
     const empty = terms.find((t) => !stemsOf(t).length);
     if (empty !== undefined) return `term '${empty}' in class '${name}' has no words`;
+  }
+  for (const r of c.readings ?? []) {
+    const empty = r.near.find((t) => !stemsOf(t).length);
+    if (empty !== undefined) return `reading term '${empty}' has no words`;
+    const bad = r.ranges.find(
+      (x) =>
+        (x.from === undefined && x.below === undefined) || (x.from ?? 0) >= (x.below ?? Infinity),
+    );
+    if (bad) {
+      return `reading range ${JSON.stringify(bad)} is empty: give from (lowest that fires) and/or below (first that does not), from < below`;
+    }
   }
   const emptyPhrase = c.phrases?.find((p) => !stemsOf(p).length);
   if (emptyPhrase !== undefined) return `phrase '${emptyPhrase}' has no words`;

@@ -113,6 +113,27 @@ export const SafetyConcept = z.strictObject(
     heardAs: z.record(text(80), text(80)).optional(),
     /** Phrases whose words never count for this concept. */
     except: z.array(text(120)).max(300).optional(),
+    /** Measured values said as numbers ("my sugar is fifty two") that are this concept. */
+    readings: z
+      .array(
+        z.strictObject({
+          near: z.array(text(80)).min(1, { error: 'needs at least one term' }).max(100),
+          ranges: z
+            .array(
+              z.strictObject({
+                /** Lowest value that fires. @defaultValue 0 */
+                from: z.number().finite().optional(),
+                /** Values from here up no longer fire. */
+                below: z.number().finite().optional(),
+              }),
+            )
+            .min(1, { error: 'needs at least one range' })
+            .max(10),
+          window: z.number().int().min(1).max(12).optional(),
+        }),
+      )
+      .max(5)
+      .optional(),
   },
   {
     error: (iss) =>

@@ -27,7 +27,15 @@ export interface Span {
 }
 
 export type Suppression =
-  'negated' | 'hypothetical' | 'history' | 'someone-else' | 'indication' | 'usual-for-them';
+  | 'negated'
+  | 'hypothetical'
+  | 'history'
+  | 'someone-else'
+  | 'indication'
+  | 'usual-for-them'
+  | 'after-exertion'
+  | 'resolved'
+  | 'about-a-thing';
 
 /** Why the match is not a current report, or null when it stands (the default). */
 export function suppressedBy(tokens: Tokens, span: Span): Suppression | null {
@@ -36,9 +44,12 @@ export function suppressedBy(tokens: Tokens, span: Span): Suppression | null {
   if (hypothetical(tokens, span, seg)) return 'hypothetical';
   if (indication(tokens, span, seg)) return 'indication';
   if (usualForThem(tokens, span)) return 'usual-for-them';
+  if (afterExertion(tokens, span)) return 'after-exertion';
+  if (thingSubject(tokens, span)) return 'about-a-thing';
   if (!presentMarked(tokens, span, seg)) {
     if (remote(tokens, span, seg)) return 'history';
     if (someoneElsesPast(tokens, span, seg)) return 'someone-else';
+    if (resolvedPast(tokens, span, seg)) return 'resolved';
   }
   return null;
 }
@@ -77,6 +88,29 @@ const PSEUDO_NEGATION = new Set([
   'kidding',
   'joking',
   'lying',
+]);
+// Words a negation reaches through without using up its scope: "I haven't had any thoughts of
+// hurting myself" denies the thoughts and so what they are about.
+const SCOPE_FREE = new Set([
+  'any',
+  'a',
+  'an',
+  'the',
+  'ever',
+  'really',
+  'had',
+  'have',
+  'been',
+  'having',
+  'thoughts',
+  'thought',
+  'feelings',
+  'ideas',
+  'urges',
+  'urge',
+  'plans',
+  'of',
+  'about',
 ]);
 // A negation does not reach across these: a new clause starts.
 const NEGATION_ENDS = new Set([
@@ -130,7 +164,10 @@ function cueReaches(t: Tokens, from: number, target: number, span: Span): boolea
       continue;
     }
     if (PSEUDO_NEGATION.has(word(t, c + 1))) continue;
-    return target - c <= scope;
+    let distance = 0;
+    for (let k = c + 1; k <= target; k++)
+      if (!SCOPE_FREE.has(word(t, k)) || k === target) distance++;
+    return distance <= scope;
   }
   return false;
 }
@@ -210,6 +247,18 @@ const INFO_BEFORE = split([
   'what is a',
   'what is an',
   'what causes',
+  'what counts as',
+  'count as',
+  'counts as',
+  'what number',
+  'what level',
+  'what reading',
+  'how low',
+  'how high',
+  'what is normal',
+  'what is a normal',
+  'what is too',
+  'what should my',
   'what does a',
   'how do i know',
   'how would i know',
@@ -349,8 +398,39 @@ const PRESENT = split([
   'are having',
 ]);
 
+// These say it is happening again whichever clause they are in: "I had chest pain years ago and
+// it is back". Weaker signs of now ("now", "today") count only in the symptom's own clause, so
+// "a clot in my leg years ago and I'm on thinners for it now" stays history; a new symptom in
+// the other clause is matched there on its own.
+const RECURRENCE = split([
+  'again',
+  'is back',
+  'are back',
+  'came back',
+  'come back',
+  'coming back',
+  'still',
+  'returned',
+  'keeps',
+  'keep',
+  'started',
+  'starting',
+  'is having',
+  'am having',
+  'are having',
+]);
+const CLAUSE_WORDS = new Set(['and', 'but', 'so', 'because', 'then', 'while', 'whereas']);
+
+function clauseOf(t: Tokens, span: Span): Segment {
+  let start = span.start;
+  while (start > 0 && brk(t, start) < PAUSE && !CLAUSE_WORDS.has(word(t, start - 1))) start--;
+  let end = span.end;
+  while (end < t.words.length && brk(t, end) < PAUSE && !CLAUSE_WORDS.has(word(t, end))) end++;
+  return { start, end };
+}
+
 function presentMarked(t: Tokens, span: Span, seg: Segment): boolean {
-  return anyOf(t, seg, span, PRESENT);
+  return anyOf(t, seg, span, RECURRENCE) || anyOf(t, clauseOf(t, span), span, PRESENT);
 }
 
 const UNITS_AGO = new Set(['year', 'years', 'month', 'months', 'decade', 'decades']);
@@ -454,6 +534,179 @@ function someoneElsesPast(t: Tokens, span: Span, seg: Segment): boolean {
     if (at >= 0 && at - span.start <= 1 && span.start - at <= 5) return true;
   }
   return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolved: "my husband was in the ER last week with chest pain but it turned out to be reflux"
+
+const RESOLVED = split([
+  'turned out to be',
+  'turned out it was',
+  'it turned out',
+  'it was only',
+  'it was just',
+  'was nothing serious',
+  'they said it was only',
+  'they said it was just',
+  'was a false alarm',
+  'all clear',
+]);
+const PAST_VERBS = new Set(['was', 'were', 'had', 'went', 'got', 'thought', 'took']);
+
+function resolvedPast(t: Tokens, span: Span, seg: Segment): boolean {
+  const whole = { start: 0, end: t.words.length };
+  // Only when nothing anywhere says it is happening now.
+  if (anyOf(t, whole, span, PRESENT) || anyOf(t, whole, span, RECURRENCE)) return false;
+  let past = false;
+  for (let k = seg.start; k < span.start; k++) if (PAST_VERBS.has(word(t, k))) past = true;
+  if (!past) return false;
+  for (const p of RESOLVED) {
+    const at = has(t, whole, span, p);
+    if (at >= span.end) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Breathless after exertion: "I'm just catching my breath, I ran in from the garden"
+
+const BREATH_WORDS = new Set([
+  'breath',
+  'breathe',
+  'breathing',
+  'breathless',
+  'puff',
+  'puffed',
+  'winded',
+  'panting',
+]);
+const EXERTION = split([
+  'ran',
+  'run',
+  'running',
+  'jog',
+  'jogging',
+  'jogged',
+  'climbing',
+  'climbed',
+  'climb',
+  'walk up',
+  'walking up',
+  'hill',
+  'hills',
+  'stairs',
+  'exercise',
+  'exercising',
+  'gym',
+  'workout',
+  'hurrying',
+  'hurried',
+  'rushing',
+  'rushed',
+  'dancing',
+  'cycling',
+  'swimming',
+  'hoovering',
+  'digging',
+  'from the garden',
+  'for the bus',
+  'up the hill',
+]);
+// Any of these keeps the match: breathlessness out of proportion, at rest or with other signs.
+const SEVERE = new Set([
+  'cannot',
+  'not',
+  'barely',
+  'hardly',
+  'struggling',
+  'struggle',
+  'worse',
+  'worst',
+  'even',
+  'still',
+  'rest',
+  'sitting',
+  'lying',
+  'talking',
+  'talk',
+  'speak',
+  'blue',
+  'grey',
+  'gray',
+  'chest',
+  'pain',
+  'scared',
+  'frightened',
+  'really',
+  'very',
+  'so',
+  'never',
+  'anymore',
+  'dizzy',
+  'faint',
+  'wheezing',
+  'lips',
+  'just',
+]);
+
+function afterExertion(t: Tokens, span: Span): boolean {
+  let breath = false;
+  for (const k of span.own) if (BREATH_WORDS.has(word(t, k))) breath = true;
+  if (!breath) return false;
+  const whole = { start: 0, end: t.words.length };
+  if (!anyOf(t, whole, span, EXERTION)) return false;
+  for (let i = 0; i < t.words.length; i++) {
+    const w = word(t, i);
+    // "just" is severity only as "just sitting"/"just talking"; "I'm just catching my breath".
+    if (w === 'just') continue;
+    if (SEVERE.has(w)) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Said of a thing, not a person: "the garden fence collapsed", "the writing is so faint"
+
+const THINGS = new Set(
+  (
+    'fence roof tent shed wall walls ceiling bridge building chair bed table shelf shelves house ' +
+    'tower stack deal talks business company market economy government vein veins lung umbrella ' +
+    'cake souffle scaffolding tunnel floor balcony sofa pile tree garage porch stage gazebo ' +
+    'greenhouse trellis box boxes pram buggy writing print label line lines ink text letters ' +
+    'mark marks colour color smell sound noise signal light picture image scar bruise stain ' +
+    'screen display number numbers strip result bottle packet sign stripe pattern outline'
+  ).split(' '),
+);
+// Between the thing and the word: "the fence has just collapsed", "the print is very faint".
+const LINKING = new Set(
+  'is are was were has have had just so very too quite completely suddenly all partly finally'.split(
+    ' ',
+  ),
+);
+const PEOPLE = new Set([
+  ...OTHERS,
+  'i',
+  'we',
+  'they',
+  'him',
+  'man',
+  'woman',
+  'lady',
+  'person',
+  'people',
+  'boy',
+  'girl',
+  'child',
+  'baby',
+]);
+
+function thingSubject(t: Tokens, span: Span): boolean {
+  let k = span.start - 1;
+  while (k >= 0 && LINKING.has(word(t, k)) && brk(t, k + 1) < PAUSE) k--;
+  if (k < 0 || brk(t, k + 1) >= PAUSE || !THINGS.has(word(t, k))) return false;
+  // "the man on the bridge collapsed": a person in the clause is who it happened to.
+  for (let i = clauseOf(t, span).start; i < k; i++) if (PEOPLE.has(word(t, i))) return false;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -28,9 +28,11 @@ import {
   stemWord,
   tokenizeUtterance,
   type SafetyConceptSpec,
+  type SafetyReadingRange,
   type Tokens,
 } from '../../prompts/safety-language.ts';
 import { suppressedBy, type Span } from './context.ts';
+import { readReadings, type Reading } from './readings.ts';
 
 export { compilePattern, conceptProblem, normalizeUtterance };
 export type { SafetyConceptSpec };
@@ -92,6 +94,13 @@ interface CompiledConcept {
   readonly window: number;
   readonly phrases: TermIndex;
   readonly except: TermIndex;
+  readonly readings: readonly CompiledReading[];
+}
+
+interface CompiledReading {
+  readonly near: TermIndex;
+  readonly ranges: readonly SafetyReadingRange[];
+  readonly window: number;
 }
 
 // A rule's own phrases and patterns honour its concepts' `except` lists too: "I can't breathe
@@ -137,6 +146,7 @@ export class SafetyRuleError extends Error {
 }
 
 export const DEFAULT_WINDOW = 8;
+export const DEFAULT_READING_WINDOW = 6;
 
 const stemsOf = (text: string): string[] =>
   normalizeUtterance(text).split(' ').filter(Boolean).map(stemWord);
@@ -196,6 +206,15 @@ function compileConcept(c: SafetyConceptSpec): CompiledConcept {
     window: c.window ?? DEFAULT_WINDOW,
     phrases: buildIndex(c.phrases ?? [], heardAs),
     except: buildIndex(c.except ?? [], []),
+    readings: Object.freeze(
+      (c.readings ?? []).map((r) =>
+        Object.freeze({
+          near: buildIndex(r.near, heardAs),
+          ranges: r.ranges,
+          window: r.window ?? DEFAULT_READING_WINDOW,
+        }),
+      ),
+    ),
   });
 }
 
@@ -323,8 +342,13 @@ function matchConcept(
   const phrasesMay = mayOccur(c.phrases, present);
   const classesMay =
     c.classes.length >= 2 && c.classes.every((cls) => mayOccur(cls.terms, present));
-  if (!phrasesMay && !classesMay) return null;
+  const readingsMay = c.readings.some((r) => mayOccur(r.near, present));
+  if (!phrasesMay && !classesMay && !readingsMay) return null;
   const mask = maskOf(tokens, c.except);
+  if (readingsMay) {
+    const reading = matchReadings(tokens, c, mask);
+    if (reading) return reading;
+  }
   for (const hit of findTerms(tokens, c.phrases, mask)) {
     if (suppressedBy(tokens, spanOf([hit]))) continue;
     const heardAs = heardOf([hit]);
@@ -366,6 +390,80 @@ function matchConcept(
     }
     return null;
   }
+}
+
+// A number followed by one of these counts something else: "seventy units", "sixty years old".
+const NOT_A_READING_AFTER = new Set(
+  (
+    'unit units mg milligram milligrams mcg microgram micrograms ml mls millilitre millilitres ' +
+    'year years yr yrs old month months week weeks day days hour hours hr hrs minute minutes ' +
+    'min mins second seconds time times percent per pound pounds lb lbs kilo kilos kg stone ' +
+    'mile miles pm am oclock clock tablet tablets pill pills puff puffs bpm beat beats over ' +
+    'calorie calories carbs gram grams g step steps'
+  ).split(' '),
+);
+const rangeLabel = (r: SafetyReadingRange): string =>
+  [r.from === undefined ? '' : `from ${r.from}`, r.below === undefined ? '' : `below ${r.below}`]
+    .filter(Boolean)
+    .join(' ');
+
+const READING_UNITS = new Set(['degrees', 'degree', 'mmol', 'mg']);
+// Another measurement between the term and the number owns the number: "blood pressure reading
+// sixty", "my sugar is fine but my pulse is fifty".
+const OTHER_MEASURE = new Set(
+  (
+    'pressure bp pulse rate oxygen sats saturation weight weigh age aged cholesterol a1c hba1c ' +
+    'potassium sodium inr dose dosage insulin units unit'
+  ).split(' '),
+);
+
+function matchReadings(
+  tokens: Tokens,
+  c: CompiledConcept,
+  mask: Uint8Array | undefined,
+): SafetyExplanation | null {
+  let numbers: Reading[] | undefined;
+  for (const r of c.readings) {
+    const near = findTerms(tokens, r.near, mask);
+    if (!near.length) continue;
+    numbers ??= readReadings(tokens.words);
+    for (const n of numbers) {
+      const range = r.ranges.find(
+        (x) => n.value >= (x.from ?? 0) && n.value < (x.below ?? Infinity),
+      );
+      if (!range) continue;
+      const after = tokens.words[n.end] ?? '';
+      if (NOT_A_READING_AFTER.has(after) || tokens.words[n.start - 1] === 'over') continue;
+      for (const hit of near) {
+        // A number right before the term counts it ("two sugars in my tea"), unless the term
+        // is the reading's unit ("thirty nine degrees").
+        if (hit.start === n.end && !READING_UNITS.has(hit.term.label)) continue;
+        const start = Math.min(hit.start, n.start);
+        const end = Math.max(hit.end, n.end);
+        const gap = hit.end <= n.start ? n.start - hit.end : hit.start - n.end;
+        if (gap < 0 || gap > r.window || !sameSentence(tokens, start, end)) continue;
+        let other = false;
+        for (let k = Math.max(0, start - 2); k < end && !other; k++) {
+          if (k >= n.start && k < n.end) continue;
+          if (k >= hit.start && k < hit.end) continue;
+          other = OTHER_MEASURE.has(tokens.words[k] ?? '');
+        }
+        if (other) continue;
+        const own = new Set<number>();
+        for (let k = hit.start; k < hit.end; k++) own.add(k);
+        for (let k = n.start; k < n.end; k++) own.add(k);
+        if (suppressedBy(tokens, { start, end, own })) continue;
+        const heardAs = heardOf([hit]);
+        return {
+          concept: c.id,
+          // The range, never the patient's own number: explanations use the profile's words.
+          terms: { reading: hit.term.label, range: rangeLabel(range) },
+          ...(heardAs ? { heardAs } : {}),
+        };
+      }
+    }
+  }
+  return null;
 }
 
 // A contrast word starts a new thought: "my chest x-ray was clear but my knee hurts".

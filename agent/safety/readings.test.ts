@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { normalizeUtterance } from '../../prompts/safety-language.ts';
+import { compileSafetyRules, matchSafety, type SafetyRuleSpec } from './matcher.ts';
+import { readReadings, repairNumberWords } from './readings.ts';
+
+const values = (text: string) =>
+  readReadings(normalizeUtterance(text).split(' ')).map((r) => r.value);
+
+describe('reading numbers off a device', () => {
+  it('reads numbers said as words, as digits and with a decimal point', () => {
+    expect(values('fifty two')).toEqual([52]);
+    expect(values('two point nine')).toEqual([2.9]);
+    expect(values('thirty nine point five')).toEqual([39.5]);
+    expect(values('it was 38.6')).toEqual([38.6]);
+    expect(values('a hundred and two')).toEqual([102]);
+  });
+
+  it('repairs what the recogniser makes of "and" and digits inside a number', () => {
+    expect(values('a hundred in two')).toEqual([102]);
+    expect(values('hundred an three')).toEqual([103]);
+    expect(values('one oh one')).toEqual([101]);
+    expect(values('a hundred and to')).toEqual([102]);
+    expect(repairNumberWords(['i', 'went', 'in', 'to', 'town'])).toEqual([
+      'i',
+      'went',
+      'in',
+      'to',
+      'town',
+    ]);
+  });
+});
+
+const SUGAR = {
+  id: 'low-blood-sugar',
+  concepts: [
+    {
+      id: 'hypoglycaemia',
+      readings: [
+        {
+          near: ['sugar', 'glucose', 'meter', 'reading'],
+          ranges: [{ below: 4 }, { from: 20, below: 70 }],
+        },
+      ],
+      heardAs: { shugar: 'sugar' },
+    },
+  ],
+} as const satisfies SafetyRuleSpec;
+const FEVER = {
+  id: 'fever',
+  concepts: [
+    {
+      id: 'fever',
+      readings: [
+        {
+          near: ['temperature', 'temp', 'thermometer'],
+          ranges: [
+            { from: 38, below: 45 },
+            { from: 100.4, below: 112 },
+          ],
+        },
+      ],
+    },
+  ],
+} as const satisfies SafetyRuleSpec;
+const rules = compileSafetyRules<SafetyRuleSpec>([SUGAR, FEVER]);
+const fired = (text: string) => matchSafety(rules, text)?.rule.id ?? null;
+
+describe('readings against a threshold', () => {
+  it('fires on a low glucose in either unit, with or without symptoms', () => {
+    expect(fired('my meter says fifty two and i feel funny')).toBe('low-blood-sugar');
+    expect(fired('my sugar was two point nine')).toBe('low-blood-sugar');
+    expect(fired('blood shugar is 48')).toBe('low-blood-sugar');
+  });
+
+  it('does not fire on a normal or high glucose, or on numbers that count something else', () => {
+    expect(fired('my sugar was 110 this morning')).toBeNull();
+    expect(fired('my sugar was six point two')).toBeNull();
+    expect(fired('my sugar was a hundred and forty')).toBeNull();
+    expect(fired('I take two sugars in my tea')).toBeNull();
+    expect(fired('I take sixty units of insulin for my sugar')).toBeNull();
+    expect(fired('I am sixty two years old and my sugar is fine')).toBeNull();
+    expect(fired('my blood pressure reading was ninety over sixty')).toBeNull();
+  });
+
+  it('fires on a fever from 38 °C or 100.4 °F, heard however the recogniser wrote it', () => {
+    expect(fired('a hundred in two on the thermometer this morning')).toBe('fever');
+    expect(fired('my temperature is hundred an three')).toBe('fever');
+    expect(fired('temp was thirty nine point five')).toBe('fever');
+  });
+
+  it('does not fire on a normal temperature or a denied one', () => {
+    expect(fired('my temperature is ninety eight point six')).toBeNull();
+    expect(fired('my temperature is thirty six point eight')).toBeNull();
+    expect(fired('my temperature is not 38')).toBeNull();
+  });
+
+  it('explains itself with the profile range, never the patient number', () => {
+    const m = matchSafety(rules, 'my meter says fifty two');
+    expect(m?.trigger.explain?.terms).toEqual({ reading: 'meter', range: 'from 20 below 70' });
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * Numbers a patient reads off a device: "my meter says fifty two", "temperature's a hundred and
+ * two", "two point nine". Safety rules name thresholds (a glucose under 70 mg/dL or 4 mmol/L, a
+ * fever from 100.4 °F or 38 °C) that no list of words can cover, so the numbers are read.
+ *
+ * The number words themselves are read by the protocol's reader (agent/protocol/numbers.ts),
+ * after repairing the slips speech recognition makes inside a spoken number ("a hundred in two",
+ * "hundred an three", "one oh two", "point to").
+ */
+import { readNumbers } from '../protocol/numbers.ts';
+
+export interface Reading {
+  readonly value: number;
+  /** Word span [start, end) in the utterance's words. */
+  readonly start: number;
+  readonly end: number;
+}
+
+const NUMERAL = new Set([
+  'one',
+  'two',
+  'three',
+  'four',
+  'five',
+  'six',
+  'seven',
+  'eight',
+  'nine',
+  'ten',
+  'eleven',
+  'twelve',
+  'thirteen',
+  'fourteen',
+  'fifteen',
+  'sixteen',
+  'seventeen',
+  'eighteen',
+  'nineteen',
+  'twenty',
+  'thirty',
+  'forty',
+  'fifty',
+  'sixty',
+  'seventy',
+  'eighty',
+  'ninety',
+]);
+// Homophones of digits, only ever read as digits inside a number ("hundred and to").
+const HOMOPHONE: Readonly<Record<string, string>> = {
+  to: 'two',
+  too: 'two',
+  for: 'four',
+  fore: 'four',
+  won: 'one',
+  ate: 'eight',
+};
+// What "and" sounds like after "hundred": "a hundred in two", "hundred an three", "hundred n one".
+const AND_SLIPS = new Set(['in', 'an', 'n', 'end', 'on']);
+const ZERO_WORDS = new Set(['oh', 'o', 'zero']);
+
+const isNumeral = (w: string | undefined): boolean =>
+  w !== undefined && (NUMERAL.has(w) || /^\d+$/.test(w) || HOMOPHONE[w] !== undefined);
+
+/**
+ * The words with the recogniser's slips inside spoken numbers repaired, one word for one word
+ * so that positions still match the utterance.
+ */
+export function repairNumberWords(words: readonly string[]): string[] {
+  const out = [...words];
+  for (let i = 0; i < out.length; i++) {
+    const w = out[i] ?? '';
+    const prev = out[i - 1];
+    const next = out[i + 1];
+    if (prev === 'hundred' && (AND_SLIPS.has(w) || w === 'and') && isNumeral(next)) {
+      out[i] = 'and';
+      const h = next === undefined ? undefined : HOMOPHONE[next];
+      if (h) out[i + 1] = h;
+    } else if (w === 'one' && ZERO_WORDS.has(next ?? '') && isNumeral(out[i + 2])) {
+      // "one oh two" is a hundred and two.
+      out[i] = 'hundred';
+      out[i + 1] = 'and';
+      const h = HOMOPHONE[out[i + 2] ?? ''];
+      if (h) out[i + 2] = h;
+    } else if (w === 'point' && next !== undefined && HOMOPHONE[next] && isNumeral(prev)) {
+      out[i + 1] = HOMOPHONE[next] ?? next;
+    }
+  }
+  return out;
+}
+
+/** Every number said in the words, as a value and a span. Ordinals ("3rd") are not readings. */
+export function readReadings(words: readonly string[]): Reading[] {
+  return readNumbers(repairNumberWords(words))
+    .filter((m) => !m.ordinal && !m.standalone)
+    .map((m) => ({ value: m.value, start: m.start, end: m.end }));
+}
