@@ -11,8 +11,14 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
 
-/** Run-time assets: [source folder, file suffix]. prompts/cli.ts reads its profiles beside itself. */
-export const ASSETS = [['prompts', '.yaml']];
+/**
+ * Run-time assets: [source folder, file suffix]. prompts/cli.ts reads its profiles beside itself,
+ * and the loader expands safety concepts from the library in prompts/concepts/.
+ */
+export const ASSETS = [
+  ['prompts', '.yaml'],
+  ['prompts/concepts', '.yaml'],
+];
 
 rmSync(dist, { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
