@@ -10,25 +10,16 @@
  * transcript `seq` of the patient utterance it came from. A call that ends with required
  * protocol steps unanswered is `completed` with endReason `incomplete` (see `finalOutcome`).
  */
-import {
-  AutoSubscribe,
-  inference,
-  voice,
-  type JobContext,
-  type llm,
-  type VAD,
-} from '@livekit/agents';
+import { AutoSubscribe, voice, type JobContext, type llm, type VAD } from '@livekit/agents';
 import { ParticipantKind, RoomEvent, type RemoteParticipant } from '@livekit/rtc-node';
 import { withTimeout } from '../infra/time.ts';
 import type { Config } from '../infra/config.ts';
 import { VoiceCareError } from '../infra/errors.ts';
 import type { Logger } from '../infra/logger.ts';
 import type { Profile, SafetyRule } from '../prompts/schema.ts';
-import { renderProfile, templateValuesFor } from '../prompts/template.ts';
 import type { EscalationCourier } from '../sessions/escalation-delivery.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
 import { readRequest, rejectionRecord } from '../sessions/intake.ts';
-import { patientIdentity } from '../sessions/participants.ts';
 import {
   type CapturedAnswer,
   type Escalation,
@@ -45,6 +36,12 @@ import {
   type RenderedProfile,
   type TurnInfo,
 } from './agent.ts';
+import {
+  assembleSession,
+  type ClassifierPlan,
+  type DialogueEnginePlan,
+  type SessionPlan,
+} from './assembly.ts';
 import {
   DialogueEngine,
   ExpectationBoard,
@@ -92,13 +89,6 @@ const FINAL_EVENT_TIMEOUT_MS = 1500;
  * What is not delivered by then waits in the outbox (or the local spool) for a relay.
  */
 const ESCALATION_DRAIN_MS = 1500;
-
-type TurnDetection = NonNullable<voice.AgentSessionOptions['turnHandling']>['turnDetection'];
-
-function turnDetectorFor(mode: Config['agent']['turnDetection']): TurnDetection {
-  // Always explicit: left unset, dev mode picks LiveKit's hosted model, unreachable offline.
-  return mode === 'model' ? new inference.TurnDetector({ version: 'v1-mini' }) : mode;
-}
 
 const optional = <K extends string, V>(key: K, value: V | undefined) =>
   (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
@@ -235,9 +225,9 @@ class SessionRun<P> {
     resolving.catch(() => undefined);
     if (!(await this.isCurrentDispatch())) return;
 
-    let profile: RenderedProfile;
+    let plan: SessionPlan;
     try {
-      profile = renderProfile(await resolving, templateValuesFor(this.request.patient));
+      plan = assembleSession({ cfg: deps.cfg, request: this.request, profile: await resolving });
     } catch (err) {
       const code = err instanceof VoiceCareError ? err.code : 'profile_unavailable';
       this.log.error({ err, code, profile: this.request.profile }, 'profile could not be used');
@@ -245,6 +235,7 @@ class SessionRun<P> {
       return;
     }
 
+    const { profile } = plan;
     this.profile = profile;
     this.sink = new TranscriptSink({
       store: deps.utterances,
@@ -260,21 +251,12 @@ class SessionRun<P> {
 
     const board = new ExpectationBoard();
     const recognitions = new RecognitionJournal();
-    const scripted = deps.cfg.providers.llm.includes('local')
-      ? this.scriptedLlm(profile, board)
-      : undefined;
-    const providers = buildProviders(
-      deps.cfg.providers,
-      { language: profile.language, voice: profile.voice, stt: profile.stt },
-      deps.vad,
-      {
-        llm: () => scripted!,
-        stt: () => buildLocalStt(profile, board, this.log, recognitions),
-        tts: (voice) => buildLocalTts(voice, this.log),
-      },
-    );
-    // The dialogue engine answers in microseconds: starting it early only adds retractions.
-    const scriptedFirst = deps.cfg.providers.llm[0] === 'local';
+    const scripted = plan.dialogueEngine && this.scriptedLlm(profile, board, plan.dialogueEngine);
+    const providers = buildProviders(plan.providers.chains, plan.providers.preferences, deps.vad, {
+      llm: () => scripted!,
+      stt: () => buildLocalStt(profile, board, this.log, recognitions),
+      tts: (voice) => buildLocalTts(voice, this.log),
+    });
     this.log.info(
       { profile: { id: profile.id, version: profile.version }, providers: providers.labels },
       'session starting',
@@ -285,25 +267,12 @@ class SessionRun<P> {
       stt: providers.stt,
       llm: providers.llm,
       tts: providers.tts,
-      userAwayTimeout: profile.limits.silenceTimeoutMs / 1000,
-      turnHandling: {
-        turnDetection: turnDetectorFor(deps.cfg.agent.turnDetection),
-        endpointing: {
-          minDelay: deps.cfg.agent.endpointing.minDelayMs,
-          maxDelay: deps.cfg.agent.endpointing.maxDelayMs,
-        },
-        preemptiveGeneration: {
-          enabled: deps.cfg.agent.preemptiveGeneration,
-          preemptiveTts: deps.cfg.agent.preemptiveTts,
-        },
-        // 'vad' keeps barge-in local; the adaptive mode reaches for hosted inference.
-        interruption: { mode: 'vad' },
-      },
+      ...plan.session,
     });
     this.session = session;
     this.wire(session);
 
-    const classifier = this.safetyClassifier(profile);
+    const classifier = plan.classifier && this.safetyClassifier(profile, plan.classifier);
     const agent = new VoiceCareAgent(
       profile,
       {
@@ -314,22 +283,23 @@ class SessionRun<P> {
         onEnd: (reason) => this.requestEnd(reason),
       },
       {
-        ...(scriptedFirst && scripted ? { greeting: scripted.greeting() } : {}),
-        embeddedStt: this.embeddedStt,
-        ...(deps.cfg.agent.timeZone ? { timeZone: deps.cfg.agent.timeZone } : {}),
+        ...(plan.agent.greeting === 'dialogue_engine' && scripted
+          ? { greeting: scripted.greeting() }
+          : {}),
+        embeddedStt: plan.agent.embeddedStt,
+        ...(plan.agent.timeZone ? { timeZone: plan.agent.timeZone } : {}),
         expectations: board,
         recognitions,
         ...(classifier ? { classifier } : {}),
       },
     );
 
-    const maxMs = Math.min(profile.limits.maxDurationMs, deps.cfg.agent.maxSessionMs);
-    this.maxDurationTimer = setTimeout(() => this.requestEnd('max_duration'), maxMs);
+    this.maxDurationTimer = setTimeout(() => this.requestEnd('max_duration'), plan.maxDurationMs);
     this.maxDurationTimer.unref();
 
     // The agent hears and answers only the session's patient (the identity the API's join token
     // carries); anyone else in the room is ignored by the framework and recorded here.
-    const patient = patientIdentity(this.sessionId);
+    const patient = plan.room.participantIdentity;
     ctx.room.on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => {
       if (p.identity === patient || p.kind === ParticipantKind.AGENT) return;
       this.log.warn(
@@ -341,16 +311,15 @@ class SessionRun<P> {
       agent,
       room: ctx.room,
       inputOptions: {
-        closeOnDisconnect: true,
+        closeOnDisconnect: plan.room.closeOnDisconnect,
         participantIdentity: patient,
-        // Typed text is screened like speech (agent/text-input.ts), never sent straight on.
-        textEnabled: true,
+        textEnabled: plan.room.textEnabled,
         textInputCallback: typedTextCallback({
           agent: () => agent,
           // Only the session's patient may type; the room may hold others.
           isPatient: (identity) => identity === patient,
           log: this.log,
-          maxChars: deps.cfg.safety.maxTypedChars,
+          maxChars: plan.room.maxTypedChars,
           onAccepted: () => {
             this.typedTurns += 1;
           },
@@ -360,15 +329,12 @@ class SessionRun<P> {
   }
 
   /**
-   * The LLM safety classifier, when a cloud LLM is configured: its own model instance, built
-   * like the conversation's, so a classification never shares (or delays) the reply's stream.
+   * The LLM safety classifier the plan asked for: its own model instance, built like the
+   * conversation's, so a classification never shares (or delays) the reply's stream.
    */
-  private safetyClassifier(profile: RenderedProfile): SafetyClassifier | undefined {
-    const { cfg } = this.deps;
-    const settings = cfg.safety.classifier;
-    if (!settings.enabled || !cfg.providers.llm.some((p) => p !== 'local')) return undefined;
+  private safetyClassifier(profile: RenderedProfile, settings: ClassifierPlan): SafetyClassifier {
     return new SafetyClassifier({
-      llm: buildClassifierLlm(cfg.providers, settings.model),
+      llm: buildClassifierLlm(this.deps.cfg.providers, settings.model),
       rules: profile.safety,
       timeoutMs: settings.timeoutMs,
       maxAttempts: settings.maxAttempts,
@@ -458,15 +424,6 @@ class SessionRun<P> {
     });
   }
 
-  /**
-   * The first STT provider is the embedded recogniser: its free speech is read back (engine) or
-   * flagged (LLM). A fallback to it mid-call is not seen here; its answers then rest on the
-   * confidence it reports.
-   */
-  private get embeddedStt(): boolean {
-    return this.deps.cfg.providers.stt[0] === 'local';
-  }
-
   private record(item: llm.ChatItem): void {
     const u = utteranceFromMessage(this.sessionId, item);
     if (!u || !this.sink) return;
@@ -480,13 +437,12 @@ class SessionRun<P> {
   }
 
   /** The session's dialogue engine, as the framework LLM that runs it. */
-  private scriptedLlm(profile: RenderedProfile, board: ExpectationBoard): ScriptedProtocolLLM {
-    const engine = new DialogueEngine(profile, {
-      now: this.now,
-      expectations: board,
-      readBackFreeSpeech: this.embeddedStt,
-      ...(this.deps.cfg.agent.timeZone ? { timeZone: this.deps.cfg.agent.timeZone } : {}),
-    });
+  private scriptedLlm(
+    profile: RenderedProfile,
+    board: ExpectationBoard,
+    settings: DialogueEnginePlan,
+  ): ScriptedProtocolLLM {
+    const engine = new DialogueEngine(profile, { now: this.now, expectations: board, ...settings });
     return new ScriptedProtocolLLM({
       engine,
       logger: this.log,
