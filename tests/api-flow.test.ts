@@ -195,13 +195,10 @@ describe('the session API, end to end', () => {
     ]);
   }, 240_000);
 
-  it('ignores an uninvited participant in the room, and records that one was there', async () => {
+  it('ignores an uninvited participant in the room, before and after the patient joins, and records that one was there', async () => {
     const { sessionId, joined } = await createAndOpenLink();
-    const patient = await joinWithLink(joined);
-    await patient.waitForAgentSpeech({ timeoutMs: 30_000 });
-    await hearOut(patient);
-
-    // Someone with a token of their own for the room (a leaked key, a misrouted client).
+    // Someone with a token of their own for the room (a leaked key, a misrouted client), in it
+    // before the patient: an agent linked to whoever came first would take them for the patient.
     const intruderIdentity = uniqueName('intruder');
     const intruder = await SimulatedPatient.join({
       livekit: h.cfg.livekit,
@@ -210,15 +207,21 @@ describe('the session API, end to end', () => {
     });
     people.push(intruder);
     const heardBefore = segmentsHeard();
+    await intruder.say('hello is anyone there');
+
+    const patient = await joinWithLink(joined);
+    await patient.waitForAgentSpeech({ timeoutMs: 30_000 });
+    await hearOut(patient);
     const spoken = await intruder.say('my chest hurts and I need help now');
     // The agent's VAD lags behind real time on this machine: give a reply time to start.
     await expect(
       patient.waitForAgentSpeech({ after: spoken.speechEndedAt, timeoutMs: 5000 }),
     ).rejects.toBeInstanceOf(PatientTimeoutError);
+    // None of the intruder's audio reached speech-to-text.
     expect(segmentsHeard()).toBe(heardBefore);
     await intruder.leave();
 
-    // The patient is still heard and answered as before.
+    // The patient is heard and answered as in a call of their own.
     await answerGreeting(patient);
     const ended = await hangUpAndAwaitEnd(patient, sessionId);
     expect(ended).toMatchObject({ state: 'completed', summary: { intruders: 1 } });
