@@ -190,6 +190,8 @@ class SessionRun<P> {
   /** What the safety classifier did this session (reported with the final record). */
   private readonly classifierStats = { runs: 0, flagged: 0, failed: {} as Record<string, number> };
   private typedTurns = 0;
+  /** Identities in the room that were neither the patient nor an agent (see start()). */
+  private readonly intruders = new Set<string>();
   /** The dialogue engine said its closing words; end once they have played. */
   private protocolDone: 'completed' | 'declined' | undefined;
   /** Side writes (answers, escalations, events) in order; awaited before the final record. */
@@ -300,13 +302,19 @@ class SessionRun<P> {
     // The agent hears and answers only the session's patient (the identity the API's join token
     // carries); anyone else in the room is ignored by the framework and recorded here.
     const patient = plan.room.participantIdentity;
-    ctx.room.on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) => {
+    const noteIntruder = (p: RemoteParticipant) => {
       if (p.identity === patient || p.kind === ParticipantKind.AGENT) return;
+      // One per identity: a reconnect is the same person, not a new intrusion.
+      if (this.intruders.has(p.identity)) return;
+      this.intruders.add(p.identity);
       this.log.warn(
         { participantKind: p.kind, pii: { identity: p.identity } },
         'ignoring a participant who is not the patient',
       );
-    });
+    };
+    ctx.room.on(RoomEvent.ParticipantConnected, noteIntruder);
+    // Whoever was already in the room when we joined raised no ParticipantConnected.
+    for (const p of ctx.room.remoteParticipants.values()) noteIntruder(p);
     await session.start({
       agent,
       room: ctx.room,
@@ -652,7 +660,7 @@ class SessionRun<P> {
 
     const at = this.now();
     const patch = {
-      summary: this.tally.summary(),
+      summary: { ...this.tally.summary(), intruders: this.intruders.size },
       answers,
       endReason: outcome.code ?? outcome.reason,
       ...optional('endedBy', outcome.endedBy),
@@ -698,6 +706,7 @@ class SessionRun<P> {
         turns: patch.summary.turns,
         unanswered: outcome.unanswered?.length ?? 0,
         typedTurns: this.typedTurns,
+        intruders: this.intruders.size,
         safetyClassifier: this.classifierStats,
       },
       'session finished',

@@ -108,6 +108,11 @@ export interface LatencySummary {
 export interface SessionSummary {
   turns: { patient: number; agent: number; interrupted: number };
   latency: Partial<Record<keyof TurnLatency, LatencySummary>>;
+  /**
+   * Distinct participants, other than the patient and agents, who were in the room: the agent
+   * ignored them. Only the count is kept (identities are PHI-adjacent and live in no record).
+   */
+  intruders?: number;
 }
 
 /** Which detector raised an escalation, and what in the profile fired (never the patient's words). */
