@@ -19,7 +19,8 @@ import {
   MongoSessionStore,
   MongoUtteranceStore,
 } from '../../sessions/mongo-store.ts';
-import { startAgentWorker, type AgentWorker } from '../../tests/support/agent-worker.ts';
+import { startAgentWorker, type AgentWorker } from '../../sim/agent-worker.ts';
+import { LOCAL_STACK_ENV } from '../../sim/local-env.ts';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -161,6 +162,7 @@ export async function startStack(
         startAgentWorker({
           agentName: cfg.agent.name,
           httpPort: cfg.agent.httpPort,
+          baseEnv: { NODE_ENV: 'development', LOG_LEVEL: 'warn', ...LOCAL_STACK_ENV },
           env: opts.workerEnv,
           readyTimeoutMs: 90_000,
         }),

@@ -3,16 +3,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { loadConfig, type Config } from '../../infra/config.ts';
+import { LOCAL_STACK_ENV } from '../../sim/local-env.ts';
 
 export const TEST_ENV: Readonly<Record<string, string>> = {
   NODE_ENV: 'test',
   LOG_LEVEL: 'warn',
-  LIVEKIT_URL: 'ws://127.0.0.1:7880',
-  LIVEKIT_API_KEY: 'devkey',
-  LIVEKIT_API_SECRET: 'secret',
-  GOOGLE_CLOUD_PROJECT: 'voicecare-local',
-  PUBSUB_EMULATOR_HOST: '127.0.0.1:8085',
-  MONGODB_URL: 'mongodb://127.0.0.1:27017',
+  ...LOCAL_STACK_ENV,
 };
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
