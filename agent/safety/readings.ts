@@ -7,7 +7,7 @@
  * after repairing the slips speech recognition makes inside a spoken number ("a hundred in two",
  * "hundred an three", "one oh two", "point to").
  */
-import { readNumbers } from '../protocol/numbers.ts';
+import { readNumbers, SMALL_WORDS, TENS_WORDS } from '../protocol/numbers.ts';
 
 export interface Reading {
   readonly value: number;
@@ -16,35 +16,8 @@ export interface Reading {
   readonly end: number;
 }
 
-const NUMERAL = new Set([
-  'one',
-  'two',
-  'three',
-  'four',
-  'five',
-  'six',
-  'seven',
-  'eight',
-  'nine',
-  'ten',
-  'eleven',
-  'twelve',
-  'thirteen',
-  'fourteen',
-  'fifteen',
-  'sixteen',
-  'seventeen',
-  'eighteen',
-  'nineteen',
-  'twenty',
-  'thirty',
-  'forty',
-  'fifty',
-  'sixty',
-  'seventy',
-  'eighty',
-  'ninety',
-]);
+// Number words from one upward (zero is read apart, with 'oh').
+const NUMERAL = new Set<string>([...SMALL_WORDS.slice(1), ...TENS_WORDS.filter(Boolean)]);
 // Homophones of digits, only ever read as digits inside a number ("hundred and to").
 const HOMOPHONE: Readonly<Record<string, string>> = {
   to: 'two',
