@@ -67,12 +67,12 @@ export async function synthesize(
   });
   if (cached) return { samples: int16View(cached), sampleRate: o.sampleRate };
 
-  const wav = await run(
+  const wav = await runTool(
     'espeak-ng',
     ['--stdin', '--stdout', '-v', o.voice, '-s', String(o.wordsPerMinute)],
     Buffer.from(text, 'utf8'),
   );
-  const raw = await run('sox', ['-t', 'wav', '-', ...rawOutputArgs(o.sampleRate)], wav);
+  const raw = await runTool('sox', ['-t', 'wav', '-', ...rawOutputArgs(o.sampleRate)], wav);
   if (raw.length < 2) throw new Error('synthesize: espeak-ng produced no audio');
 
   // Write then rename: a concurrent run (another test file or engineer) never reads half a file.
@@ -92,11 +92,11 @@ export async function synthesize(
  */
 export async function readWav(path: string, options: { sampleRate?: number } = {}): Promise<Pcm> {
   const sampleRate =
-    options.sampleRate ?? Number((await run('sox', ['--i', '-r', path])).toString().trim());
+    options.sampleRate ?? Number((await runTool('sox', ['--i', '-r', path])).toString().trim());
   if (!Number.isInteger(sampleRate) || sampleRate <= 0) {
     throw new RangeError(`readWav: invalid sample rate ${sampleRate}`);
   }
-  const raw = await run('sox', [path, ...rawOutputArgs(sampleRate)]);
+  const raw = await runTool('sox', [path, ...rawOutputArgs(sampleRate)]);
   return { samples: int16View(raw), sampleRate };
 }
 
@@ -255,8 +255,16 @@ function int16View(buf: Buffer): Int16Array {
   return new Int16Array(Uint8Array.from(even).buffer);
 }
 
-/** Runs a tool (no shell), feeding `input` to stdin; resolves with its stdout. */
-function run(cmd: string, args: readonly string[], input?: Buffer): Promise<Buffer> {
+/**
+ * Runs a tool (no shell), feeding `input` to stdin; resolves with its stdout. A tool that is not
+ * installed rejects with `missingHint`, the line that says what to install.
+ */
+export function runTool(
+  cmd: string,
+  args: readonly string[],
+  input?: Buffer,
+  missingHint = 'apt-get install espeak-ng sox',
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -266,7 +274,7 @@ function run(cmd: string, args: readonly string[], input?: Buffer): Promise<Buff
     child.on('error', (e: NodeJS.ErrnoException) => {
       reject(
         e.code === 'ENOENT'
-          ? new Error(`${cmd} is not installed: apt-get install espeak-ng sox`, { cause: e })
+          ? new Error(`${cmd} is not installed: ${missingHint}`, { cause: e })
           : e,
       );
     });

@@ -33,7 +33,7 @@ import {
   matchSafety,
   type CompiledSafetyRules,
 } from '../../agent/safety/matcher.ts';
-import { SimulatedPatient, shutdownRtc } from '../../tests/support/patient.ts';
+import { SimulatedPatient, shutdownRtc } from '../../sim/patient.ts';
 import { INNOCENT, readEvalFile, type EvalLine } from './format.ts';
 import { DEFAULT_VOICES, speak } from './voices.ts';
 

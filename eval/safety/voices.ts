@@ -4,13 +4,12 @@
  * natural here). A voice is `<engine>:<name>`: `espeak:en-us+f3`, `flite:slt`,
  * `festival:cmu_us_slt_arctic_hts`. Audio is cached on disk, keyed by text and voice.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { synthesize, type Pcm } from '../../tests/support/speech.ts';
+import { runTool, synthesize, type Pcm } from '../../sim/speech.ts';
 
 export const DEFAULT_VOICES: readonly string[] = Object.freeze(['espeak:en-us', 'flite:slt']);
 
@@ -67,25 +66,5 @@ function int16(buf: Buffer): Int16Array {
   return new Int16Array(copy.buffer);
 }
 
-function run(cmd: string, args: readonly string[], input?: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e: NodeJS.ErrnoException) =>
-      reject(
-        e.code === 'ENOENT'
-          ? new Error(`${cmd} is not installed: run scripts/install-tools.sh`, { cause: e })
-          : e,
-      ),
-    );
-    child.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(out));
-      else reject(new Error(`${cmd} exited ${code}: ${Buffer.concat(err).toString().trim()}`));
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(input);
-  });
-}
+const run = (cmd: string, args: readonly string[], input?: Buffer): Promise<Buffer> =>
+  runTool(cmd, args, input, 'run scripts/install-tools.sh');
