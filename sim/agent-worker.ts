@@ -14,7 +14,10 @@ export interface AgentWorkerOptions {
   agentName: string;
   /** The worker's health server port; must be unique per concurrently running worker. */
   httpPort: number;
-  /** The environment the worker starts from (e.g. the local stack's). @defaultValue none */
+  /**
+   * The environment the worker starts from: the caller's PATH and HOME and the stack it runs
+   * against (this module reads no environment of its own). @defaultValue none
+   */
   baseEnv?: Readonly<Record<string, string>>;
   /** Extra environment (provider URLs and keys, DB name, turn detection...). */
   env?: Record<string, string>;
@@ -57,8 +60,6 @@ async function healthy(port: number): Promise<boolean> {
 export async function startAgentWorker(options: AgentWorkerOptions): Promise<AgentWorker> {
   const opts = { ...defaults, ...options };
   const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
     METADATA_SERVER_DETECTION: 'none',
     ...opts.baseEnv,
     AGENT_NAME: opts.agentName,

@@ -355,12 +355,6 @@ class Lane {
       await new Promise((r) => setTimeout(r, 50));
     }
     this.active = undefined;
-    if (process.env.SPEECH_EVAL_DEBUG) {
-      process.stderr.write(
-        `[speech-eval] turn ${(performance.now() - sent.endedAt).toFixed(0)} ms after speech: ` +
-          `starts ${ear.starts} ends ${ear.ends} recognised ${ear.recognised} finals ${ear.finals.length}\n`,
-      );
-    }
     const finals = ear.finals;
     ear.finals = [];
     return {

@@ -162,7 +162,13 @@ export async function startStack(
         startAgentWorker({
           agentName: cfg.agent.name,
           httpPort: cfg.agent.httpPort,
-          baseEnv: { NODE_ENV: 'development', LOG_LEVEL: 'warn', ...LOCAL_STACK_ENV },
+          baseEnv: {
+            PATH: process.env.PATH ?? '',
+            HOME: process.env.HOME ?? '',
+            NODE_ENV: 'development',
+            LOG_LEVEL: 'warn',
+            ...LOCAL_STACK_ENV,
+          },
           env: opts.workerEnv,
           readyTimeoutMs: 90_000,
         }),

@@ -10,5 +10,13 @@ import { TEST_ENV } from './env.ts';
 export type { AgentWorker, AgentWorkerOptions };
 
 export function startAgentWorker(options: AgentWorkerOptions): Promise<AgentWorker> {
-  return startWorker({ ...options, baseEnv: { ...TEST_ENV, ...options.baseEnv } });
+  return startWorker({
+    ...options,
+    baseEnv: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      ...TEST_ENV,
+      ...options.baseEnv,
+    },
+  });
 }
