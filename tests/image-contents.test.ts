@@ -292,7 +292,10 @@ describe('the production image, assembled from the Dockerfile', () => {
     console.log(lines.join('\n'));
 
     expect(result.session?.state).toBe('completed');
-    expect(result.session?.answers).toMatchObject({ painScore: 4, newAllergies: false });
+    expect(result.session?.answers).toMatchObject({
+      painScore: { value: 4 },
+      newAllergies: { value: false },
+    });
     expect(result.utterances.filter((u) => u.role === 'patient').length).toBeGreaterThan(3);
     // The worker's own metrics counted the session.
     expect(sawSession).toBe(true);

@@ -18,11 +18,11 @@ import { SessionRequestV1 } from '../sessions/schema.ts';
 import { AgentHarness } from './support/agent-harness.ts';
 import { startAgentWorker, type AgentWorker } from './support/agent-worker.ts';
 import { TEST_ENV, uniqueName } from './support/env.ts';
+import { patientIdentity } from '../sessions/participants.ts';
 import { SimulatedPatient, shutdownRtc } from './support/patient.ts';
 
 const NAME = 'Zyxwvut Sentinelname';
 const REF = 'Zyxwvut.Sentinelname';
-const IDENTITY = 'patient-zyxwvut-sentinelname';
 const SENTENCE = 'my sentinel phrase is quokka marmalade';
 /** Each word alone, any case: a log that kept half the name or sentence still leaks it. */
 const SENTINELS = ['zyxwvut', 'sentinelname', 'quokka', 'marmalade'];
@@ -163,7 +163,9 @@ describe('logs of a whole call', () => {
     const patient = await SimulatedPatient.join({
       livekit: h.cfg.livekit,
       room: `session-${request.sessionId}-1`,
-      identity: IDENTITY,
+      // The agent listens to the session's own patient identity alone (the API's join token
+      // carries it), which is made from the session id, not from anything the patient chose.
+      identity: patientIdentity(request.sessionId),
     });
     const requests = await ensureTopic(h.pubsub, topics.PUBSUB_REQUESTS_TOPIC);
     await requests.publishMessage({ data: Buffer.from(JSON.stringify(request)) });
