@@ -181,7 +181,9 @@ describe('typed text and the safety classifier', () => {
           const stored = await h.utterances.listUtterances(request.sessionId);
           return stored.find((s) => s.role === 'agent' && s.text === rule.response);
         },
-        30_000,
+        // The response is stored once it has played out in full: ~15 s of speech, after the
+        // reply it interrupts, on a loaded 2-core box.
+        60_000,
       );
       expect(spoken.interrupted).toBe(false);
       const record = await h.sessions.get(request.sessionId);
