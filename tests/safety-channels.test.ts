@@ -41,11 +41,16 @@ describe('typed text and the safety classifier', () => {
   });
 
   const escalationEvent = (sessionId: string) =>
-    h.eventually('session.escalation event', async () =>
-      h.events.find(
-        (e): e is Extract<SessionEvent, { type: 'session.escalation' }> =>
-          e.sessionId === sessionId && e.type === 'session.escalation',
-      ),
+    h.eventually(
+      'session.escalation event',
+      async () =>
+        h.events.find(
+          (e): e is Extract<SessionEvent, { type: 'session.escalation' }> =>
+            e.sessionId === sessionId && e.type === 'session.escalation',
+        ),
+      // A classifier verdict may take two attempts of SAFETY_CLASSIFIER_TIMEOUT_MS before the
+      // outbox publishes it; a loaded box needs more than the harness's default 20 s.
+      45_000,
     );
 
   it(
