@@ -21,7 +21,7 @@
  * main process runs first and every job process imports before its first message.
  */
 import { pino, type Logger } from 'pino';
-import { createLogger } from './logger.ts';
+import { createLogger, SEVERITY } from './logger.ts';
 
 const FRAMEWORK_LOGGER = Symbol.for('@livekit/agents:logger');
 const INSTALLED = Symbol.for('voicecare:framework-log-scrubber');
@@ -138,15 +138,6 @@ export function frameworkLogger(level: string, opts: FrameworkLogOptions): Logge
   } as Logger['child'];
   return root;
 }
-
-const SEVERITY: Record<string, string> = {
-  trace: 'DEBUG',
-  debug: 'DEBUG',
-  info: 'INFO',
-  warn: 'WARNING',
-  error: 'ERROR',
-  fatal: 'CRITICAL',
-};
 
 /**
  * From now on, every logger the framework installs in this process is swapped for a scrubbing

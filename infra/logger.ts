@@ -3,7 +3,7 @@ import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'p
 export type { Logger } from 'pino';
 
 /** Cloud Logging understands these `severity` values; pino's numeric levels map onto them. */
-const SEVERITY: Record<string, string> = {
+export const SEVERITY: Readonly<Record<string, string>> = {
   trace: 'DEBUG',
   debug: 'DEBUG',
   info: 'INFO',
