@@ -12,6 +12,7 @@ import { settlesWithin } from '../infra/time.ts';
 import { LiveKitAgentRooms } from '../dispatcher/livekit.ts';
 import { config, type Config } from '../infra/config.ts';
 import { ConfigError } from '../infra/errors.ts';
+import { stopOnSignals } from '../infra/lifecycle.ts';
 import { createLogger, type Logger } from '../infra/logger.ts';
 import { connectMongo, type MongoHandle } from '../infra/mongo.ts';
 import { createPubSub, ensureTopic } from '../infra/pubsub.ts';
@@ -152,19 +153,11 @@ async function main(): Promise<void> {
   });
   const running = await runApi(cfg, { logger });
   process.stdout.write(`api: ${running.url} (OpenAPI at ${running.url}/openapi.json)\n`);
-  const onSignal = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'signal received; stopping');
-    setTimeout(() => process.exit(1), cfg.api.shutdownTimeoutMs).unref();
-    running.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  stopOnSignals({
+    logger,
+    stop: () => running.stop().then(() => true),
+    deadlineMs: cfg.api.shutdownTimeoutMs,
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -7,6 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { config, type Config } from '../infra/config.ts';
+import { stopOnSignals } from '../infra/lifecycle.ts';
 import { createLogger, type Logger } from '../infra/logger.ts';
 import { connectMongo } from '../infra/mongo.ts';
 import { createPubSub, ensureSessionTopology } from '../infra/pubsub.ts';
@@ -172,20 +173,12 @@ async function main(): Promise<void> {
   });
 
   const running = await runDispatcher(cfg, { logger });
-  const onSignal = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'signal received; stopping');
-    // Whatever happens below, do not outlive the platform's grace period by much.
-    setTimeout(() => process.exit(1), cfg.dispatcher.shutdownTimeoutMs + 5000).unref();
-    running.stop().then(
-      (report) => process.exit(report.drained ? 0 : 1),
-      (err: unknown) => {
-        logger.error({ err }, 'stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  stopOnSignals({
+    logger,
+    stop: () => running.stop().then((report) => report.drained),
+    // Do not outlive the platform's grace period by much.
+    deadlineMs: cfg.dispatcher.shutdownTimeoutMs + 5000,
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
