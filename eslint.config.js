@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -41,11 +42,16 @@ export default tseslint.config(
   },
   {
     // Type-aware rules need the TypeScript program; only the .ts files are in it.
-    files: ['**/*.ts'],
+    files: ['**/*.ts', 'console/**/*.tsx'],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     rules: { '@typescript-eslint/no-floating-promises': 'error' },
+  },
+  {
+    // The console runs in the browser.
+    files: ['console/src/**'],
+    languageOptions: { globals: globals.browser },
   },
   {
     files: ['tests/**', 'bench/**', 'scripts/**', 'bin/**', 'eval/**', '**/*.test.ts', '**/cli.ts'],

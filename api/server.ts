@@ -22,6 +22,7 @@ import type { StaffTokenVerifier } from './auth/jwt.ts';
 import { installAuth } from './auth/plugin.ts';
 import { routeKey } from './auth/permissions.ts';
 import type { ApiDeps } from './deps.ts';
+import { installConsole } from './console.ts';
 import { ApiProblem, errorHandler, sendProblem } from './errors.ts';
 import { eventRoutes } from './events/routes.ts';
 import { joinRoutes } from './join/routes.ts';
@@ -45,6 +46,8 @@ export interface BuildApiOptions {
   readinessChecks?: Record<string, () => Promise<unknown>>;
   /** Collect Node process metrics too. @defaultValue true */
   processMetrics?: boolean;
+  /** The built console to serve at `/`; false: none. @defaultValue dist/console when built */
+  consoleDir?: string | false;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -180,6 +183,7 @@ export async function buildApi(opts: BuildApiOptions): Promise<FastifyInstance> 
   await app.register(joinRoutes, deps);
   await app.register(profileRoutes, deps);
   await app.register(eventRoutes, deps);
+  if (opts.consoleDir !== false) await installConsole(app, opts.consoleDir);
 
   app.addHook('preClose', async () => {
     for (const s of [...app.sseStreams]) s.close();

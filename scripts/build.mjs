@@ -33,4 +33,17 @@ for (const [folder, suffix] of ASSETS) {
     cpSync(join(root, folder, name), to);
   }
 }
+// The console (React, Vite) into dist/console, which the API serves.
+execFileSync(
+  process.execPath,
+  [
+    join(root, 'node_modules/vite/bin/vite.js'),
+    'build',
+    '--config',
+    join(root, 'console/vite.config.ts'),
+    '--logLevel',
+    'warn',
+  ],
+  { cwd: root, stdio: 'inherit' },
+);
 process.stderr.write(`[build] dist/ ready\n`);

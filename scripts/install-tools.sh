@@ -82,6 +82,8 @@ install_debs() {
   [ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || missing+=(festvox-us-slt-hts)
   # The images' init: tests/image-contents.test.ts runs the services under it, as the image does.
   command -v tini >/dev/null 2>&1 || missing+=(tini)
+  # The console's browser tests: Debian's Chromium, driven by playwright-core (never a download).
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
   if [ "${#missing[@]}" -eq 0 ]; then return; fi
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
     die "missing ${missing[*]}: install them with apt-get install ${missing[*]}"

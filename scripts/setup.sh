@@ -29,3 +29,6 @@ bash "$root/scripts/install-tools.sh" all
 # The local signing key for staff tokens (`npm run token`); git-ignored, created once.
 node --import tsx -e "const { loadOrCreateDevKey } = await import('./api/auth/jwt.ts'); const { config } = await import('./infra/config.ts'); const { devKeyPath } = await import('./api/main.ts'); await loadOrCreateDevKey(devKeyPath(config()));" >&2 \
   || die "could not create the API dev key (see above)"
+
+# The console the API serves at / (a few seconds; Vite skips nothing, so it is simply rebuilt).
+npx vite build --config console/vite.config.ts --logLevel warn >&2 || die "the console did not build (see above)"

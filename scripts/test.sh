@@ -19,6 +19,7 @@ trap cleanup EXIT INT TERM
 if [ "$#" -eq 0 ]; then
   echo "[test] typecheck" >&2
   npx tsc --noEmit
+  npx tsc --noEmit -p console
   echo "[test] lint" >&2
   npx eslint . --max-warnings=0
   npx prettier --check . --log-level=warn

@@ -3,6 +3,8 @@
  * authorisation test walks it. A route that is not in the table is refused for everyone.
  */
 
+import { CONSOLE_PAGES } from '../console-pages.ts';
+
 export const STAFF_ROLES = ['clinician', 'admin'] as const;
 export type StaffRole = (typeof STAFF_ROLES)[number];
 
@@ -25,6 +27,11 @@ export const PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /openapi.json': 'public',
   // CORS preflight (@fastify/cors): browsers send it without credentials.
   'OPTIONS *': 'public',
+
+  // The console's pages and assets (api/console.ts): no data in them; their API calls are checked.
+  ...Object.fromEntries(CONSOLE_PAGES.map((page) => [`GET ${page}`, 'public' as const])),
+  'GET /assets/*': 'public',
+  'HEAD /assets/*': 'public',
 
   'POST /v1/sessions': [...STAFF, 'sessions:create'],
   'GET /v1/sessions': [...STAFF, 'sessions:read'],

@@ -1,0 +1,11 @@
+/** The console's client-side routes: the API answers each with index.html (api/console.ts). */
+export const CONSOLE_PAGES = [
+  '/',
+  '/login',
+  '/setup',
+  '/setup/*',
+  '/test',
+  '/logs',
+  '/logs/*',
+  '/join/:code',
+] as const;
