@@ -1,9 +1,27 @@
 /**
  * The console's pages by path. `/join/:code` is the patient page (phone-sized, no sign-in); every
- * other page is for staff.
+ * other page is for staff. The API serves index.html at each of these paths
+ * (api/console-pages.ts), so a new page here needs its path there too.
  */
+import { BrowserRouter, Route, Routes } from 'react-router-dom';
+import { DashboardPage } from './pages/Dashboard.tsx';
+import { LoginPage } from './pages/Login.tsx';
+import { LogsPage } from './pages/Logs.tsx';
+import { PatientPage } from './pages/Patient.tsx';
+import { SetupPage } from './pages/Setup.tsx';
+import { TestCallPage } from './pages/TestCall.tsx';
+
 export function App() {
-  const path = window.location.pathname;
-  if (path.startsWith('/join/')) return <main>Patient page</main>;
-  return <main>VoiceCare console</main>;
+  return (
+    <BrowserRouter>
+      <Routes>
+        <Route path="/join/:code" element={<PatientPage />} />
+        <Route path="/login" element={<LoginPage />} />
+        <Route path="/" element={<DashboardPage />} />
+        <Route path="/setup/*" element={<SetupPage />} />
+        <Route path="/test" element={<TestCallPage />} />
+        <Route path="/logs/*" element={<LogsPage />} />
+      </Routes>
+    </BrowserRouter>
+  );
 }

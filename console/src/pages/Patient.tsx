@@ -1,0 +1,3 @@
+export function PatientPage() {
+  return <h1>Patient</h1>;
+}

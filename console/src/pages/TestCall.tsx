@@ -1,0 +1,3 @@
+export function TestCallPage() {
+  return <h1>TestCall</h1>;
+}
