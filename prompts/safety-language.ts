@@ -49,6 +49,10 @@ const BARE_CONTRACTIONS: Readonly<Record<string, string>> = {
   ive: 'i have',
   youre: 'you are',
   theyre: 'they are',
+  // Regional reflexives: "killing meself".
+  meself: 'myself',
+  mesel: 'myself',
+  mysel: 'myself',
 };
 
 /**
@@ -251,6 +255,12 @@ export interface SafetyConceptSpec {
   readonly heardAs?: Readonly<Record<string, string>> | undefined;
   /** Phrases whose words never count towards this concept ("chest of drawers"). */
   readonly except?: readonly string[] | undefined;
+  /**
+   * Phrases that, said anywhere in the same sentence, mean this concept's words are used in
+   * another sense, so none of its matches in that sentence count ("slept" for "went out like a
+   * light"). Stronger than `except`, which only hides the phrase's own words: keep these few.
+   */
+  readonly exceptWith?: readonly string[] | undefined;
   /** Measured values said as numbers that are this concept (see {@link SafetyReadingSpec}). */
   readonly readings?: readonly SafetyReadingSpec[] | undefined;
 }
@@ -267,6 +277,11 @@ export interface SafetyReadingSpec {
   readonly ranges: readonly SafetyReadingRange[];
   /** Most words between the term and the number. @defaultValue 6 */
   readonly window?: number | undefined;
+  /**
+   * Words that may follow the number as this reading's unit even where they would otherwise say
+   * it counts something else: `percent` for oxygen saturation.
+   */
+  readonly units?: readonly string[] | undefined;
 }
 
 export interface SafetyReadingRange {
@@ -305,6 +320,8 @@ export function conceptProblem(c: SafetyConceptSpec): string | undefined {
       return `reading range ${JSON.stringify(bad)} is empty: give from (lowest that fires) and/or below (first that does not), from < below`;
     }
   }
+  const emptyWith = c.exceptWith?.find((p) => !stemsOf(p).length);
+  if (emptyWith !== undefined) return `exceptWith phrase '${emptyWith}' has no words`;
   const emptyPhrase = c.phrases?.find((p) => !stemsOf(p).length);
   if (emptyPhrase !== undefined) return `phrase '${emptyPhrase}' has no words`;
   return undefined;

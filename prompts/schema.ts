@@ -113,6 +113,8 @@ export const SafetyConcept = z.strictObject(
     heardAs: z.record(text(80), text(80)).optional(),
     /** Phrases whose words never count for this concept. */
     except: z.array(text(120)).max(300).optional(),
+    /** Phrases that, in the same sentence, mean the concept's words are meant in another sense. */
+    exceptWith: z.array(text(120)).max(50).optional(),
     /** Measured values said as numbers ("my sugar is fifty two") that are this concept. */
     readings: z
       .array(
@@ -130,6 +132,8 @@ export const SafetyConcept = z.strictObject(
             .min(1, { error: 'needs at least one range' })
             .max(10),
           window: z.number().int().min(1).max(12).optional(),
+          /** Unit words that may follow the number ("percent"). */
+          units: z.array(text(40)).max(10).optional(),
         }),
       )
       .max(5)

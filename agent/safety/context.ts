@@ -35,17 +35,24 @@ export type Suppression =
   | 'usual-for-them'
   | 'after-exertion'
   | 'resolved'
-  | 'about-a-thing';
+  | 'about-a-thing'
+  | 'feared'
+  | 'figure-of-speech';
 
 /** Why the match is not a current report, or null when it stands (the default). */
 export function suppressedBy(tokens: Tokens, span: Span): Suppression | null {
-  if (negated(tokens, span)) return 'negated';
+  if (negated(tokens, span) || deniedAfter(tokens, span) || reportedDenial(tokens, span)) {
+    return 'negated';
+  }
   const seg = sentenceOf(tokens, span);
   if (hypothetical(tokens, span, seg)) return 'hypothetical';
+  if (feared(tokens, span, seg)) return 'feared';
+  if (figureOfSpeech(tokens, span)) return 'figure-of-speech';
+  if (goneNow(tokens, span, seg)) return 'resolved';
   if (indication(tokens, span, seg)) return 'indication';
   if (usualForThem(tokens, span)) return 'usual-for-them';
   if (afterExertion(tokens, span)) return 'after-exertion';
-  if (thingSubject(tokens, span)) return 'about-a-thing';
+  if (thingSubject(tokens, span) || thingObject(tokens, span)) return 'about-a-thing';
   if (!presentMarked(tokens, span, seg)) {
     if (remote(tokens, span, seg)) return 'history';
     if (someoneElsesPast(tokens, span, seg)) return 'someone-else';
@@ -56,6 +63,7 @@ export function suppressedBy(tokens: Tokens, span: Span): Suppression | null {
 
 const word = (t: Tokens, i: number): string => t.words[i] ?? '';
 const brk = (t: Tokens, i: number): number => t.breaks[i] ?? NO_BREAK;
+const split = (list: readonly string[]) => list.map((p) => p.split(' '));
 
 // ---------------------------------------------------------------------------------------------
 // Negation
@@ -142,6 +150,9 @@ function negated(t: Tokens, span: Span): boolean {
   // Between its terms: "the wound is not red", "my leg isn't swollen".
   for (let c = span.start + 1; c < span.end; c++) {
     if (span.own.has(c) || NEGATION_SCOPE[word(t, c)] === undefined) continue;
+    // Negative concord: after the symptom's own negation a second one is emphasis, not a
+    // denial: "I can't get no air", "it won't stop for nothing".
+    if (ownNegationBefore(t, span, c)) continue;
     let next = c + 1;
     while (next < span.end && !span.own.has(next)) next++;
     if (next < span.end && cueReaches(t, c, next, span)) return true;
@@ -168,6 +179,140 @@ function cueReaches(t: Tokens, from: number, target: number, span: Span): boolea
     for (let k = c + 1; k <= target; k++)
       if (!SCOPE_FREE.has(word(t, k)) || k === target) distance++;
     return distance <= scope;
+  }
+  return false;
+}
+
+// The symptom's own negation ("cannot", "won't stop"): a later cue inside it is concord.
+const OWN_NEGATIONS = new Set(['cannot', 'not', 'never', 'unable', 'no', 'nothing']);
+
+function ownNegationBefore(t: Tokens, span: Span, c: number): boolean {
+  for (const k of span.own) if (k < c && OWN_NEGATIONS.has(word(t, k))) return true;
+  return false;
+}
+
+function ownNegation(t: Tokens, span: Span): boolean {
+  for (const k of span.own) if (OWN_NEGATIONS.has(word(t, k))) return true;
+  return false;
+}
+
+// Said after the symptom, the denial of an echoed question: "chest pain? no, not at all".
+// These tags deny whatever follows them.
+const TAGS_ANYWHERE = split([
+  'no not',
+  'not at all',
+  'not a bit',
+  'not one bit',
+  'not in the least',
+  'not really',
+  'not that i know',
+  'not that i have',
+  'not me',
+  'not today',
+  'not lately',
+  'not recently',
+  'not any more',
+  'not anymore',
+  'not so far',
+  'not once',
+  'none at all',
+  'none whatsoever',
+  'no thank god',
+  'no thank goodness',
+  'no thankfully',
+  'thankfully not',
+  'thank god no',
+  'thank goodness no',
+]);
+// One-word tags only count as the last word of the sentence: "chest pain never goes away" and
+// "short of breath, none of the inhalers help" are reports.
+const TAGS_LAST = new Set(['no', 'none', 'nope', 'never', 'not', 'nah']);
+
+/**
+ * A denial said after the symptom: "chest pain no not a bit of it", "short of breath? no". Only
+ * a denial tag right after the symptom (a comma between is fine; a full stop only when the
+ * symptom was the whole echoed question) and never when the symptom carries its own negation,
+ * where a trailing "no" agrees: "I can't breathe, no".
+ */
+function deniedAfter(t: Tokens, span: Span): boolean {
+  if (ownNegation(t, span)) return false;
+  let k = span.end;
+  // "at all" may sit between: "any chest pain at all? no".
+  if (word(t, k) === 'at' && word(t, k + 1) === 'all' && brk(t, k + 1) < PAUSE) k += 2;
+  if (k >= t.words.length) return false;
+  if (brk(t, k) >= STOP) {
+    // "Any chest pain? No." The symptom must be the whole sentence before the tag.
+    let start = span.start;
+    while (start > 0 && brk(t, start) < STOP) start--;
+    if (span.start - start > 2) return false;
+  }
+  const atEnd = (i: number) => i >= t.words.length || brk(t, i) >= STOP;
+  for (const tag of TAGS_ANYWHERE) {
+    let j = 0;
+    while (j < tag.length && word(t, k + j) === tag[j] && (j === 0 || brk(t, k + j) < PAUSE)) j++;
+    if (j < tag.length) continue;
+    // "not really sure", "no not sure when it started": not a denial.
+    if (!atEnd(k + j) && PSEUDO_NEGATION.has(word(t, k + j))) continue;
+    return true;
+  }
+  return TAGS_LAST.has(word(t, k)) && atEnd(k + 1);
+}
+
+// Verbs of noticing or saying that a negation reaches through, with their new subject: "I
+// wouldn't say I'm short of breath", "I can't say I've noticed any swelling".
+const REPORT_VERBS = new Set([
+  'say',
+  'said',
+  'noticed',
+  'notice',
+  'call',
+  'describe',
+  'seen',
+  'complain',
+  'experienced',
+]);
+const REPORT_FILLERS = new Set([
+  'i',
+  'am',
+  'have',
+  'has',
+  'had',
+  'been',
+  'having',
+  'got',
+  'getting',
+  'any',
+  'a',
+  'an',
+  'ever',
+  'that',
+  'it',
+  'is',
+  'as',
+  'really',
+  'honestly',
+  'of',
+  'from',
+  'with',
+  'suffering',
+  'felt',
+  'feeling',
+  'there',
+]);
+const REPORT_ADVERBS = new Set(['honestly', 'really', 'truly', 'exactly']);
+const REPORT_CUES = new Set(['not', 'never', 'cannot']);
+
+function reportedDenial(t: Tokens, span: Span): boolean {
+  let verb = false;
+  for (let c = span.start - 1; c >= 0 && c >= span.start - 9; c--) {
+    if (brk(t, c + 1) >= PAUSE) return false;
+    const w = word(t, c);
+    if (REPORT_CUES.has(w)) {
+      const next = REPORT_ADVERBS.has(word(t, c + 1)) ? c + 2 : c + 1;
+      return verb && REPORT_VERBS.has(word(t, next));
+    }
+    if (REPORT_VERBS.has(w)) verb = true;
+    else if (!REPORT_FILLERS.has(w)) return false;
   }
   return false;
 }
@@ -203,8 +348,6 @@ function has(t: Tokens, seg: Segment, span: Span, phrase: readonly string[]): nu
 
 const anyOf = (t: Tokens, seg: Segment, span: Span, phrases: readonly (readonly string[])[]) =>
   phrases.some((p) => has(t, seg, span, p) >= 0);
-
-const split = (list: readonly string[]) => list.map((p) => p.split(' '));
 
 // ---------------------------------------------------------------------------------------------
 // Hypothetical and information-seeking
@@ -471,6 +614,8 @@ function remote(t: Tokens, span: Span, seg: Segment): boolean {
       }
     }
     // "in 2015", "in nineteen ninety", "in twenty ten"
+    // "in two thousand and nineteen"
+    if (w === 'in' && word(t, i + 1) === 'two' && word(t, i + 2) === 'thousand') return true;
     if (w === 'in' && /^(?:19|20)\d\d$|^nineteen$|^twenty$/.test(word(t, i + 1))) {
       const next = word(t, i + 2);
       if (/^\d/.test(word(t, i + 1)) || /^[a-z]/.test(next)) return true;
@@ -807,4 +952,226 @@ function usualForThem(t: Tokens, span: Span): boolean {
     if (!span.own.has(i) && CHANGED.has(word(t, i))) return false;
   }
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fear of a future event: "I'm scared of having a stroke like my dad", "my daughter worries I'll
+// pass out when I'm on my own". A present report with fear still fires: "I'm scared, my chest
+// is crushing", "I'm scared I'm having a heart attack", "I'm worried about this chest pain".
+
+const FEAR = new Set([
+  'worry',
+  'worried',
+  'worries',
+  'worrying',
+  'scared',
+  'afraid',
+  'frightened',
+  'terrified',
+  'petrified',
+  'fear',
+  'fears',
+  'feared',
+  'nervous',
+  'anxious',
+  'concerned',
+  'paranoid',
+]);
+// Between "of"/"about" and the symptom: a generic event, not this one ("about the pain").
+const GENERIC_LEAD = new Set(['having', 'getting', 'another', 'a', 'an', 'ever', 'being', 'one']);
+// Fear as a habit rather than a feeling now: "she worries", "I always fear".
+const HABITUAL_FEAR = new Set(['worry', 'worries', 'fear', 'fears']);
+const FUTURE = new Set(['will', 'might', 'could', 'may', 'would']);
+const GENERIC_WHEN = split([
+  'when',
+  'whenever',
+  'if',
+  'one day',
+  'someday',
+  'some day',
+  'ever',
+  'in future',
+  'in the future',
+  'on my own',
+  'on her own',
+  'on his own',
+  'alone',
+  'while',
+  'at night',
+  'like my',
+  'like her',
+  'like his',
+  'like he did',
+  'like she did',
+]);
+const FEAR_STEP = new Set(['so', 'really', 'very', 'always', 'been', 'bit', 'a', 'little', 'that']);
+
+function feared(t: Tokens, span: Span, seg: Segment): boolean {
+  if (presentMarked(t, span, seg) || has(t, seg, span, ['like', 'this']) >= 0) return false;
+  // "scared of having a stroke", "worry about fainting on these pills"
+  let c = span.start - 1;
+  let lead = 0;
+  while (c >= seg.start && GENERIC_LEAD.has(word(t, c)) && lead < 3 && brk(t, c + 1) < PAUSE) {
+    c--;
+    lead++;
+  }
+  if (c >= seg.start && (word(t, c) === 'of' || word(t, c) === 'about') && brk(t, c + 1) < PAUSE) {
+    // A bare noun after "about" may be the symptom now ("worried about chest pain"): only a
+    // generic lead ("about having a …") or the symptom as a verb ("about fainting") is a fear.
+    const gerund = word(t, span.start).endsWith('ing');
+    if (lead > 0 || gerund) {
+      for (let f = c - 1; f >= Math.max(seg.start, c - 3); f--) {
+        if (brk(t, f + 1) >= PAUSE) break;
+        if (FEAR.has(word(t, f))) return true;
+        if (!FEAR_STEP.has(word(t, f))) break;
+      }
+    }
+  }
+  // "worries I'll pass out when I'm on my own": a fear of the future, as a habit or in general.
+  for (let m = span.start - 1; m >= Math.max(seg.start, span.start - 3); m--) {
+    if (brk(t, m + 1) >= PAUSE) return false;
+    if (!FUTURE.has(word(t, m))) continue;
+    const subject = m - 1;
+    for (let f = subject - 1; f >= Math.max(seg.start, subject - 3); f--) {
+      if (brk(t, f + 1) >= PAUSE) break;
+      const w = word(t, f);
+      if (!FEAR.has(w)) continue;
+      if (HABITUAL_FEAR.has(w)) return true;
+      for (const p of GENERIC_WHEN) {
+        const at = has(t, seg, span, p);
+        if (at >= span.end) return true;
+      }
+      return false;
+    }
+    return false;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures of speech: "enough to give anyone a heart attack", "you nearly gave me a stroke".
+
+const EVENTS = new Set(['attack', 'stroke', 'coronary', 'seizure', 'fit', 'haemorrhage']);
+const RECIPIENTS = new Set(
+  (
+    'me you him her us them anyone anybody everyone everybody someone somebody people my the ' +
+    'your his their our mum mom dad wife husband doctor nurse'
+  ).split(' '),
+);
+const GIVE_CUES: Readonly<Record<string, ReadonlySet<string>>> = {
+  give: new Set(['enough', 'to', 'would', 'will', 'could', 'gonna', 'going', 'nearly', 'almost']),
+  gives: new Set(['nearly', 'almost', 'practically', 'always', 'it', 'that', 'this']),
+  gave: new Set(['nearly', 'almost', 'practically', 'near', 'nigh', 'you', 'proper']),
+};
+
+function figureOfSpeech(t: Tokens, span: Span): boolean {
+  let event = false;
+  for (const k of span.own) if (EVENTS.has(word(t, k))) event = true;
+  if (!event) return false;
+  const article = span.start - 1;
+  if (word(t, article) !== 'a' && word(t, article) !== 'an') return false;
+  for (let g = article - 1; g >= Math.max(0, article - 3); g--) {
+    if (brk(t, g + 1) >= PAUSE) return false;
+    const cues = GIVE_CUES[word(t, g)];
+    if (cues) {
+      for (let k = g - 1; k >= Math.max(0, g - 3); k--) {
+        if (brk(t, k + 1) >= PAUSE) break;
+        if (cues.has(word(t, k))) return true;
+      }
+      return false;
+    }
+    if (!RECIPIENTS.has(word(t, g)) && g !== article - 1) return false;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A phrasal verb with a thing as its object: "I blacked out the bedroom windows", "she passed
+// out the leaflets".
+
+const PARTICLES = new Set(['out', 'off', 'up', 'over']);
+const DETERMINERS = new Set(['the', 'my', 'all', 'his', 'her', 'those', 'these', 'our', 'their']);
+const OBJECTS = new Set(
+  (
+    'window windows curtain curtains blinds leaflet leaflets paper papers form forms card cards ' +
+    'name names details text page pages screen words answers flyers post letters invitations ' +
+    'sweets drinks cake food presents gifts tickets photos photo pictures cupboard'
+  ).split(' '),
+);
+
+function thingObject(t: Tokens, span: Span): boolean {
+  if (!PARTICLES.has(word(t, span.end - 1)) || brk(t, span.end) >= PAUSE) return false;
+  if (!DETERMINERS.has(word(t, span.end))) return false;
+  for (let k = span.end + 1; k <= span.end + 3 && k < t.words.length; k++) {
+    if (brk(t, k) >= PAUSE) return false;
+    if (OBJECTS.has(word(t, k))) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gone now: "that squeezing in my chest I had before the operation has gone completely".
+
+const GONE = split([
+  'has gone',
+  'have gone',
+  'is gone',
+  'are gone',
+  'had gone',
+  'went away',
+  'gone away',
+  'has settled',
+  'have settled',
+  'settled down',
+  'has cleared',
+  'cleared up',
+  'has passed',
+  'has stopped',
+  'have stopped',
+  'disappeared',
+  'has resolved',
+  'all gone',
+]);
+// What may follow "has gone" when it means gone away; anything else ("has gone to my arm",
+// "has gone numb") is a change, not an end.
+const GONE_THEN = new Set(
+  (
+    'completely now totally entirely away altogether thank thankfully since for ages days weeks ' +
+    'off already fully and thanks'
+  ).split(' '),
+);
+const NOT_GONE = split([
+  'worse',
+  'back',
+  'again',
+  'returned',
+  'still',
+  'comes and goes',
+  'coming and going',
+  'on and off',
+  'keeps',
+  'started',
+  'but',
+]);
+
+function goneNow(t: Tokens, span: Span, seg: Segment): boolean {
+  const whole = { start: 0, end: t.words.length };
+  for (let k = span.end; k < Math.min(seg.end, span.end + 9); k++) {
+    if (CLAUSE_WORDS.has(word(t, k)) || (k > span.end && brk(t, k) >= PAUSE)) return false;
+    for (const g of GONE) {
+      let j = 0;
+      while (j < g.length && word(t, k + j) === g[j]) j++;
+      if (j < g.length) continue;
+      const after = k + j;
+      // "hasn't gone", "not gone away": the symptom stays.
+      if (NEGATION_SCOPE[word(t, k - 1)] !== undefined) return false;
+      // "I passed out when I went away": a new subject owns that verb.
+      if (g[0] === 'went' || g[0] === 'go') {
+        for (let i = span.end; i < k; i++) if (SUBJECTS.has(word(t, i))) return false;
+      }
+      const ends = after >= seg.end || brk(t, after) >= PAUSE || GONE_THEN.has(word(t, after));
+      return ends && !anyOf(t, whole, span, NOT_GONE);
+    }
+  }
+  return false;
 }

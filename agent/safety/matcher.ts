@@ -94,11 +94,17 @@ interface CompiledConcept {
   readonly window: number;
   readonly phrases: TermIndex;
   readonly except: TermIndex;
+  /** Phrases that, in the same sentence, cancel any match of this concept. */
+  readonly exceptWith: TermIndex;
   readonly readings: readonly CompiledReading[];
 }
 
 interface CompiledReading {
   readonly near: TermIndex;
+  /** Words that may follow the number as its unit ("percent"), whatever else they count. */
+  readonly units: ReadonlySet<string>;
+  /** The words of its own `near` terms: "oxygen sats" is not another measurement. */
+  readonly ownWords: ReadonlySet<string>;
   readonly ranges: readonly SafetyReadingRange[];
   readonly window: number;
 }
@@ -206,10 +212,13 @@ function compileConcept(c: SafetyConceptSpec): CompiledConcept {
     window: c.window ?? DEFAULT_WINDOW,
     phrases: buildIndex(c.phrases ?? [], heardAs),
     except: buildIndex(c.except ?? [], []),
+    exceptWith: buildIndex(c.exceptWith ?? [], []),
     readings: Object.freeze(
       (c.readings ?? []).map((r) =>
         Object.freeze({
           near: buildIndex(r.near, heardAs),
+          ownWords: new Set(r.near.flatMap((u) => normalizeUtterance(u).split(' '))),
+          units: new Set((r.units ?? []).flatMap((u) => normalizeUtterance(u).split(' '))),
           ranges: r.ranges,
           window: r.window ?? DEFAULT_READING_WINDOW,
         }),
@@ -310,6 +319,30 @@ function maskOf(tokens: Tokens, except: TermIndex): Uint8Array | undefined {
   return mask;
 }
 
+/** Sentence number of each word: full stops (not commas or contrasts) separate sentences. */
+function sentenceNumbers(tokens: Tokens): Uint16Array {
+  const out = new Uint16Array(tokens.words.length);
+  let n = 0;
+  for (let i = 0; i < out.length; i++) {
+    if (i > 0 && (tokens.breaks[i] ?? NO_BREAK) >= STOP) n++;
+    out[i] = n;
+  }
+  return out;
+}
+
+/**
+ * A concept's `exceptWith`: whether a match at a word shares its sentence with one of those
+ * phrases ("went out like a light … slept a good eight hours"). Undefined when none is said.
+ */
+function cancelledBy(tokens: Tokens, index: TermIndex): ((at: number) => boolean) | undefined {
+  if (!index.byFirst.size) return undefined;
+  const hits = findTerms(tokens, index);
+  if (!hits.length) return undefined;
+  const sentence = sentenceNumbers(tokens);
+  const marked = new Set(hits.map((h) => sentence[h.start]));
+  return (at) => marked.has(sentence[at]);
+}
+
 const spanOf = (hits: readonly Hit[]): Span => {
   const own = new Set<number>();
   let start = Infinity;
@@ -345,12 +378,13 @@ function matchConcept(
   const readingsMay = c.readings.some((r) => mayOccur(r.near, present));
   if (!phrasesMay && !classesMay && !readingsMay) return null;
   const mask = maskOf(tokens, c.except);
+  const cancelled = cancelledBy(tokens, c.exceptWith);
   if (readingsMay) {
-    const reading = matchReadings(tokens, c, mask);
+    const reading = matchReadings(tokens, c, mask, cancelled);
     if (reading) return reading;
   }
   for (const hit of findTerms(tokens, c.phrases, mask)) {
-    if (suppressedBy(tokens, spanOf([hit]))) continue;
+    if (cancelled?.(hit.start) || suppressedBy(tokens, spanOf([hit]))) continue;
     const heardAs = heardOf([hit]);
     return { concept: c.id, phrase: hit.term.label, ...(heardAs ? { heardAs } : {}) };
   }
@@ -379,6 +413,7 @@ function matchConcept(
       const words = chosen.reduce((n, h) => n + (h.end - h.start), 0);
       if (span.end - span.start - words > c.window) return null;
       if (!sameSentence(tokens, span.start, span.end)) return null;
+      if (cancelled?.(span.start)) return null;
       return suppressedBy(tokens, span) ? null : [...chosen];
     }
     for (const hit of perClass[depth] ?? []) {
@@ -399,9 +434,13 @@ const NOT_A_READING_AFTER = new Set(
     'year years yr yrs old month months week weeks day days hour hours hr hrs minute minutes ' +
     'min mins second seconds time times percent per pound pounds lb lbs kilo kilos kg stone ' +
     'mile miles pm am oclock clock tablet tablets pill pills puff puffs bpm beat beats over ' +
-    'calorie calories carbs gram grams g step steps'
+    'calorie calories carbs gram grams g step steps daily nightly weekly'
   ).split(' '),
 );
+// "one a day", "two per night": a dose schedule, not a reading.
+const PERIODS = new Set(['day', 'week', 'night', 'morning', 'evening', 'month', 'fortnight']);
+// "I take one", "she took two": a count of doses.
+const DOSE_VERBS = new Set(['take', 'takes', 'taking', 'took', 'give', 'gave', 'inject']);
 const rangeLabel = (r: SafetyReadingRange): string =>
   [r.from === undefined ? '' : `from ${r.from}`, r.below === undefined ? '' : `below ${r.below}`]
     .filter(Boolean)
@@ -413,7 +452,7 @@ const READING_UNITS = new Set(['degrees', 'degree', 'mmol', 'mg']);
 const OTHER_MEASURE = new Set(
   (
     'pressure bp pulse rate oxygen sats saturation weight weigh age aged cholesterol a1c hba1c ' +
-    'potassium sodium inr dose dosage insulin units unit'
+    'potassium sodium inr dose dosage insulin units unit thinner thinners'
   ).split(' '),
 );
 
@@ -421,6 +460,7 @@ function matchReadings(
   tokens: Tokens,
   c: CompiledConcept,
   mask: Uint8Array | undefined,
+  cancelled: ((at: number) => boolean) | undefined,
 ): SafetyExplanation | null {
   let numbers: Reading[] | undefined;
   for (const r of c.readings) {
@@ -433,7 +473,12 @@ function matchReadings(
       );
       if (!range) continue;
       const after = tokens.words[n.end] ?? '';
-      if (NOT_A_READING_AFTER.has(after) || tokens.words[n.start - 1] === 'over') continue;
+      const unit = r.units.has(after);
+      if (!unit && NOT_A_READING_AFTER.has(after)) continue;
+      if (tokens.words[n.start - 1] === 'over' || DOSE_VERBS.has(tokens.words[n.start - 1] ?? ''))
+        continue;
+      if (['a', 'an', 'per'].includes(after) && PERIODS.has(tokens.words[n.end + 1] ?? ''))
+        continue;
       for (const hit of near) {
         // A number right before the term counts it ("two sugars in my tea"), unless the term
         // is the reading's unit ("thirty nine degrees").
@@ -446,9 +491,10 @@ function matchReadings(
         for (let k = Math.max(0, start - 2); k < end && !other; k++) {
           if (k >= n.start && k < n.end) continue;
           if (k >= hit.start && k < hit.end) continue;
-          other = OTHER_MEASURE.has(tokens.words[k] ?? '');
+          const w = tokens.words[k] ?? '';
+          other = OTHER_MEASURE.has(w) && !r.ownWords.has(w);
         }
-        if (other) continue;
+        if (other || cancelled?.(start)) continue;
         const own = new Set<number>();
         for (let k = hit.start; k < hit.end; k++) own.add(k);
         for (let k = n.start; k < n.end; k++) own.add(k);
