@@ -155,6 +155,10 @@ function negated(t: Tokens, span: Span): boolean {
     if (ownNegationBefore(t, span, c)) continue;
     let next = c + 1;
     while (next < span.end && !span.own.has(next)) next++;
+    // "the bleeding, no it won't stop": a subject after the cue starts a new statement.
+    let subject = false;
+    for (let k = c + 1; k < next; k++) if (SUBJECTS.has(word(t, k))) subject = true;
+    if (subject) continue;
     if (next < span.end && cueReaches(t, c, next, span)) return true;
   }
   return false;
@@ -199,16 +203,18 @@ function ownNegation(t: Tokens, span: Span): boolean {
 // Said after the symptom, the denial of an echoed question: "chest pain? no, not at all".
 // These tags deny whatever follows them.
 const TAGS_ANYWHERE = split([
-  'no not',
+  'never in my life',
   'not at all',
   'not a bit',
   'not one bit',
   'not in the least',
   'not really',
-  'not that i know',
-  'not that i have',
+  'not that i know of',
+  'not that i have noticed',
+  'not that i noticed',
+  'not that i have seen',
+  'not that i can tell',
   'not me',
-  'not today',
   'not lately',
   'not recently',
   'not any more',
@@ -224,9 +230,19 @@ const TAGS_ANYWHERE = split([
   'thank god no',
   'thank goodness no',
 ]);
-// One-word tags only count as the last word of the sentence: "chest pain never goes away" and
-// "short of breath, none of the inhalers help" are reports.
+// One-word tags count only as the last word of the sentence or before another tag: "chest
+// pain never goes away" and "short of breath, none of the inhalers help" are reports.
 const TAGS_LAST = new Set(['no', 'none', 'nope', 'never', 'not', 'nah']);
+// What may follow a tag without a break and leave it a denial: "not a bit of it", "not really
+// no". Any other word makes the tag part of a new statement ("not at all better", "not really
+// sure"), so the symptom stands.
+const AFTER_TAG = new Set(
+  'of it no not none never thank thanks thankfully whatsoever honestly sorry love dear at all'.split(
+    ' ',
+  ),
+);
+// A sign of now after the tag undoes it: "chest pain, no, never had it before today".
+const UNDO_TAG = new Set(['now', 'today', 'tonight', 'until', 'till', 'but', 'except', 'apart']);
 
 /**
  * A denial said after the symptom: "chest pain no not a bit of it", "short of breath? no". Only
@@ -246,16 +262,24 @@ function deniedAfter(t: Tokens, span: Span): boolean {
     while (start > 0 && brk(t, start) < STOP) start--;
     if (span.start - start > 2) return false;
   }
-  const atEnd = (i: number) => i >= t.words.length || brk(t, i) >= STOP;
+  let end = k;
+  while (end < t.words.length && (end === k || brk(t, end) < STOP)) end++;
+  for (let i = k; i < end; i++) if (UNDO_TAG.has(word(t, i))) return false;
+  return tagAt(t, k, end, 0);
+}
+
+/** Whether a denial tag starts at word k (the sentence ends at `end`). */
+function tagAt(t: Tokens, k: number, end: number, depth: number): boolean {
+  if (k >= end || depth > 3) return false;
+  const closes = (i: number) => i >= end || brk(t, i) >= PAUSE || AFTER_TAG.has(word(t, i));
+  // "no, none at all", "no not a bit of it", "nope, never".
+  const chained = (i: number) => i >= end || tagAt(t, i, end, depth + 1);
   for (const tag of TAGS_ANYWHERE) {
     let j = 0;
     while (j < tag.length && word(t, k + j) === tag[j] && (j === 0 || brk(t, k + j) < PAUSE)) j++;
-    if (j < tag.length) continue;
-    // "not really sure", "no not sure when it started": not a denial.
-    if (!atEnd(k + j) && PSEUDO_NEGATION.has(word(t, k + j))) continue;
-    return true;
+    if (j === tag.length && closes(k + j)) return true;
   }
-  return TAGS_LAST.has(word(t, k)) && atEnd(k + 1);
+  return TAGS_LAST.has(word(t, k)) && chained(k + 1);
 }
 
 // Verbs of noticing or saying that a negation reaches through, with their new subject: "I
@@ -676,6 +700,8 @@ function someoneElsesPast(t: Tokens, span: Span, seg: Segment): boolean {
   const none = { start: span.start, end: span.end, own: new Set<number>() };
   for (const p of PAST_OF_OTHERS) {
     const at = has(t, { start: other + 1, end: span.end }, none, p);
+    // "she's had", "he has had": recent, not her history.
+    if (p[0] === 'had' && (word(t, at - 1) === 'is' || word(t, at - 1) === 'has')) continue;
     if (at >= 0 && at - span.start <= 1 && span.start - at <= 5) return true;
   }
   return false;

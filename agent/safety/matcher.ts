@@ -103,8 +103,6 @@ interface CompiledReading {
   readonly near: TermIndex;
   /** Words that may follow the number as its unit ("percent"), whatever else they count. */
   readonly units: ReadonlySet<string>;
-  /** The words of its own `near` terms: "oxygen sats" is not another measurement. */
-  readonly ownWords: ReadonlySet<string>;
   readonly ranges: readonly SafetyReadingRange[];
   readonly window: number;
 }
@@ -217,7 +215,6 @@ function compileConcept(c: SafetyConceptSpec): CompiledConcept {
       (c.readings ?? []).map((r) =>
         Object.freeze({
           near: buildIndex(r.near, heardAs),
-          ownWords: new Set(r.near.flatMap((u) => normalizeUtterance(u).split(' '))),
           units: new Set((r.units ?? []).flatMap((u) => normalizeUtterance(u).split(' '))),
           ranges: r.ranges,
           window: r.window ?? DEFAULT_READING_WINDOW,
@@ -456,6 +453,37 @@ const OTHER_MEASURE = new Set(
   ).split(' '),
 );
 
+// "one a day", "two per night", "one in the morning", "one at night", "one with meals".
+const SCHEDULE_AT = new Set([
+  'night',
+  'bedtime',
+  'breakfast',
+  'lunch',
+  'lunchtime',
+  'tea',
+  'teatime',
+]);
+const SCHEDULE_WITH = new Set(['meals', 'food', 'breakfast', 'lunch', 'dinner', 'supper', 'tea']);
+
+function doseSchedule(words: readonly string[], after: number): boolean {
+  const [a, b, c] = [words[after] ?? '', words[after + 1] ?? '', words[after + 2] ?? ''];
+  if ((a === 'a' || a === 'an' || a === 'per' || a === 'every') && PERIODS.has(b)) return true;
+  if (a === 'in' && b === 'the' && PERIODS.has(c)) return true;
+  if (a === 'at' && SCHEDULE_AT.has(b)) return true;
+  return a === 'with' && (SCHEDULE_WITH.has(b) || SCHEDULE_WITH.has(c));
+}
+
+// "sugar tablets", "blood pills": the term names a medicine, not a measurement.
+const MEDICINE_AFTER = new Set([
+  'tablet',
+  'tablets',
+  'pill',
+  'pills',
+  'medicine',
+  'medication',
+  'meds',
+]);
+
 function matchReadings(
   tokens: Tokens,
   c: CompiledConcept,
@@ -464,8 +492,13 @@ function matchReadings(
 ): SafetyExplanation | null {
   let numbers: Reading[] | undefined;
   for (const r of c.readings) {
-    const near = findTerms(tokens, r.near, mask);
+    const near = findTerms(tokens, r.near, mask).filter(
+      (h) => !MEDICINE_AFTER.has(tokens.words[h.end] ?? ''),
+    );
     if (!near.length) continue;
+    // Words of any of this reading's own terms are not another measurement: "oxygen sats".
+    const ownAt = new Set<number>();
+    for (const h of near) for (let k = h.start; k < h.end; k++) ownAt.add(k);
     numbers ??= readReadings(tokens.words);
     for (const n of numbers) {
       const range = r.ranges.find(
@@ -491,8 +524,7 @@ function matchReadings(
         for (let k = Math.max(0, start - 2); k < end && !other; k++) {
           if (k >= n.start && k < n.end) continue;
           if (k >= hit.start && k < hit.end) continue;
-          const w = tokens.words[k] ?? '';
-          other = OTHER_MEASURE.has(w) && !r.ownWords.has(w);
+          other = OTHER_MEASURE.has(tokens.words[k] ?? '') && !ownAt.has(k);
         }
         if (other || cancelled?.(start)) continue;
         const own = new Set<number>();
