@@ -214,6 +214,29 @@ const TAGS_ANYWHERE = split([
   'not that i noticed',
   'not that i have seen',
   'not that i can tell',
+  'not that i am aware of',
+  'none of that',
+  'nothing like that',
+  'nothing of the sort',
+  'not a thing',
+  'not as such',
+  'not to speak of',
+  'cannot say i have',
+  'cannot say that i have',
+  'would not say so',
+  'i would not say so',
+  'do not think so',
+  'i do not think so',
+  'i have not',
+  'i do not',
+  'not a problem',
+  'not an issue',
+  'no problem',
+  'is not a problem',
+  'is not a problem for me',
+  'not a problem for me',
+  'is not an issue',
+  'has not been a problem',
   'not me',
   'not lately',
   'not recently',
@@ -232,7 +255,7 @@ const TAGS_ANYWHERE = split([
 ]);
 // One-word tags count only as the last word of the sentence or before another tag: "chest
 // pain never goes away" and "short of breath, none of the inhalers help" are reports.
-const TAGS_LAST = new Set(['no', 'none', 'nope', 'never', 'not', 'nah']);
+const TAGS_LAST = new Set(['no', 'none', 'nope', 'never', 'not', 'nah', 'neither']);
 // What may follow a tag without a break and leave it a denial: "not a bit of it", "not really
 // no". Any other word makes the tag part of a new statement ("not at all better", "not really
 // sure"), so the symptom stands.
@@ -1166,7 +1189,25 @@ const GONE_THEN = new Set(
     'off already fully and thanks'
   ).split(' '),
 );
+// A recent or brief episode that has passed is still the red flag: chest pain this morning, a
+// face that drooped for ten minutes (a TIA).
 const NOT_GONE = split([
+  'this morning',
+  'this afternoon',
+  'this evening',
+  'last night',
+  'yesterday',
+  'today',
+  'tonight',
+  'earlier',
+  'just now',
+  'ago',
+  'minute',
+  'minutes',
+  'hour',
+  'hours',
+  'seconds',
+  'while',
   'worse',
   'back',
   'again',
@@ -1188,7 +1229,9 @@ function goneNow(t: Tokens, span: Span, seg: Segment): boolean {
       let j = 0;
       while (j < g.length && word(t, k + j) === g[j]) j++;
       if (j < g.length) continue;
-      const after = k + j;
+      let after = k + j;
+      // "the swelling has gone down" ends it; "the pain has gone down my arm" spreads it.
+      if (g[0] !== 'went' && g[g.length - 1] === 'gone' && word(t, after) === 'down') after++;
       // "hasn't gone", "not gone away": the symptom stays.
       if (NEGATION_SCOPE[word(t, k - 1)] !== undefined) return false;
       // "I passed out when I went away": a new subject owns that verb.

@@ -470,6 +470,9 @@ function doseSchedule(words: readonly string[], after: number): boolean {
   if ((a === 'a' || a === 'an' || a === 'per' || a === 'every') && PERIODS.has(b)) return true;
   if (a === 'in' && b === 'the' && PERIODS.has(c)) return true;
   if (a === 'at' && SCHEDULE_AT.has(b)) return true;
+  // "one twice a day", "two three times a day"
+  if ((a === 'twice' || b === 'times') && (words.includes('day') || words.includes('daily')))
+    return true;
   return a === 'with' && (SCHEDULE_WITH.has(b) || SCHEDULE_WITH.has(c));
 }
 
