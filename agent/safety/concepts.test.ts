@@ -126,6 +126,74 @@ describe('explanations: in the profile words, never the patient words', () => {
   });
 });
 
+describe('exceptWith: a phrase in the same sentence cancels the concept there', () => {
+  const FAINT = compileSafetyRules([
+    {
+      id: 'fainting',
+      concepts: [
+        {
+          id: 'loss-of-consciousness',
+          phrases: ['went out like a light', 'slumped'],
+          exceptWith: ['slept', 'head hit the pillow'],
+        },
+      ],
+    },
+  ]);
+  const faint = (text: string) => matchSafety(FAINT, text)?.rule.id ?? null;
+
+  it('does not fire when the sentence says the words are meant in another sense', () => {
+    expect(faint('I went out like a light last night and slept eight hours')).toBeNull();
+    expect(faint('as soon as my head hit the pillow I went out like a light')).toBeNull();
+  });
+
+  it('fires in another sentence, and without the cancelling phrase', () => {
+    expect(faint('I slept well. Then this morning she went out like a light')).toBe('fainting');
+    expect(faint('she went out like a light in the kitchen')).toBe('fainting');
+  });
+
+  it('is validated like the other lists', async () => {
+    const { conceptProblem } = await import('./matcher.ts');
+    expect(conceptProblem({ id: 'x', phrases: ['a b'], exceptWith: ['!!'] })).toMatch(/exceptWith/);
+  });
+});
+
+describe('concept library v3 through the real profiles', () => {
+  it.each([
+    ['my oxygen is eighty seven', 'breathing-difficulty'],
+    ['the sats monitor says eighty two percent', 'breathing-difficulty'],
+    ['my lungs are closing up', 'breathing-difficulty'],
+    ["I'm heaving for breath after two steps", 'breathing-difficulty'],
+    ['I keep thinking about stepping in front of a train', 'suicidal-ideation'],
+    ['he is sitting in the garage with the shotgun', 'suicidal-ideation'],
+    ["I've been stockpiling my sleeping pills", 'suicidal-ideation'],
+    ["I'm going to kill meself", 'suicidal-ideation'],
+    ['I took three of my morphine instead of one', 'overdose'],
+    ["I've doubled up on the warfarin by mistake", 'overdose'],
+    ['my dexcom says urgent low', 'low-blood-sugar'],
+    ['the meter just says LO', 'low-blood-sugar'],
+    ['there are red lines going up my leg from the wound', 'wound-infection'],
+    ['my right calf has swelled up and it is hot', 'leg-swelling'],
+    ["I think I'm going into anafilactic shock", 'allergic-reaction'],
+  ])('%j → %s', (text, ruleId) => {
+    expect(ruleFor(text)).toBe(ruleId);
+  });
+
+  it.each([
+    'my oxygen was ninety seven at the clinic',
+    "I'm on two litres of oxygen at night",
+    "he's cleaning his gun for the shooting season",
+    'we gave away his things to the charity shop after the funeral',
+    'the doctor told me to take two instead of one from now on',
+    'the blood pressure monitor says low battery',
+    "it's a sliding scale of insulin with my meals",
+    'the shop was at fever pitch for the sales',
+    'my eyes were puffy after crying at the film last night',
+    "I'll make a note of that, goodbye",
+  ])('does not fire on %j', (text) => {
+    expect(ruleFor(text)).toBeNull();
+  });
+});
+
 describe('the shared concept library through the real profiles', () => {
   it.each([
     ["I don't want to be here anymore", 'suicidal-ideation'],

@@ -99,3 +99,50 @@ describe('readings against a threshold', () => {
     expect(m?.trigger.explain?.terms).toEqual({ reading: 'meter', range: 'from 20 below 70' });
   });
 });
+
+describe('readings: dose schedules, medicine names and units', () => {
+  it('does not read a dose schedule as a reading', () => {
+    expect(fired('the blood sugar tablet is one a day with breakfast')).toBeNull();
+    expect(fired('my sugar pill is one in the morning and one at night')).toBeNull();
+    expect(fired('for my sugar I take two twice a day')).toBeNull();
+    expect(fired('for my sugar she took three of them')).toBeNull();
+    // The same numbers as readings still fire.
+    expect(fired('my sugar is three this morning')).toBe('low-blood-sugar');
+    expect(fired('my sugar was two point eight at night')).toBe('low-blood-sugar');
+  });
+
+  it('does not read a term that names a medicine ("sugar tablets") as the measurement', () => {
+    expect(fired('my sugar tablets are two')).toBeNull();
+    expect(fired('my sugar is two')).toBe('low-blood-sugar');
+  });
+
+  const OXYGEN = {
+    id: 'breathing-difficulty',
+    concepts: [
+      {
+        id: 'low-oxygen',
+        readings: [
+          {
+            near: ['oxygen', 'sats', 'thing on my finger'],
+            ranges: [{ from: 50, below: 90 }],
+            units: ['percent', 'per cent'],
+          },
+        ],
+      },
+    ],
+  } as const satisfies SafetyRuleSpec;
+  const oxygen = compileSafetyRules<SafetyRuleSpec>([OXYGEN]);
+  const low = (text: string) => matchSafety(oxygen, text)?.rule.id ?? null;
+
+  it('accepts the reading\'s own unit words, which otherwise say "this counts something"', () => {
+    expect(low('my oxygen is eighty four percent')).toBe('breathing-difficulty');
+    expect(low('the thing on my finger says 86 per cent')).toBe('breathing-difficulty');
+    expect(low('oxygen sats eighty five')).toBe('breathing-difficulty');
+    expect(matchSafety(rules, 'my sugar is 3 percent')).toBeNull();
+  });
+
+  it('leaves a number that belongs to another measurement alone', () => {
+    expect(low('my pulse was eighty two and my oxygen ninety eight')).toBeNull();
+    expect(low('my oxygen is ninety six percent')).toBeNull();
+  });
+});

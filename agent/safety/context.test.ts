@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import { tokenizeUtterance } from '../../prompts/safety-language.ts';
+import { suppressedBy } from './context.ts';
+import { compileSafetyRules, matchSafety, type SafetyRuleSpec } from './matcher.ts';
+
+/** Inline rules, so each reading is tested on its own and not through the concept library. */
+const RULES = [
+  {
+    id: 'chest-pain',
+    phrases: ['chest pain', 'heart attack'],
+    concepts: [
+      {
+        id: 'chest-discomfort',
+        all: { site: ['chest'], sensation: ['pain', 'tight', 'heavy', 'squeeze', 'crush'] },
+      },
+    ],
+  },
+  {
+    id: 'breathing-difficulty',
+    phrases: ['short of breath', 'shortness of breath', 'cannot breathe', 'trouble breathing'],
+    concepts: [
+      {
+        id: 'breathing-difficulty',
+        all: { difficulty: ['cannot', 'struggle'], breath: ['breath', 'air'] },
+        window: 4,
+      },
+    ],
+  },
+  { id: 'stroke-signs', phrases: ['having a stroke', 'face is numb'] },
+  { id: 'fainting', phrases: ['passed out', 'fainted', 'blacked out'] },
+  {
+    id: 'severe-bleeding',
+    concepts: [
+      {
+        id: 'uncontrolled-bleeding',
+        all: { blood: ['bleeding'], stop: ['will not stop'] },
+      },
+    ],
+  },
+  {
+    id: 'leg-swelling',
+    concepts: [{ id: 'leg-swelling', all: { leg: ['leg', 'calf'], change: ['swell', 'red'] } }],
+  },
+] as const satisfies readonly SafetyRuleSpec[];
+const compiled = compileSafetyRules(RULES);
+const ruleFor = (text: string) => matchSafety(compiled, text)?.rule.id ?? null;
+
+const cases = (label: string, fire: readonly (readonly [string, string])[], quiet: string[]) => {
+  describe(label, () => {
+    it.each(quiet)('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
+    it.each(fire)('%j still fires %s', (text, rule) => expect(ruleFor(text)).toBe(rule));
+  });
+};
+
+cases(
+  'a denial said after the symptom, only when it clearly attaches to it',
+  [
+    ['chest pain no, I am not alright', 'chest-pain'],
+    ['chest pain? yes, and it is spreading', 'chest-pain'],
+    ['I cannot breathe, no', 'breathing-difficulty'],
+    ['short of breath, not at all better, worse if anything', 'breathing-difficulty'],
+    ['chest pain, no, never had it before today', 'chest-pain'],
+    ['shortness of breath I do not know why', 'breathing-difficulty'],
+    ['I had chest pain. No, I am not ok', 'chest-pain'],
+    ['chest pain, not really sure when it started', 'chest-pain'],
+  ],
+  [
+    'chest pain no not a bit of it',
+    'any chest pain? no',
+    'shortness of breath, no, none at all',
+    'trouble breathing? no, thankfully not',
+    'fainted? never in my life',
+    'chest pain, not really, just the usual stiffness',
+    'passed out, not that I know of',
+    'palpitations, chest pain, no, neither',
+  ],
+);
+
+cases(
+  'a negation through a verb of saying or noticing',
+  [
+    ["I can't say much, I'm so short of breath", 'breathing-difficulty'],
+    ["I wouldn't say it's bad but I have chest pain now", 'chest-pain'],
+  ],
+  [
+    "I wouldn't say I'm short of breath",
+    "I can't say I've noticed any shortness of breath",
+    "I can't honestly say I've had chest pain",
+    "I haven't noticed that I'm short of breath",
+  ],
+);
+
+cases(
+  'negative concord: a second negation inside the symptom is emphasis',
+  [
+    ["I can't get no air", 'breathing-difficulty'],
+    ['it will not stop bleeding for nothing', 'severe-bleeding'],
+    ['the bleeding, no it will not stop', 'severe-bleeding'],
+  ],
+  ["I ain't got no chest pain"],
+);
+
+cases(
+  'fear of a future event, but never fear about a symptom now',
+  [
+    ["I'm scared, my chest is crushing", 'chest-pain'],
+    ["I'm frightened I'm having a heart attack", 'chest-pain'],
+    ["I'm worried about this chest pain I've had since lunch", 'chest-pain'],
+    ["I'm scared I'll pass out", 'fainting'],
+    ["I'm afraid of fainting again, I fainted twice today", 'fainting'],
+    ["I'm so scared, I think I'm having a stroke", 'stroke-signs'],
+  ],
+  [
+    "I'm scared of having a stroke like my dad",
+    'do I need to worry about fainting on these new pills',
+    "my daughter worries I'll pass out when I'm on my own",
+    'I worry about having a heart attack like my brother did',
+    "he fears he'll pass out one day when he's out",
+  ],
+);
+
+cases(
+  'a symptom gone now, unless it was recent, brief or is back',
+  [
+    ['the chest pain went away but now it is back and worse', 'chest-pain'],
+    ['the chest pain has gone down my arm', 'chest-pain'],
+    ["the chest pain hasn't gone away", 'chest-pain'],
+    ['the chest pain I had this morning has gone now', 'chest-pain'],
+    ['the chest pain I had for twenty minutes has gone', 'chest-pain'],
+    ['the swelling has gone down my leg and it is red', 'leg-swelling'],
+    ['I passed out when I went away', 'fainting'],
+  ],
+  [
+    'that squeezing in my chest I had before the operation has gone completely',
+    'the chest pain has settled now thank god',
+    'the swelling in my leg has gone down now',
+  ],
+);
+
+cases(
+  'remote history said as a year in words',
+  [['I had a heart attack in two thousand nineteen and it is happening again', 'chest-pain']],
+  [
+    'I had a heart attack in two thousand nineteen and they put in two stents',
+    'my heart attack was in two thousand and twelve',
+  ],
+);
+
+cases(
+  'figures of speech and phrasal verbs with a thing as object',
+  [
+    ['these tablets are giving me a heart attack', 'chest-pain'],
+    ['she passed out in the kitchen and hit her head', 'fainting'],
+    ['I blacked out the whole afternoon', 'fainting'],
+  ],
+  [
+    'the price of insulin is enough to give anyone a heart attack',
+    'you nearly gave me a heart attack',
+    'I blacked out the bedroom windows so I can sleep',
+    'she passed out the leaflets at church',
+  ],
+);
+
+describe('someone else, recently', () => {
+  it('reads "she has had" as recent, not her history', () => {
+    const t = tokenizeUtterance("she's had a heart attack");
+    const span = { start: 4, end: 6, own: new Set([4, 5]) };
+    expect(t.words.slice(4, 6)).toEqual(['heart', 'attack']);
+    expect(suppressedBy(t, span)).toBeNull();
+    const past = tokenizeUtterance('my mother had a heart attack');
+    expect(suppressedBy(past, { start: 4, end: 6, own: new Set([4, 5]) })).toBe('someone-else');
+  });
+});
