@@ -465,14 +465,24 @@ const SCHEDULE_AT = new Set([
 ]);
 const SCHEDULE_WITH = new Set(['meals', 'food', 'breakfast', 'lunch', 'dinner', 'supper', 'tea']);
 
-function doseSchedule(words: readonly string[], after: number): boolean {
-  const [a, b, c] = [words[after] ?? '', words[after + 1] ?? '', words[after + 2] ?? ''];
+// Before a number these make it a reading whatever follows: "my sugar was two at night".
+const READING_BEFORE = new Set(
+  'is was were been be reads reading read says said showed shows showing to of down only just'.split(
+    ' ',
+  ),
+);
+
+function doseSchedule(words: readonly string[], n: Reading): boolean {
+  const at = n.end;
+  const [a, b, c] = [words[at] ?? '', words[at + 1] ?? '', words[at + 2] ?? ''];
+  // "three a day", "one twice a day": never a reading.
   if ((a === 'a' || a === 'an' || a === 'per' || a === 'every') && PERIODS.has(b)) return true;
-  if (a === 'in' && b === 'the' && PERIODS.has(c)) return true;
-  if (a === 'at' && SCHEDULE_AT.has(b)) return true;
-  // "one twice a day", "two three times a day"
   if ((a === 'twice' || b === 'times') && (words.includes('day') || words.includes('daily')))
     return true;
+  // "one in the morning", "one at night", "one with meals": a dose, unless said as a reading.
+  if (!Number.isInteger(n.value) || READING_BEFORE.has(words[n.start - 1] ?? '')) return false;
+  if (a === 'in' && b === 'the' && PERIODS.has(c)) return true;
+  if (a === 'at' && SCHEDULE_AT.has(b)) return true;
   return a === 'with' && (SCHEDULE_WITH.has(b) || SCHEDULE_WITH.has(c));
 }
 
@@ -513,8 +523,7 @@ function matchReadings(
       if (!unit && NOT_A_READING_AFTER.has(after)) continue;
       if (tokens.words[n.start - 1] === 'over' || DOSE_VERBS.has(tokens.words[n.start - 1] ?? ''))
         continue;
-      if (['a', 'an', 'per'].includes(after) && PERIODS.has(tokens.words[n.end + 1] ?? ''))
-        continue;
+      if (doseSchedule(tokens.words, n)) continue;
       for (const hit of near) {
         // A number right before the term counts it ("two sugars in my tea"), unless the term
         // is the reading's unit ("thirty nine degrees").

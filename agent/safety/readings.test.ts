@@ -106,6 +106,11 @@ describe('readings: dose schedules, medicine names and units', () => {
     expect(fired('my sugar pill is one in the morning and one at night')).toBeNull();
     expect(fired('for my sugar I take two twice a day')).toBeNull();
     expect(fired('for my sugar she took three of them')).toBeNull();
+    expect(fired('for the sugar, metformin one with meals')).toBeNull();
+    expect(fired('for the sugar, gliclazide two in the morning')).toBeNull();
+    expect(fired('for my sugar, one at bedtime')).toBeNull();
+    expect(fired('for my sugar three a day')).toBeNull();
+    expect(fired('my sugar was two at night')).toBe('low-blood-sugar');
     // The same numbers as readings still fire.
     expect(fired('my sugar is three this morning')).toBe('low-blood-sugar');
     expect(fired('my sugar was two point eight at night')).toBe('low-blood-sugar');
