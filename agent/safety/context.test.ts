@@ -171,3 +171,22 @@ describe('someone else, recently', () => {
     expect(suppressedBy(past, { start: 4, end: 6, own: new Set([4, 5]) })).toBe('someone-else');
   });
 });
+
+cases(
+  'other hypotheticals, experiencers and histories',
+  [
+    ['feel free to call, my chest is so tight', 'chest-pain'],
+    ['should I be worried, I have chest pain', 'chest-pain'],
+    ['I was laughing and now I cannot breathe', 'breathing-difficulty'],
+    ['my cat is on my chest and I cannot breathe', 'breathing-difficulty'],
+    ['I am okay I suppose, except my chest is so tight', 'chest-pain'],
+  ],
+  [
+    'I have been free of chest pain since the stent',
+    'should I get chest pain again, what do I do',
+    'suppose I fainted, what then',
+    'my cat cannot breathe properly, she is at the vet',
+    'when I was pregnant I fainted a lot',
+    'I laughed so hard I could not breathe',
+  ],
+);

@@ -79,6 +79,8 @@ const NEGATION_SCOPE: Readonly<Record<string, number>> = {
   nothing: 3,
   none: 2,
   denies: 4,
+  // only as "free of", "free from": see cueReaches
+  free: 3,
   denied: 4,
   deny: 4,
 };
@@ -179,6 +181,8 @@ function cueReaches(t: Tokens, from: number, target: number, span: Span): boolea
       continue;
     }
     if (PSEUDO_NEGATION.has(word(t, c + 1))) continue;
+    // "free of chest pain", "free from swelling"; not "feel free to call".
+    if (w === 'free' && word(t, c + 1) !== 'of' && word(t, c + 1) !== 'from') continue;
     let distance = 0;
     for (let k = c + 1; k <= target; k++)
       if (!SCOPE_FREE.has(word(t, k)) || k === target) distance++;
@@ -520,8 +524,29 @@ const CAUSES = split([
   'increase',
 ]);
 
+// Cues that what follows is imagined: "suppose I did faint", "let's say I get chest pain".
+const SUPPOSE = split(['suppose', 'supposing', 'let us say', 'hypothetically', 'imagine if']);
+// "should I get chest pain again, …": an inverted "if".
+const SHOULD_GET = new Set(['get', 'develop', 'have', 'feel', 'start', 'ever', 'notice']);
+
 function hypothetical(t: Tokens, span: Span, seg: Segment): boolean {
   if (conditional(t, span, seg)) return true;
+  for (const p of SUPPOSE) {
+    const at = has(t, seg, span, p);
+    // "I suppose" is a hedge, not a hypothetical: "I'm fine I suppose, but my arm is numb".
+    if (at >= 0 && at < span.start && !CONDITIONAL_SUBJECTS.has(word(t, at - 1))) return true;
+  }
+  const first = seg.start;
+  if (
+    word(t, first) === 'should' &&
+    CONDITIONAL_SUBJECTS.has(word(t, first + 1)) &&
+    SHOULD_GET.has(word(t, first + 2)) &&
+    span.start - first <= 5 &&
+    !span.own.has(first + 2)
+  ) {
+    // "should I get chest pain again, what do I do": the question is after a comma.
+    for (let k = span.end; k < seg.end; k++) if (brk(t, k) >= PAUSE) return true;
+  }
   if (modalFuture(t, span, seg)) return true;
   for (const p of INFO_BEFORE) {
     const at = has(t, seg, span, p);
@@ -639,6 +664,15 @@ const REMOTE = split([
   'when i was little',
   'when i was a',
   'when i was in',
+  'when i was pregnant',
+  'during my pregnancy',
+  'in my teens',
+  'in my twenties',
+  'in my thirties',
+  'in my forties',
+  'as a young man',
+  'as a young woman',
+  'as a student',
   'when he was',
   'when she was',
   'back in',
@@ -868,7 +902,9 @@ const THINGS = new Set(
     'cake souffle scaffolding tunnel floor balcony sofa pile tree garage porch stage gazebo ' +
     'greenhouse trellis box boxes pram buggy writing print label line lines ink text letters ' +
     'mark marks colour color smell sound noise signal light picture image scar bruise stain ' +
-    'screen display number numbers strip result bottle packet sign stripe pattern outline'
+    'screen display number numbers strip result bottle packet sign stripe pattern outline ' +
+    // Animals: a pet's emergency is not the patient's.
+    'dog dogs cat cats puppy kitten horse pony budgie parrot rabbit hamster pet goldfish bird'
   ).split(' '),
 );
 // Between the thing and the word: "the fence has just collapsed", "the print is very faint".
@@ -1113,7 +1149,17 @@ const GIVE_CUES: Readonly<Record<string, ReadonlySet<string>>> = {
   gave: new Set(['nearly', 'almost', 'practically', 'near', 'nigh', 'you', 'proper']),
 };
 
+// "I laughed so hard I couldn't breathe": laughter, not a breathing emergency.
+const LAUGH = new Set(['laughed', 'laughing', 'laugh', 'giggling', 'giggled']);
+
 function figureOfSpeech(t: Tokens, span: Span): boolean {
+  for (let k = span.start - 1; k >= Math.max(0, span.start - 6); k--) {
+    if (brk(t, k + 1) >= PAUSE) break;
+    const degree = word(t, k + 1);
+    if (LAUGH.has(word(t, k)) && (degree === 'so' || degree === 'that' || degree === 'till')) {
+      return true;
+    }
+  }
   let event = false;
   for (const k of span.own) if (EVENTS.has(word(t, k))) event = true;
   if (!event) return false;
