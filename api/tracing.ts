@@ -3,7 +3,7 @@
  * URL, which holds session ids and join codes), continuing a caller's `traceparent` header. The
  * handler runs inside it, so what it publishes (api/main.ts) is its child.
  */
-import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { contextFrom, tracerFor } from '../infra/tracing.ts';
 
@@ -13,13 +13,12 @@ export const apiTracer = tracerFor('api');
 const TRACED = /^\/v1\//;
 
 /**
- * Wraps every /v1 route's handler in a server span, ended once the reply has gone (the error
- * handler may still set the status after the handler threw). Call before the routes are
+ * Wraps every /v1 route's handler in a server span, ended once the response is closed (the
+ * error handler may still set the status after the handler threw). Call before the routes are
  * registered (an `onRoute` hook sees only the routes added after it), and only while tracing
  * is on.
  */
 export function installRequestTracing(app: FastifyInstance): void {
-  const spans = new WeakMap<FastifyRequest, Span>();
   app.addHook('onRoute', (route) => {
     if (!TRACED.test(route.url)) return;
     const handler = route.handler as (
@@ -36,18 +35,14 @@ export function installRequestTracing(app: FastifyInstance): void {
         attributes: { 'http.request.method': request.method, 'http.route': route.url },
       });
       if (!span) return handler.call(this, request, reply);
-      spans.set(request, span);
+      // The socket's close, not a hook: hijacked replies (event streams) run no onResponse.
+      reply.raw.once('close', () => {
+        const { statusCode, writableFinished } = reply.raw;
+        span.setAttribute('http.response.status_code', statusCode);
+        if (!writableFinished || statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+      });
       return context.with(trace.setSpan(parent, span), () => handler.call(this, request, reply));
     } as RouteHandlerMethod;
   });
-  const end = (request: FastifyRequest, status: number | undefined) => {
-    const span = spans.get(request);
-    if (!span) return;
-    spans.delete(request);
-    if (status !== undefined) span.setAttribute('http.response.status_code', status);
-    if (status === undefined || status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-    span.end();
-  };
-  app.addHook('onResponse', async (request, reply) => end(request, reply.statusCode));
-  app.addHook('onRequestAbort', async (request) => end(request, undefined));
 }

@@ -266,15 +266,16 @@ export interface ComponentTracer {
 
 export function tracerFor(component: string): ComponentTracer {
   const scope = `voicecare.${component}`;
-  // The API's proxy tracer follows whatever provider is registered later.
-  const tracer: Tracer = trace.getTracer(scope);
+  // Looked up per span (the provider caches tracers by name): a proxy tracer taken at import
+  // would stay bound to the first provider it saw.
+  const tracer = (): Tracer => trace.getTracer(scope);
   const options = (opts: TracedSpanOptions): SpanOptions => ({
     kind: opts.kind ?? SpanKind.INTERNAL,
     ...(opts.attributes ? { attributes: opts.attributes } : {}),
   });
   const span: ComponentTracer['span'] = (name, fn, opts = {}) => {
     if (!tracingEnabled()) return fn(undefined);
-    return tracer.startActiveSpan(
+    return tracer().startActiveSpan(
       name,
       options(opts),
       opts.parent ?? context.active(),
@@ -295,7 +296,7 @@ export function tracerFor(component: string): ComponentTracer {
     span,
     start: (name, opts = {}) =>
       tracingEnabled()
-        ? tracer.startSpan(name, options(opts), opts.parent ?? context.active())
+        ? tracer().startSpan(name, options(opts), opts.parent ?? context.active())
         : undefined,
     publish: (destination, fn, attributes = {}) => {
       if (!tracingEnabled()) return fn({});
