@@ -109,6 +109,8 @@ export function readRequest(
   return { ok: true, request: parsed.data };
 }
 
+const MAX_TRACESTATE_CHARS = 512;
+
 /**
  * W3C trace context of the dispatch that placed a job (`traceparent`, `tracestate`). It rides
  * beside the request in the job metadata only: a Pub/Sub request carries its context in the
@@ -117,15 +119,22 @@ export function readRequest(
 export const JobTrace = z
   .object({
     traceparent: z.string().regex(/^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/),
-    tracestate: z.string().max(512).optional(),
+    tracestate: z.string().max(MAX_TRACESTATE_CHARS).optional(),
   })
   .strict();
 export type JobTrace = z.infer<typeof JobTrace>;
 
 /** The job metadata the dispatcher hands the agent: the request, plus its trace when traced. */
 export function jobMetadata(request: SessionRequest, trace?: Record<string, string>): string {
-  const parsed = trace && JobTrace.safeParse(trace);
-  return JSON.stringify(parsed?.success ? { ...request, trace: parsed.data } : request);
+  const traceparent = trace?.['traceparent'];
+  if (!traceparent) return JSON.stringify(request);
+  // A vendor's long tracestate is left behind rather than the trace itself.
+  const tracestate = trace['tracestate'];
+  const parsed = JobTrace.safeParse({
+    traceparent,
+    ...(tracestate && tracestate.length <= MAX_TRACESTATE_CHARS ? { tracestate } : {}),
+  });
+  return JSON.stringify(parsed.success ? { ...request, trace: parsed.data } : request);
 }
 
 /**

@@ -25,6 +25,11 @@ describe('job metadata', () => {
     });
   });
 
+  it('leaves an oversized tracestate behind, not the trace', () => {
+    const metadata = jobMetadata(request, { traceparent, tracestate: `v=${'x'.repeat(600)}` });
+    expect(readJobMetadata(metadata)).toEqual({ ok: true, request, trace: { traceparent } });
+  });
+
   it('starts the call without a trace when the trace is malformed', () => {
     const metadata = JSON.stringify({ ...request, trace: { traceparent: 'not-a-trace' } });
     expect(readJobMetadata(metadata)).toEqual({ ok: true, request });
