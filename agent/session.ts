@@ -19,7 +19,8 @@ import type { Logger } from '../infra/logger.ts';
 import type { Profile, SafetyRule } from '../prompts/schema.ts';
 import type { EscalationCourier } from '../sessions/escalation-delivery.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
-import { readRequest, rejectionRecord } from '../sessions/intake.ts';
+import { bindActive, runInSpan } from '../infra/tracing.ts';
+import { readJobMetadata, rejectionRecord } from '../sessions/intake.ts';
 import {
   type CapturedAnswer,
   type Escalation,
@@ -56,6 +57,7 @@ import { SafetyClassifier, type ClassifierOutcome } from './safety/classifier.ts
 import { RecognitionJournal } from './safety/confirm.ts';
 import type { SafetyMatch } from './safety/matcher.ts';
 import { typedTextCallback } from './text-input.ts';
+import { agentTracer } from './tracing.ts';
 import { TurnTally, utteranceFromMessage } from './transcript/recorder.ts';
 import { TranscriptSink } from './transcript/sink.ts';
 
@@ -143,7 +145,7 @@ export async function runSession<P>(ctx: JobContext<P>, deps: SessionDeps): Prom
   const now = deps.now ?? (() => new Date());
   const jobLog = deps.log.child({ jobId: ctx.job.id });
 
-  const intake = readRequest(ctx.job.metadata);
+  const intake = readJobMetadata(ctx.job.metadata);
   if (!intake.ok) {
     // The dispatcher only dispatches requests it read: this one means the two disagree.
     const rejection = { ...intake.rejection, code: 'bad_job_metadata' as const };
@@ -164,13 +166,29 @@ export async function runSession<P>(ctx: JobContext<P>, deps: SessionDeps): Prom
 
   const { sessionId } = request;
   const log = jobLog.child({ sessionId });
-  const runner = new SessionRun(ctx, deps, request, log, now);
-  try {
-    await runner.start();
-  } catch (err) {
-    log.error({ err }, 'session could not start');
-    await runner.fail('start_failed', err instanceof Error ? err.name : 'unknown');
-  }
+  // The call's span in this job: the framework's session spans nest under it, and it ends once
+  // the final record is written.
+  const span = agentTracer.start('agent.session', {
+    attributes: { 'voicecare.session.id': sessionId, 'voicecare.profile.id': request.profile.id },
+  });
+  const traced: SessionDeps = span
+    ? {
+        ...deps,
+        afterFinalize: async () => {
+          span.end();
+          await deps.afterFinalize?.();
+        },
+      }
+    : deps;
+  const runner = new SessionRun(ctx, traced, request, log, now);
+  await runInSpan(span, async () => {
+    try {
+      await runner.start();
+    } catch (err) {
+      log.error({ err }, 'session could not start');
+      await runner.fail('start_failed', err instanceof Error ? err.name : 'unknown');
+    }
+  });
 }
 
 type Reported = AnswerReport & { at: Date };
@@ -221,7 +239,8 @@ class SessionRun<P> {
 
   async start(): Promise<void> {
     const { deps, ctx } = this;
-    ctx.addShutdownCallback(() => this.finalize());
+    // Bound to the session's trace: the framework calls it from a context of its own.
+    ctx.addShutdownCallback(bindActive(() => this.finalize()));
     // Both reads gate joining the room; run them together (a stale job ignores the profile).
     const resolving = deps.profiles.resolve(this.request.profile);
     resolving.catch(() => undefined);

@@ -10,6 +10,7 @@ import {
   ServerOptions,
   type JobContext,
   type JobProcess,
+  type JobRequest,
   type VAD,
 } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
@@ -28,11 +29,13 @@ import { PubSubEventPublisher } from '../sessions/events.ts';
 import { ensureOutboxIndexes, MongoEscalationOutbox } from '../sessions/mongo-outbox.ts';
 import { ensureIndexes, MongoSessionStore, MongoUtteranceStore } from '../sessions/mongo-store.ts';
 import { escalationPublisher, startOutboxRelay } from '../sessions/escalations.ts';
+import { currentTracing } from '../infra/tracing.ts';
 import { createLoadFunction } from './load.ts';
 import { AgentMetrics, startMetricsServer } from './metrics.ts';
 import { assertProvidersConfigured } from './providers/index.ts';
 import { usableProviders } from './providers/local-engines.ts';
 import { runSession } from './session.ts';
+import { startJobTracing, startWorkerTracing, tracedJobRequests } from './tracing.ts';
 
 /** A bad environment is reported by `main` (or the job's entry); here it just means no pii. */
 function logPiiSetting(): boolean {
@@ -57,6 +60,10 @@ export default defineAgent<ProcData>({
   // Once per process, before any job: the VAD model ships in the plugin package (~150 ms).
   prewarm: async (proc: JobProcess<ProcData>) => {
     const cfg = config();
+    startJobTracing(
+      cfg,
+      createLogger({ level: cfg.log.level, service: 'agent', logPii: cfg.log.logPii }),
+    );
     proc.userData.vad = await silero.VAD.load({ minSilenceDuration: cfg.agent.vadMinSilenceMs });
     // A fresh process takes 30–130 ms to connect on a busy 2-core box (bench/), and the job
     // waits for it before joining the room: connect while idle instead.
@@ -93,6 +100,8 @@ export default defineAgent<ProcData>({
         await Promise.allSettled([
           withTimeout(mongo.close(), 500, 'mongo close'),
           withTimeout(pubsub.close(), 500, 'pubsub close'),
+          // The job process exits right after: what is still batched goes now or never.
+          currentTracing().flush(1000),
         ]);
       },
     });
@@ -131,7 +140,11 @@ function jobConfig(): Config {
   return jobCfg;
 }
 
-export function serverOptions(cfg: Config, metrics?: AgentMetrics): ServerOptions {
+export function serverOptions(
+  cfg: Config,
+  metrics?: AgentMetrics,
+  requestFunc?: (req: JobRequest) => Promise<void>,
+): ServerOptions {
   const load = createLoadFunction({ cpu: cfg.agent.cpuLoad, maxJobs: cfg.agent.maxJobs });
   return new ServerOptions({
     agent: fileURLToPath(import.meta.url),
@@ -153,6 +166,7 @@ export function serverOptions(cfg: Config, metrics?: AgentMetrics): ServerOption
     shutdownProcessTimeout: cfg.agent.shutdownTimeoutMs,
     initializeProcessTimeout: cfg.agent.initializeProcessTimeoutMs,
     logLevel: cfg.log.level === 'silent' ? 'fatal' : cfg.log.level,
+    ...(requestFunc ? { requestFunc } : {}),
   });
 }
 
@@ -190,6 +204,9 @@ async function main(): Promise<void> {
   }
   // The relay keeps this connection for the life of the process.
   const log = createLogger({ level: cfg.log.level, service: 'agent', logPii: cfg.log.logPii });
+  const tracing = startWorkerTracing(cfg, log);
+  // The framework exits on its own after the drain; export the accepted jobs' spans first.
+  if (tracing.enabled) process.once('SIGTERM', () => void tracing.flush());
   startRelay(cfg, log, mongo);
   let metrics: AgentMetrics | undefined;
   if (cfg.agent.metricsPort !== undefined) {
@@ -199,7 +216,7 @@ async function main(): Promise<void> {
     // The framework drains on SIGTERM itself; this only tells the scaler this worker is leaving.
     process.once('SIGTERM', () => m.draining.set(1));
   }
-  cli.runApp(serverOptions(cfg, metrics));
+  cli.runApp(serverOptions(cfg, metrics, tracedJobRequests(tracing)));
 }
 
 // Every job process imports this file; only the entry point starts a worker.

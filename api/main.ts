@@ -13,6 +13,7 @@ import { LiveKitAgentRooms } from '../dispatcher/livekit.ts';
 import { config, type Config } from '../infra/config.ts';
 import { ConfigError } from '../infra/errors.ts';
 import { stopOnSignals } from '../infra/lifecycle.ts';
+import { startTracing } from '../infra/tracing.ts';
 import { createLogger, type Logger } from '../infra/logger.ts';
 import { connectMongo, type MongoHandle } from '../infra/mongo.ts';
 import { createPubSub, ensureTopic } from '../infra/pubsub.ts';
@@ -26,6 +27,7 @@ import { PubSubEventHub } from './events/hub.ts';
 import { JoinLinks } from './join/links.ts';
 import { buildApi } from './server.ts';
 import { IdempotencyKeys } from './sessions/idempotency.ts';
+import { apiTracer } from './tracing.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -81,9 +83,15 @@ export async function runApi(cfg: Config, overrides: RunApiOverrides = {}): Prom
     await ensureTopic(pubsub, cfg.pubsub.eventsTopic);
     hub = await PubSubEventHub.start({ pubsub, topic: cfg.pubsub.eventsTopic, logger });
     const requests: RequestPublisher = {
-      async publish(request: SessionRequest) {
-        await requestsTopic.publishMessage({ json: request });
-      },
+      // The trace context rides in the attributes: the body is the v1 contract, unchanged.
+      publish: (request: SessionRequest) =>
+        apiTracer.publish(
+          'session-requests',
+          async (attributes) => {
+            await requestsTopic.publishMessage({ json: request, attributes });
+          },
+          { 'voicecare.session.id': request.sessionId },
+        ),
     };
     const deps: ApiDeps = {
       cfg,
@@ -151,12 +159,15 @@ async function main(): Promise<void> {
     logger.fatal({ err }, 'unhandled rejection');
     process.exit(1);
   });
+  // Before the server is built: its routes are wrapped in spans only while tracing is on.
+  const tracing = startTracing({ service: 'api', cfg: cfg.tracing, logger });
   const running = await runApi(cfg, { logger });
   process.stdout.write(`api: ${running.url} (OpenAPI at ${running.url}/openapi.json)\n`);
   stopOnSignals({
     logger,
     stop: () => running.stop().then(() => true),
     deadlineMs: cfg.api.shutdownTimeoutMs,
+    flush: () => tracing.shutdown(),
   });
 }
 

@@ -17,6 +17,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../infra/logger.ts';
+import { tracingEnabled } from '../infra/tracing.ts';
 import type { ApiKeyStore } from './auth/api-keys.ts';
 import type { StaffTokenVerifier } from './auth/jwt.ts';
 import { installAuth } from './auth/plugin.ts';
@@ -28,6 +29,7 @@ import { eventRoutes } from './events/routes.ts';
 import { joinRoutes } from './join/routes.ts';
 import { profileRoutes } from './profiles/routes.ts';
 import { sessionRoutes } from './sessions/routes.ts';
+import { installRequestTracing } from './tracing.ts';
 import type { SseStream } from './sse.ts';
 
 declare module 'fastify' {
@@ -89,6 +91,7 @@ export async function buildApi(opts: BuildApiOptions): Promise<FastifyInstance> 
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routeKeys.push(routeKey(method, route.url));
   });
+  if (tracingEnabled()) installRequestTracing(app);
 
   const registry = new Registry();
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry });

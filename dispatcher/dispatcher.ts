@@ -34,6 +34,7 @@ import { DispatcherMetrics } from './metrics.ts';
 import { acquireLease, place } from './placement.ts';
 import type { ProfileCatalog } from './profiles.ts';
 import type { InboundMessage, RequestSource } from './source.ts';
+import { dispatcherTracer, traceDelivery } from './tracing.ts';
 import { judgeFailure, recordRejection, releaseLease } from './verdict.ts';
 
 export type { PlacementTimings, Settlement } from './delivery.ts';
@@ -209,7 +210,7 @@ export class Dispatcher {
 
   /** Handles one delivery to the end: it is always acked or nacked, and this never rejects. */
   handle(msg: InboundMessage): Promise<Settlement> {
-    const task = this.#run(msg);
+    const task = traceDelivery(msg, () => this.#run(msg));
     this.#inFlight.add(task);
     this.#peakInFlight = Math.max(this.#peakInFlight, this.#inFlight.size);
     void task.finally(() => this.#inFlight.delete(task));
@@ -366,13 +367,15 @@ export class Dispatcher {
     const { session } = await this.#o.store.claim(request, attempt.receivedAt);
     if (!isOpen(session)) return settleDuplicate(this.#ctx, attempt, session);
 
-    const lease = await acquireLease(this.#ctx, attempt);
+    const lease = await dispatcherTracer.span('dispatcher.lease', () =>
+      acquireLease(this.#ctx, attempt),
+    );
     if (lease.kind === 'settled') return settleDuplicate(this.#ctx, attempt, lease.session);
     if (lease.kind === 'contended') {
       log.warn('another delivery kept the placement lease; handing this one back');
       return { outcome: 'contended', action: 'nack', code: 'lease_contended' };
     }
-    return place(this.#ctx, attempt);
+    return dispatcherTracer.span('dispatcher.place', () => place(this.#ctx, attempt));
   }
 
   #settle(msg: InboundMessage, verdict: Verdict, log: Logger, sessionId?: string): Settlement {

@@ -8,6 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import { config, type Config } from '../infra/config.ts';
 import { stopOnSignals } from '../infra/lifecycle.ts';
+import { startTracing } from '../infra/tracing.ts';
 import { createLogger, type Logger } from '../infra/logger.ts';
 import { connectMongo } from '../infra/mongo.ts';
 import { createPubSub, ensureSessionTopology } from '../infra/pubsub.ts';
@@ -172,12 +173,14 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
+  const tracing = startTracing({ service: 'dispatcher', cfg: cfg.tracing, logger });
   const running = await runDispatcher(cfg, { logger });
   stopOnSignals({
     logger,
     stop: () => running.stop().then((report) => report.drained),
     // Do not outlive the platform's grace period by much.
     deadlineMs: cfg.dispatcher.shutdownTimeoutMs + 5000,
+    flush: () => tracing.shutdown(),
   });
 }
 

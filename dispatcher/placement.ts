@@ -9,10 +9,13 @@
  * renewal right before `createDispatch` fences off a delivery whose lease lapsed unnoticed.
  */
 import { DeadlineExpiredError, LeaseLostError, TransientError } from '../infra/errors.ts';
+import { traceCarrier } from '../infra/tracing.ts';
+import { jobMetadata } from '../sessions/intake.ts';
 import type { SessionRecord } from '../sessions/schema.ts';
 import { announce, settleDuplicate } from './announce.ts';
 import { isOpen, roomFor, type Attempt, type DispatchContext, type Verdict } from './delivery.ts';
 import type { DispatchRef } from './livekit.ts';
+import { dispatcherTracer } from './tracing.ts';
 
 export type LeaseOutcome =
   { kind: 'acquired' } | { kind: 'settled'; session: SessionRecord } | { kind: 'contended' };
@@ -68,21 +71,28 @@ export async function place(ctx: DispatchContext, attempt: Attempt): Promise<Ver
     if (dispatch) {
       log.info({ room, dispatchId: dispatch.id }, 'reusing the dispatch an earlier attempt left');
     } else {
-      await ctx.rooms.ensureRoom(room, {
-        emptyTimeoutMs: ctx.roomEmptyTimeoutMs,
-        departureTimeoutMs: ctx.roomDepartureTimeoutMs,
-      });
+      await dispatcherTracer.span('dispatcher.room', () =>
+        ctx.rooms.ensureRoom(room, {
+          emptyTimeoutMs: ctx.roomEmptyTimeoutMs,
+          departureTimeoutMs: ctx.roomDepartureTimeoutMs,
+        }),
+      );
       signal.throwIfAborted();
       // Fence: only a delivery that still holds the lease may dispatch.
       if (!(await ctx.leases.renew(id, attempt.owner, ctx.clock.now(), ctx.leaseMs))) {
         throw new LeaseLostError();
       }
-      dispatch = await ctx.rooms.createDispatch(room, ctx.agentName, JSON.stringify(request));
+      // The job continues the trace of the dispatch span (the metadata is built inside it).
+      dispatch = await dispatcherTracer.span('dispatcher.dispatch', () =>
+        ctx.rooms.createDispatch(room, ctx.agentName, jobMetadata(request, traceCarrier())),
+      );
     }
     attempt.dispatchId = dispatch.id;
     const dispatchedAt = ctx.clock.now();
 
-    const joinedAtMs = await waitForAgent(ctx, attempt, room, dispatchedAt, signal);
+    const joinedAtMs = await dispatcherTracer.span('dispatcher.wait_for_agent', () =>
+      waitForAgent(ctx, attempt, room, dispatchedAt, signal),
+    );
     const dispatchToJoinedMs = Math.max(0, joinedAtMs - dispatchedAt.getTime());
     const active = await ctx.store.transition(id, 'active', ctx.clock.now(), {
       room,

@@ -19,6 +19,8 @@ export interface InboundMessage {
   /** 1 on first delivery; 0 when the subscription has no dead-letter policy to count it. */
   readonly deliveryAttempt: number;
   readonly publishTime: Date;
+  /** The publisher's attributes; `traceparent`/`tracestate` continue its trace. */
+  readonly attributes?: Readonly<Record<string, string>>;
   ack(): void;
   /** Hands the message back; the subscription's retry policy decides when it returns. */
   nack(): void;

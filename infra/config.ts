@@ -248,6 +248,22 @@ const envSchema = z.object({
   ELEVENLABS_BASE_URL: url(['http:', 'https:', 'ws:', 'wss:']).optional(),
   ELEVENLABS_MODEL: z.string().min(1).default('eleven_flash_v2_5'),
   ELEVENLABS_VOICE_ID: z.string().min(1).default('21m00Tcm4TlvDq8ikWAM'),
+
+  /**
+   * Where traces go over OTLP/HTTP (protobuf), e.g. an OpenTelemetry Collector that forwards to
+   * Cloud Trace; spans are posted to `<endpoint>/v1/traces`. Unset: no tracing at all.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:']).optional(),
+  /** Share of new traces kept (a trace started upstream keeps its caller's decision). */
+  OTEL_TRACES_SAMPLER_RATIO: z.coerce
+    .number({ message: 'expected a number from 0 to 1' })
+    .min(0)
+    .max(1)
+    .default(1),
+  /** Longest a finished span waits before its batch is exported. */
+  OTEL_BSP_SCHEDULE_DELAY: ms.default(5000),
+  /** One export request's deadline; a failed export drops its spans, never the call. */
+  OTEL_EXPORTER_OTLP_TIMEOUT: ms.min(100, { message: 'expected at least 100 ms' }).default(5000),
 });
 
 type EnvVars = z.infer<typeof envSchema>;
@@ -394,6 +410,12 @@ export function loadConfig(env: Env) {
       corsOrigins: e.API_CORS_ORIGINS ?? [],
       shutdownTimeoutMs: e.API_SHUTDOWN_TIMEOUT_MS,
       readCacheMs: e.API_READ_CACHE_MS,
+    },
+    tracing: {
+      endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, ''),
+      sampleRatio: e.OTEL_TRACES_SAMPLER_RATIO,
+      exportDelayMs: e.OTEL_BSP_SCHEDULE_DELAY,
+      exportTimeoutMs: e.OTEL_EXPORTER_OTLP_TIMEOUT,
     },
     providers: {
       stt,

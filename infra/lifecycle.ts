@@ -11,17 +11,26 @@ export interface StopOnSignalsOptions {
   stop: () => Promise<boolean>;
   /** After this, exit 1 regardless. */
   deadlineMs: number;
+  /**
+   * Runs after `stop`, whatever it returned, before the exit: export what telemetry is still
+   * buffered (traces). Must not reject.
+   */
+  flush?: () => Promise<void>;
 }
 
-export function stopOnSignals({ logger, stop, deadlineMs }: StopOnSignalsOptions): void {
+export function stopOnSignals({ logger, stop, deadlineMs, flush }: StopOnSignalsOptions): void {
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'signal received; stopping');
     setTimeout(() => process.exit(1), deadlineMs).unref();
+    const flushed = async (code: number) => {
+      await flush?.().catch(() => undefined);
+      process.exit(code);
+    };
     stop().then(
-      (clean) => process.exit(clean ? 0 : 1),
+      (clean) => flushed(clean ? 0 : 1),
       (err: unknown) => {
         logger.error({ err }, 'stop failed');
-        process.exit(1);
+        return flushed(1);
       },
     );
   };

@@ -6,7 +6,10 @@
 import type { Topic } from '@google-cloud/pubsub';
 import { TransientError } from '../infra/errors.ts';
 import { withTimeout } from '../infra/time.ts';
+import { tracerFor } from '../infra/tracing.ts';
 import { SessionEvent } from './schema.ts';
+
+const eventsTracer = tracerFor('session-events');
 
 export interface SessionEventPublisher {
   /** Resolves once the broker has accepted the event, with its message id where it gives one. */
@@ -54,11 +57,17 @@ export class PubSubEventPublisher implements SessionEventPublisher {
     const attributes: Record<string, string> = { type: valid.type, sessionId: valid.sessionId };
     if (valid.type === 'session.escalation') attributes['escalationId'] = valid.escalationId;
     try {
-      return await withTimeout(
-        this.#topic.publishMessage({ json: valid, attributes }),
-        this.#timeoutMs,
-        `publishing ${valid.type}`,
-        () => new TransientError('events_timeout', `publishing ${valid.type} timed out`),
+      // Carries the current trace (the placement, the agent's session) to the consumers.
+      return await eventsTracer.publish(
+        'session-events',
+        (trace) =>
+          withTimeout(
+            this.#topic.publishMessage({ json: valid, attributes: { ...trace, ...attributes } }),
+            this.#timeoutMs,
+            `publishing ${valid.type}`,
+            () => new TransientError('events_timeout', `publishing ${valid.type} timed out`),
+          ),
+        { 'voicecare.event.type': valid.type },
       );
     } catch (err) {
       if (err instanceof TransientError) throw err;

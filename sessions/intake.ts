@@ -9,7 +9,7 @@
  * patient's name included) is reported as "unknown key at patient" unless it is one of the
  * known misspellings of our own fields in {@link KNOWN_TYPOS}.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { SessionRequestV1, type Rejection, type SessionRequest } from './schema.ts';
 
 export const REJECTION_CODES = [
@@ -107,6 +107,57 @@ export function readRequest(
     });
   }
   return { ok: true, request: parsed.data };
+}
+
+const MAX_TRACESTATE_CHARS = 512;
+
+/**
+ * W3C trace context of the dispatch that placed a job (`traceparent`, `tracestate`). It rides
+ * beside the request in the job metadata only: a Pub/Sub request carries its context in the
+ * message attributes, so a `trace` key in a request body is still an unknown key.
+ */
+export const JobTrace = z
+  .object({
+    traceparent: z.string().regex(/^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/),
+    tracestate: z.string().max(MAX_TRACESTATE_CHARS).optional(),
+  })
+  .strict();
+export type JobTrace = z.infer<typeof JobTrace>;
+
+/** The job metadata the dispatcher hands the agent: the request, plus its trace when traced. */
+export function jobMetadata(request: SessionRequest, trace?: Record<string, string>): string {
+  const traceparent = trace?.['traceparent'];
+  if (!traceparent) return JSON.stringify(request);
+  // A vendor's long tracestate is left behind rather than the trace itself.
+  const tracestate = trace['tracestate'];
+  const parsed = JobTrace.safeParse({
+    traceparent,
+    ...(tracestate && tracestate.length <= MAX_TRACESTATE_CHARS ? { tracestate } : {}),
+  });
+  return JSON.stringify(parsed.success ? { ...request, trace: parsed.data } : request);
+}
+
+/**
+ * Reads the agent's job metadata: {@link readRequest} on everything but `trace`. A missing or
+ * malformed trace is no reason to refuse a call: the job just starts a trace of its own.
+ */
+export function readJobMetadata(
+  data: string | undefined,
+  opts: ReadRequestOptions = {},
+): Intake & { trace?: JobTrace } {
+  let json: unknown;
+  try {
+    json = JSON.parse(data ?? '');
+  } catch {
+    return readRequest(data, opts);
+  }
+  if (typeof json !== 'object' || json === null || !Object.hasOwn(json, 'trace')) {
+    return readRequest(data, opts);
+  }
+  const { trace, ...request } = json as Record<string, unknown>;
+  const intake = readRequest(JSON.stringify(request), opts);
+  const parsed = JobTrace.safeParse(trace);
+  return parsed.success && intake.ok ? { ...intake, trace: parsed.data } : intake;
 }
 
 /** The stored record of a rejection: who sent it, when, and the reader's verdict. */
