@@ -94,22 +94,27 @@ interface ProbeWindow {
 /** The page's clock, to mark moments for {@link remoteAudioLevel}. */
 export const pageNow = (page: Page): Promise<number> => page.evaluate(() => performance.now());
 
-/** Peak and mean RMS of the page's played audio between two page times, and how many readings. */
+/** RMS of the page's played audio between two page times: peak, median, and how many readings. */
 export async function remoteAudioLevel(
   page: Page,
   from = 0,
   to = Number.POSITIVE_INFINITY,
-): Promise<{ peak: number; mean: number; readings: number; tracks: number }> {
-  return page.evaluate(
+): Promise<{ peak: number; median: number; readings: number; tracks: number }> {
+  const { levels, tracks } = await page.evaluate(
     ([a, b]) => {
       const probe = (globalThis as unknown as ProbeWindow).__remoteAudio;
-      const s = (probe?.samples ?? []).filter((x) => x.t >= a && x.t <= b);
-      const peak = s.reduce((m, x) => Math.max(m, x.rms), 0);
-      const mean = s.length ? s.reduce((m, x) => m + x.rms, 0) / s.length : 0;
-      return { peak, mean, readings: s.length, tracks: probe?.tracks ?? 0 };
+      const levels = (probe?.samples ?? []).filter((x) => x.t >= a && x.t <= b).map((x) => x.rms);
+      return { levels, tracks: probe?.tracks ?? 0 };
     },
     [from, to === Number.POSITIVE_INFINITY ? 1e15 : to] as const,
   );
+  const sorted = [...levels].sort((x, y) => x - y);
+  return {
+    peak: sorted.at(-1) ?? 0,
+    median: sorted[Math.floor(sorted.length / 2)] ?? 0,
+    readings: levels.length,
+    tracks,
+  };
 }
 
 /** axe-core's serious and critical findings on the page as it is now, as readable lines. */

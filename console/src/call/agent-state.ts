@@ -2,7 +2,7 @@
  * The agent participant and the state it publishes as the attribute `lk.agent.state`
  * (@livekit/agents 1.9: initializing, listening, thinking, speaking).
  */
-import { useSyncExternalStore } from 'react';
+import { useCallback, useSyncExternalStore } from 'react';
 import { RoomEvent, type RemoteParticipant, type Room } from 'livekit-client';
 
 export const ATTRIBUTE_AGENT_STATE = 'lk.agent.state';
@@ -28,13 +28,14 @@ const EVENTS = [
 ] as const;
 
 export function useAgentState(room: Room): AgentState {
-  return useSyncExternalStore(
-    (onChange) => {
+  const subscribe = useCallback(
+    (onChange: () => void) => {
       for (const e of EVENTS) room.on(e, onChange);
       return () => {
         for (const e of EVENTS) room.off(e, onChange);
       };
     },
-    () => agentState(room),
+    [room],
   );
+  return useSyncExternalStore(subscribe, () => agentState(room));
 }

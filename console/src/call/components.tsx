@@ -3,7 +3,7 @@
  * agent's audio and the End call button. Presentational; the room and its state come from
  * use-call.ts, the media state from @livekit/components-react.
  */
-import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { useEffect, useId, useRef, useState, useSyncExternalStore } from 'react';
 import {
   RoomAudioRenderer,
   RoomContext,
@@ -56,6 +56,7 @@ const HEARD_HOLD_MS = 1500;
 
 export function MicrophoneMeter({ track }: { track: LocalAudioTrack }) {
   const level = useTrackVolume(track);
+  const labelId = useId();
   const [heardAt, setHeardAt] = useState(0);
   const [, tick] = useState(0);
   useEffect(() => {
@@ -70,10 +71,13 @@ export function MicrophoneMeter({ track }: { track: LocalAudioTrack }) {
   const percent = Math.min(100, Math.round(Math.sqrt(Math.min(1, level * 4)) * 100));
   return (
     <div className="call-meter" data-testid="mic-meter" data-heard={heard}>
+      <p className="call-meter__label" id={labelId}>
+        Your microphone
+      </p>
       <div
         className="call-meter__track"
         role="meter"
-        aria-label="Your microphone level"
+        aria-labelledby={labelId}
         aria-valuemin={0}
         aria-valuemax={100}
         aria-valuenow={percent}
