@@ -21,6 +21,14 @@ export function PatientPage() {
   useEffect(() => {
     document.title = 'Your call with your care team';
   }, []);
+  // The link works once and leaving ends the call: ask before a reload or a closed tab does.
+  const inCall = state.phase === 'in_call';
+  useEffect(() => {
+    if (!inCall) return;
+    const ask = (e: BeforeUnloadEvent) => e.preventDefault();
+    window.addEventListener('beforeunload', ask);
+    return () => window.removeEventListener('beforeunload', ask);
+  }, [inCall]);
 
   return (
     <div className="patient">
