@@ -192,7 +192,7 @@ describe('the patient page and the Patient Test page, in Chromium', () => {
     expect(await seriousA11yViolations(page), `axe-core on the ${state} state`).toEqual([]);
   }
 
-  it('a patient opens the link on a phone, presses Start, hears the greeting, is heard and reads both sides in captions; the used link then says so', async () => {
+  it('a patient opens the link on a phone and presses Start; after a failed connection Try again joins without the spent link; they hear the greeting, are heard, read both sides; the used link says so; the clinic ends the call', async () => {
     const sessionId = await createSession();
     const code = await joinLink(sessionId);
     const { page, errors, joinPosts } = await open();
