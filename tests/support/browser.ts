@@ -33,12 +33,19 @@ export interface LaunchOptions {
   microphoneWav?: string;
   /** false: no fake microphone device, so getUserMedia finds none. @defaultValue true */
   fakeMicrophone?: boolean;
+  /**
+   * true: every permission prompt is accepted, whatever the context granted. false: the
+   * context's `permissions` decide, so a context without `microphone` is refused
+   * (NotAllowedError), as when a person taps "Don't allow". @defaultValue true
+   */
+  acceptPermissionPrompts?: boolean;
 }
 
 export async function launchBrowser(opts: LaunchOptions = {}): Promise<Browser> {
   const args = [...BASE_FLAGS];
   if (opts.fakeMicrophone ?? true) {
-    args.push('--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream');
+    if (opts.acceptPermissionPrompts ?? true) args.push('--use-fake-ui-for-media-stream');
+    args.push('--use-fake-device-for-media-stream');
     if (opts.microphoneWav)
       args.push(`--use-file-for-fake-audio-capture=${opts.microphoneWav}%noloop`);
   }
