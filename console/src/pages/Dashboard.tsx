@@ -474,7 +474,13 @@ function LiveTranscript({ sessionId }: { sessionId: string | undefined }) {
       ) : utterances.length === 0 ? (
         <Empty title={ended ? 'Nothing was said in this call' : 'Waiting for the first words…'} />
       ) : (
-        <div className="transcript" ref={box} aria-live="polite">
+        <div
+          className="transcript"
+          ref={box}
+          role="log"
+          aria-label="What has been said so far"
+          tabIndex={0}
+        >
           {utterances.map((u) => (
             <div
               key={u.seq}

@@ -38,19 +38,18 @@ export function StaffShell() {
   }, []);
 
   useEffect(() => {
-    const onSignedOut = () => {
-      setSignedOut(true);
-      void navigate('/login', {
-        replace: true,
-        state: { from: location.pathname + location.search, reason: 'expired' },
-      });
-    };
+    // The render below then sends the user to sign in, saying why.
+    const onSignedOut = () => setSignedOut(true);
     window.addEventListener(SIGNED_OUT_EVENT, onSignedOut);
     return () => window.removeEventListener(SIGNED_OUT_EVENT, onSignedOut);
-  }, [navigate, location.pathname, location.search]);
+  }, []);
 
   if (!user) {
-    return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+    const state = {
+      from: location.pathname + location.search,
+      ...(signedOut ? { reason: 'expired' } : {}),
+    };
+    return <Navigate to="/login" replace state={state} />;
   }
 
   const signOut = () => {

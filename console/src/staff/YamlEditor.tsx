@@ -103,6 +103,8 @@ export const YamlEditor = forwardRef<YamlEditorHandle, YamlEditorProps>(function
         ],
       }),
     });
+    // A keyboard user can reach the scrolling area (and scroll a read-only version) with Tab.
+    v.scrollDOM.tabIndex = 0;
     view.current = v;
     return () => {
       v.destroy();
