@@ -6,7 +6,7 @@
  * every page. Screenshots of each page go to .run/screenshots/.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import AxeBuilder from '@axe-core/playwright';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -18,6 +18,20 @@ import { MongoSessionStore, MongoUtteranceStore } from '../sessions/mongo-store.
 import { startApi, type ApiFixture } from './support/api.ts';
 import { launchBrowser, newContext, pageErrors, screenshot as save } from './support/browser.ts';
 import { SAMPLE_CALL, seedSession } from './support/console-seed.ts';
+
+/**
+ * The page's globals that the callbacks below touch: typed here, because the tests compile
+ * without the DOM library. The callbacks run in the page, so they name `globalThis` directly.
+ */
+interface PageGlobals {
+  sessionStorage: {
+    getItem(key: string): string | null;
+    setItem(key: string, value: string): void;
+  };
+  localStorage: { getItem(key: string): string | null };
+  scrollTo(x: number, y: number): void;
+  stillHere?: boolean;
+}
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -67,25 +81,30 @@ afterAll(async () => {
   await f?.stop();
 });
 
-async function visitor(): Promise<{ page: Page; errors: string[] }> {
+/** A fresh browser; with a token, one that signed in earlier in this tab. */
+async function visitor(token?: string): Promise<{ page: Page; errors: string[] }> {
   const ctx = await newContext(browser, { baseURL: f.url, grantMicrophone: false });
   contexts.push(ctx);
+  if (token) {
+    await ctx.addInitScript((t) => {
+      if (
+        !(globalThis as unknown as PageGlobals).sessionStorage.getItem('voicecare.signedInOnce')
+      ) {
+        (globalThis as unknown as PageGlobals).sessionStorage.setItem('voicecare.staffToken', t);
+        (globalThis as unknown as PageGlobals).sessionStorage.setItem(
+          'voicecare.signedInOnce',
+          '1',
+        );
+      }
+    }, token);
+  }
   const page = await ctx.newPage();
   return { page, errors: pageErrors(page) };
 }
 
-/** Signs in the way a person does: the sign-in page, the pasted token. */
-async function signIn(page: Page, token: string, path = '/'): Promise<void> {
-  await page.goto(path);
-  await page.waitForURL(/\/login$/);
-  await page.getByLabel('Staff token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL((u) => u.pathname === path);
-}
-
 /** From the top: the sticky header would otherwise be drawn mid-page in a full-page shot. */
 async function screenshot(page: Page, name: string): Promise<void> {
-  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.evaluate(() => (globalThis as unknown as PageGlobals).scrollTo(0, 0));
   await save(page, name);
 }
 
@@ -128,18 +147,26 @@ describe('signing in', () => {
   });
 
   it('goes back to sign-in when the API refuses the stored token', async () => {
-    const { page } = await visitor();
-    await signIn(page, clinician, '/logs');
+    const { page } = await visitor(clinician);
+    await page.goto('/logs');
     // Same claims, someone else's signature: only the API can tell, and it says 401.
     const [head = '', body = ''] = clinician.split('.');
     await page.evaluate(
-      (forged) => sessionStorage.setItem('voicecare.staffToken', forged),
+      (forged) =>
+        (globalThis as unknown as PageGlobals).sessionStorage.setItem(
+          'voicecare.staffToken',
+          forged,
+        ),
       `${head}.${body}.AAAA`,
     );
     await page.goto('/');
     await page.waitForURL(/\/login$/);
     await expect.poll(() => page.getByText('Your session has ended').count()).toBe(1);
-    expect(await page.evaluate(() => sessionStorage.getItem('voicecare.staffToken'))).toBeNull();
+    expect(
+      await page.evaluate(() =>
+        (globalThis as unknown as PageGlobals).sessionStorage.getItem('voicecare.staffToken'),
+      ),
+    ).toBeNull();
   });
 });
 
@@ -148,16 +175,20 @@ describe('agent setup', () => {
   let errors: string[];
 
   beforeAll(async () => {
-    ({ page, errors } = await visitor());
+    ({ page, errors } = await visitor(admin));
     page.on('dialog', (d) => void d.accept());
-    await signIn(page, admin, '/setup/intake');
+    await page.goto('/setup/intake');
   });
 
   const draftYaml = () =>
     page.evaluate(
       () =>
-        (JSON.parse(localStorage.getItem('voicecare.draft.intake') ?? '{}') as { yaml?: string })
-          .yaml ?? '',
+        (
+          JSON.parse(
+            (globalThis as unknown as PageGlobals).localStorage.getItem('voicecare.draft.intake') ??
+              '{}',
+          ) as { yaml?: string }
+        ).yaml ?? '',
     );
 
   it('shows a bad line’s error at that line as it is typed, and publishing it is refused', async () => {
@@ -261,8 +292,8 @@ describe('agent setup', () => {
   });
 
   it('does not offer Publish to a clinician, and the API refuses one anyway', async () => {
-    const { page: p, errors: e } = await visitor();
-    await signIn(p, clinician, '/setup/intake');
+    const { page: p, errors: e } = await visitor(clinician);
+    await p.goto('/setup/intake');
     await p.getByTestId('edit-draft').click();
     await expect.poll(() => p.getByTestId('publish-not-allowed').count()).toBe(1);
     expect(await p.getByTestId('publish-button').count()).toBe(0);
@@ -294,8 +325,8 @@ describe('conversation logs', () => {
       ],
     });
     const other = await seedSession(f.api.mongo.db, { state: 'completed' });
-    const { page, errors } = await visitor();
-    await signIn(page, clinician, '/logs');
+    const { page, errors } = await visitor(clinician);
+    await page.goto('/logs');
     await page.getByLabel('State').selectOption('interrupted');
     await page.getByLabel('Profile').selectOption('intake');
     await page.getByRole('button', { name: 'Search' }).click();
@@ -354,8 +385,8 @@ describe('dashboard', () => {
       state: 'active',
       turns: SAMPLE_CALL.turns?.slice(0, 2),
     });
-    const { page, errors } = await visitor();
-    await signIn(page, clinician, '/');
+    const { page, errors } = await visitor(clinician);
+    await page.goto('/');
     await expect
       .poll(() => page.getByTestId('live-status').getAttribute('data-status'))
       .toBe('open');
@@ -365,7 +396,7 @@ describe('dashboard', () => {
       await page.getByTestId('outcome-completed').getAttribute('data-count'),
     );
     // Marks this document: a reload would make a new one without the mark.
-    await page.evaluate(() => ((window as unknown as { stillHere: boolean }).stillHere = true));
+    await page.evaluate(() => ((globalThis as unknown as PageGlobals).stillHere = true));
 
     await row.getByTestId('watch-session').click();
     const lines = page.getByTestId('live-transcript-line');
@@ -423,9 +454,7 @@ describe('dashboard', () => {
       .toBe(completedBefore + 1);
     // The escalation stays on top after the call has ended.
     expect(await card.count()).toBe(1);
-    expect(
-      await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere),
-    ).toBe(true);
+    expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).stillHere)).toBe(true);
     expect(errors).toEqual([]);
   });
 });

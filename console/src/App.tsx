@@ -4,14 +4,18 @@
  * index.html at each of these paths (api/console-pages.ts), so a new page here needs its path
  * there too.
  */
+import { lazy, Suspense } from 'react';
 import { BrowserRouter, Route, Routes } from 'react-router-dom';
 import { DashboardPage } from './pages/Dashboard.tsx';
 import { LoginPage } from './pages/Login.tsx';
 import { LogsPage } from './pages/Logs.tsx';
 import { PatientPage } from './pages/Patient.tsx';
-import { SetupPage } from './pages/Setup.tsx';
 import { TestCallPage } from './pages/TestCall.tsx';
 import { StaffShell } from './staff/Shell.tsx';
+import { Loading } from './ui/Status.tsx';
+
+// The editor (CodeMirror) is most of the bundle: only the setup page loads it.
+const SetupPage = lazy(() => import('./pages/Setup.tsx').then((m) => ({ default: m.SetupPage })));
 
 export function App() {
   return (
@@ -21,7 +25,14 @@ export function App() {
         <Route path="/login" element={<LoginPage />} />
         <Route element={<StaffShell />}>
           <Route path="/" element={<DashboardPage />} />
-          <Route path="/setup/*" element={<SetupPage />} />
+          <Route
+            path="/setup/*"
+            element={
+              <Suspense fallback={<Loading label="Loading the editor…" />}>
+                <SetupPage />
+              </Suspense>
+            }
+          />
           <Route path="/test" element={<TestCallPage />} />
           <Route path="/logs/*" element={<LogsPage />} />
         </Route>

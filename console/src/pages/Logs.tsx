@@ -649,54 +649,54 @@ function Answers({
       {entries.length === 0 && unanswered.length === 0 ? (
         <Empty title="No answers captured" />
       ) : (
-        <table className="table" data-testid="answers">
-          <thead>
-            <tr>
-              <th scope="col">Field</th>
-              <th scope="col">Answer</th>
-              <th scope="col" className="num">
-                Confidence
-              </th>
-              <th scope="col">Review</th>
-            </tr>
-          </thead>
-          <tbody>
-            {entries.map(([field, a]) => (
-              <tr
-                key={field}
-                data-testid="answer"
-                data-field={field}
-                data-needs-review={a.needsReview}
-              >
-                <td className="mono">{field}</td>
-                <td>
-                  {formatValue(a.value)}
-                  {a.confirmed ? <span className="muted"> · read back</span> : null}
-                </td>
-                <td className="num">{Math.round(a.confidence * 100)}%</td>
-                <td>
-                  {a.needsReview ? (
-                    <span className="badge review">
-                      {humanise(a.reviewReason ?? 'needs review')}
-                    </span>
-                  ) : (
-                    <span className="badge ok">OK</span>
-                  )}
-                </td>
+        <div className="table-scroll">
+          <table className="table compact" data-testid="answers">
+            <thead>
+              <tr>
+                <th scope="col">Field</th>
+                <th scope="col">Answer</th>
+                <th scope="col">Review</th>
               </tr>
-            ))}
-            {unanswered.map((field) => (
-              <tr key={field}>
-                <td className="mono">{field}</td>
-                <td className="muted">Not answered</td>
-                <td />
-                <td>
-                  <span className="badge review">Unanswered</span>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {entries.map(([field, a]) => (
+                <tr
+                  key={field}
+                  data-testid="answer"
+                  data-field={field}
+                  data-needs-review={a.needsReview}
+                >
+                  <td className="mono">{field}</td>
+                  <td>
+                    {formatValue(a.value)}
+                    <div className="muted small" data-testid="answer-confidence">
+                      {Math.round(a.confidence * 100)}% confidence
+                      {a.confirmed ? ' · read back, confirmed' : ''}
+                    </div>
+                  </td>
+                  <td>
+                    {a.needsReview ? (
+                      <span className="badge review">
+                        {humanise(a.reviewReason ?? 'needs review')}
+                      </span>
+                    ) : (
+                      <span className="badge ok">OK</span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+              {unanswered.map((field) => (
+                <tr key={field}>
+                  <td className="mono">{field}</td>
+                  <td className="muted">Not answered</td>
+                  <td>
+                    <span className="badge review">Unanswered</span>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </section>
   );
