@@ -177,15 +177,23 @@ export function DashboardPage() {
   const status = useSessionEvents(onEvent, () => void load());
 
   const live = summary?.live ?? [];
-  const watched = params.get('watch') ?? live.find((l) => l.state === 'active')?.sessionId;
-  const watch = (id: string) =>
-    setParams(
-      (p) => {
-        p.set('watch', id);
-        return p;
-      },
-      { replace: true },
-    );
+  const watched = params.get('watch') ?? undefined;
+  const watch = useCallback(
+    (id: string) =>
+      setParams(
+        (p) => {
+          p.set('watch', id);
+          return p;
+        },
+        { replace: true },
+      ),
+    [setParams],
+  );
+  // With nothing chosen, follow the newest call in progress, and stay on it after it ends.
+  const firstActive = live.find((l) => l.state === 'active')?.sessionId;
+  useEffect(() => {
+    if (!watched && firstActive) watch(firstActive);
+  }, [watched, firstActive, watch]);
 
   return (
     <div className="stack">
