@@ -18,6 +18,7 @@ import { MongoSessionStore, MongoUtteranceStore } from '../sessions/mongo-store.
 import { startApi, type ApiFixture } from './support/api.ts';
 import { launchBrowser, newContext, pageErrors, screenshot as save } from './support/browser.ts';
 import { SAMPLE_CALL, seedSession } from './support/console-seed.ts';
+import { OidcStandin } from './support/standins/oidc.ts';
 
 /**
  * The page's globals that the callbacks below touch: typed here, because the tests compile
@@ -119,6 +120,10 @@ async function expectAccessible(page: Page, name: string): Promise<void> {
   expect(bad).toEqual([]);
 }
 
+/** Waits for what a person would see; generous, as this machine is shared and at times slow. */
+const poll = <T>(fn: () => T | Promise<T>, opts: { timeout?: number } = {}) =>
+  expect.poll(fn, { timeout: 8000, ...opts });
+
 const apiJson = async (path: string, token = admin): Promise<Record<string, unknown>> => {
   const res = await f.fetch(path, { auth: `Bearer ${token}` });
   expect(res.status).toBe(200);
@@ -130,13 +135,13 @@ describe('signing in', () => {
     const { page, errors } = await visitor();
     await page.goto('/logs');
     await page.waitForURL(/\/login$/);
-    await expect.poll(() => page.getByText('npm run token -- --role clinician').count()).toBe(1);
+    await poll(() => page.getByText('npm run token -- --role clinician').count()).toBe(1);
     await screenshot(page, 'login');
     await expectAccessible(page, 'login');
 
     await page.getByLabel('Staff token').fill('not-a-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByTestId('login-error').textContent()).toMatch(/staff token/);
+    await poll(() => page.getByTestId('login-error').textContent()).toMatch(/staff token/);
 
     await page.getByLabel('Staff token').fill(clinician);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -161,12 +166,65 @@ describe('signing in', () => {
     );
     await page.goto('/');
     await page.waitForURL(/\/login$/);
-    await expect.poll(() => page.getByText('Your session has ended').count()).toBe(1);
+    await poll(() => page.getByText('Your session has ended').count()).toBe(1);
     expect(
       await page.evaluate(() =>
         (globalThis as unknown as PageGlobals).sessionStorage.getItem('voicecare.staffToken'),
       ),
     ).toBeNull();
+  });
+});
+
+describe('signing in with the organisation (OIDC)', () => {
+  let oidc: OidcStandin;
+  let api: ApiFixture;
+
+  beforeAll(async () => {
+    oidc = await new OidcStandin({
+      clientId: 'voicecare-console',
+      audience: 'voicecare-api',
+      user: { subject: 'dr-okafor', name: 'Dr Okafor', roles: ['admin'] },
+    }).start();
+    api = await startApi(oidc.apiEnv());
+  });
+
+  afterAll(async () => {
+    await api?.stop();
+    await oidc?.close();
+  });
+
+  it('signs in through the issuer with authorization code and PKCE, and the API takes its token', async () => {
+    const ctx = await newContext(browser, { baseURL: api.url, grantMicrophone: false });
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    const errors = pageErrors(page);
+    await page.goto('/logs');
+    await page.waitForURL(/\/login$/);
+    const button = page.getByRole('button', { name: 'Sign in with your organisation' });
+    await poll(() => button.count()).toBe(1);
+    // No dev tokens where an issuer signs them.
+    expect(await page.getByLabel('Staff token').count()).toBe(0);
+    await screenshot(page, 'login-oidc');
+
+    await button.click();
+    await page.waitForURL((u) => u.pathname === '/logs');
+    expect(await page.getByTestId('user-name').textContent()).toBe('Dr Okafor');
+    expect(await page.getByTestId('user-role').textContent()).toBe('Admin');
+    // The list loaded: the API accepted the issuer's token.
+    await poll(() =>
+      page.getByTestId('session-list').or(page.getByText('No sessions match')).count(),
+    ).toBe(1);
+    expect(oidc.record.authorizations).toEqual([
+      {
+        clientId: 'voicecare-console',
+        redirectUri: `${api.url}/login`,
+        scope: 'openid profile',
+        method: 'S256',
+      },
+    ]);
+    expect(oidc.record.tokens).toEqual([{ outcome: 'ok' }]);
+    expect(new URL(page.url()).search).toBe('');
+    expect(errors).toEqual([]);
   });
 });
 
@@ -193,13 +251,11 @@ describe('agent setup', () => {
 
   it('shows a bad line’s error at that line as it is typed, and publishing it is refused', async () => {
     const editor = page.getByTestId('yaml-editor');
-    await expect.poll(() => page.getByTestId('published-banner').count()).toBe(1);
+    await poll(() => page.getByTestId('published-banner').count()).toBe(1);
     expect(await editor.locator('.cm-content').getAttribute('contenteditable')).toBe('false');
     await screenshot(page, 'setup-published');
     await page.getByTestId('edit-draft').click();
-    await expect
-      .poll(() => page.getByTestId('validation-status').textContent(), { timeout: 10_000 })
-      .toBe('Valid');
+    await poll(() => page.getByTestId('validation-status').textContent()).toBe('Valid');
 
     // A field the profile schema does not have, typed on the empty last line of the YAML.
     await editor.locator('.cm-content').click();
@@ -210,12 +266,12 @@ describe('agent setup', () => {
     expect(badLine).toBeGreaterThan(100);
 
     const issue = page.getByTestId('issue');
-    await expect.poll(() => issue.count(), { timeout: 10_000 }).toBe(1);
+    await poll(() => issue.count()).toBe(1);
     expect(await issue.getAttribute('data-line')).toBe(String(badLine));
     expect(await issue.textContent()).toContain(`Line ${badLine}`);
     // The gutter marks the same line: its marker sits level with that line's number.
     const marker = editor.locator('.cm-lint-marker-error');
-    await expect.poll(() => marker.count()).toBe(1);
+    await poll(() => marker.count()).toBe(1);
     const number = editor.locator('.cm-lineNumbers .cm-gutterElement', {
       hasText: new RegExp(`^${badLine}$`),
     });
@@ -227,9 +283,9 @@ describe('agent setup', () => {
 
     await page.getByTestId('publish-note').fill('Should not go out');
     await page.getByTestId('publish-button').click();
-    await expect
-      .poll(() => page.getByTestId('publish-error').textContent())
-      .toMatch(/Not published: 1 problem/);
+    await poll(() => page.getByTestId('publish-error').textContent()).toMatch(
+      /Not published: 1 problem/,
+    );
     const profile = await apiJson('/v1/profiles/intake');
     expect(profile['version']).toBe(1);
     // The refusal is the only error the page saw.
@@ -244,29 +300,23 @@ describe('agent setup', () => {
     await page.keyboard.press('Control+End');
     await page.keyboard.press('Shift+Home');
     await page.keyboard.press('Backspace');
-    await expect
-      .poll(() => page.getByTestId('validation-status').textContent(), { timeout: 10_000 })
-      .toBe('Valid');
+    await poll(() => page.getByTestId('validation-status').textContent()).toBe('Valid');
 
     const firstMessage =
       'Hello {{patient.displayName or "there"}}, this is your clinic calling with three quick questions.';
     await page.getByTestId('field-first-message').fill(firstMessage);
     expect(await draftYaml()).toContain('this is your clinic calling');
     await page.reload();
-    await expect
-      .poll(() => page.getByTestId('field-first-message').inputValue())
-      .toBe(firstMessage);
-    await expect
-      .poll(() => page.getByTestId('validation-status').textContent(), { timeout: 10_000 })
-      .toBe('Valid');
+    await poll(() => page.getByTestId('field-first-message').inputValue()).toBe(firstMessage);
+    await poll(() => page.getByTestId('validation-status').textContent()).toBe('Valid');
     await screenshot(page, 'setup-draft');
     await expectAccessible(page, 'setup (draft)');
 
     await page.getByTestId('publish-note').fill('Shorter greeting');
     await page.getByTestId('publish-button').click();
-    await expect
-      .poll(() => page.getByTestId('publish-success').textContent())
-      .toMatch(/Published version 2/);
+    await poll(() => page.getByTestId('publish-success').textContent()).toMatch(
+      /Published version 2/,
+    );
 
     const latest = await apiJson('/v1/profiles/intake');
     expect(latest).toMatchObject({ version: 2, note: 'Shorter greeting', author: 'Dr Ada Admin' });
@@ -279,14 +329,12 @@ describe('agent setup', () => {
       await page.getByTestId('yaml-editor').locator('.cm-content').getAttribute('contenteditable'),
     ).toBe('false');
     await page.getByTestId('tab-history').click();
-    await expect.poll(() => page.getByTestId('version-item').count()).toBe(2);
+    await poll(() => page.getByTestId('version-item').count()).toBe(2);
     await page.getByRole('button', { name: 'Compare with v1' }).click();
-    await expect
-      .poll(() => page.getByTestId('diff-fields').textContent())
-      .toContain('firstMessage');
-    await expect
-      .poll(() => page.getByTestId('yaml-diff').locator('.cm-changedLine').count())
-      .toBeGreaterThan(0);
+    await poll(() => page.getByTestId('diff-fields').textContent()).toContain('firstMessage');
+    await poll(() =>
+      page.getByTestId('yaml-diff').locator('.cm-changedLine').count(),
+    ).toBeGreaterThan(0);
     await screenshot(page, 'setup-diff');
     expect(errors).toEqual([]);
   });
@@ -295,7 +343,7 @@ describe('agent setup', () => {
     const { page: p, errors: e } = await visitor(clinician);
     await p.goto('/setup/intake');
     await p.getByTestId('edit-draft').click();
-    await expect.poll(() => p.getByTestId('publish-not-allowed').count()).toBe(1);
+    await poll(() => p.getByTestId('publish-not-allowed').count()).toBe(1);
     expect(await p.getByTestId('publish-button').count()).toBe(0);
     const res = await f.fetch('/v1/profiles', {
       method: 'POST',
@@ -331,7 +379,7 @@ describe('conversation logs', () => {
     await page.getByLabel('Profile').selectOption('intake');
     await page.getByRole('button', { name: 'Search' }).click();
     const row = page.locator(`[data-testid=session-row][data-session-id="${sessionId}"]`);
-    await expect.poll(() => row.count()).toBe(1);
+    await poll(() => row.count()).toBe(1);
     expect(
       await page.locator(`[data-testid=session-row][data-session-id="${other}"]`).count(),
     ).toBe(0);
@@ -340,7 +388,7 @@ describe('conversation logs', () => {
 
     await row.click();
     await page.waitForURL(new RegExp(`/logs/${sessionId}$`));
-    await expect.poll(() => page.getByTestId('log-turn').count()).toBe(SAMPLE_CALL.turns?.length);
+    await poll(() => page.getByTestId('log-turn').count()).toBe(SAMPLE_CALL.turns?.length);
     // A bar for each turn with a latency (all of them here), carrying the stored figure.
     const bars = page.getByTestId('turn-latency');
     expect(await bars.count()).toBe(SAMPLE_CALL.turns?.filter((t) => t.latency).length);
@@ -387,11 +435,9 @@ describe('dashboard', () => {
     });
     const { page, errors } = await visitor(clinician);
     await page.goto('/');
-    await expect
-      .poll(() => page.getByTestId('live-status').getAttribute('data-status'))
-      .toBe('open');
+    await poll(() => page.getByTestId('live-status').getAttribute('data-status')).toBe('open');
     const row = page.locator(`[data-testid=live-session][data-session-id="${sessionId}"]`);
-    await expect.poll(() => row.count()).toBe(1);
+    await poll(() => row.count()).toBe(1);
     const completedBefore = Number(
       await page.getByTestId('outcome-completed').getAttribute('data-count'),
     );
@@ -400,7 +446,7 @@ describe('dashboard', () => {
 
     await row.getByTestId('watch-session').click();
     const lines = page.getByTestId('live-transcript-line');
-    await expect.poll(() => lines.count()).toBe(2);
+    await poll(() => lines.count()).toBe(2);
     await new MongoUtteranceStore({ db }).writeUtterances([
       {
         sessionId,
@@ -412,9 +458,7 @@ describe('dashboard', () => {
         interrupted: false,
       },
     ]);
-    await expect
-      .poll(() => lines.last().textContent(), { timeout: 5000 })
-      .toContain('Your care team has been told');
+    await poll(() => lines.last().textContent()).toContain('Your care team has been told');
 
     const events = new PubSubEventPublisher({ topic: pubsub.topic(f.cfg.pubsub.eventsTopic) });
     const at = new Date().toISOString();
@@ -430,7 +474,7 @@ describe('dashboard', () => {
       trigger: { detector: 'rules', kind: 'phrase', value: "can't breathe" },
     });
     const card = page.locator(`[data-testid=escalation][data-session-id="${sessionId}"]`);
-    await expect.poll(() => card.count(), { timeout: 5000 }).toBe(1);
+    await poll(() => card.count()).toBe(1);
     expect(await card.textContent()).toContain('breathing-difficulty');
     await screenshot(page, 'dashboard');
     await expectAccessible(page, 'dashboard');
@@ -446,12 +490,10 @@ describe('dashboard', () => {
       state: 'completed',
       reason: 'safety',
     });
-    await expect.poll(() => row.count(), { timeout: 5000 }).toBe(0);
-    await expect
-      .poll(async () =>
-        Number(await page.getByTestId('outcome-completed').getAttribute('data-count')),
-      )
-      .toBe(completedBefore + 1);
+    await poll(() => row.count()).toBe(0);
+    await poll(async () =>
+      Number(await page.getByTestId('outcome-completed').getAttribute('data-count')),
+    ).toBe(completedBefore + 1);
     // The escalation stays on top after the call has ended.
     expect(await card.count()).toBe(1);
     expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).stillHere)).toBe(true);
