@@ -309,6 +309,15 @@ describe('agent setup', () => {
     await page.reload();
     await poll(() => page.getByTestId('field-first-message').inputValue()).toBe(firstMessage);
     await poll(() => page.getByTestId('validation-status').textContent()).toBe('Valid');
+    // Play speaks the draft's first message: the API answers with a WAV and the page plays it.
+    const [preview] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/v1/profiles/preview')),
+      page.getByTestId('preview-play').click(),
+    ]);
+    expect(preview.status()).toBe(200);
+    expect(preview.headers()['content-type']).toBe('audio/wav');
+    await poll(() => page.getByTestId('preview-play').textContent()).not.toBe('Preparing…');
+    expect(await page.getByText('The preview could not be played').count()).toBe(0);
     await screenshot(page, 'setup-draft');
     await expectAccessible(page, 'setup (draft)');
 
