@@ -20,7 +20,16 @@ export function consoleDir(): string | undefined {
   return CANDIDATES.find((dir) => existsSync(`${dir}/index.html`));
 }
 
-export async function installConsole(app: FastifyInstance, dir = consoleDir()): Promise<void> {
+export interface ConsoleOptions {
+  /** The pages' Content-Security-Policy (api/console-csp.ts); none when absent. */
+  csp?: string;
+}
+
+export async function installConsole(
+  app: FastifyInstance,
+  dir = consoleDir(),
+  opts: ConsoleOptions = {},
+): Promise<void> {
   if (!dir) {
     for (const page of CONSOLE_PAGES) {
       app.get(page, { schema: { hide: true } }, async (_request, reply) =>
@@ -44,7 +53,9 @@ export async function installConsole(app: FastifyInstance, dir = consoleDir()): 
   });
   for (const page of CONSOLE_PAGES) {
     app.get(page, { schema: { hide: true } }, async (_request, reply) =>
-      reply.header('cache-control', 'no-cache').sendFile('index.html', dir),
+      (opts.csp ? reply.header('content-security-policy', opts.csp) : reply)
+        .header('cache-control', 'no-cache')
+        .sendFile('index.html', dir),
     );
   }
 }

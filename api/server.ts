@@ -24,6 +24,9 @@ import { installAuth } from './auth/plugin.ts';
 import { routeKey } from './auth/permissions.ts';
 import type { ApiDeps } from './deps.ts';
 import { installConsole } from './console.ts';
+import { consoleCsp } from './console-csp.ts';
+import { dashboardRoutes } from './dashboard/routes.ts';
+import { authConfigRoutes } from './auth/config-routes.ts';
 import { ApiProblem, errorHandler, sendProblem } from './errors.ts';
 import { eventRoutes } from './events/routes.ts';
 import { joinRoutes } from './join/routes.ts';
@@ -122,7 +125,7 @@ export async function buildApi(opts: BuildApiOptions): Promise<FastifyInstance> 
   });
 
   await app.register(helmet, {
-    // An API: no HTML, so no CSP to tune; the rest of helmet's headers stay.
+    // JSON routes need no CSP; the console's pages set their own (api/console-csp.ts).
     contentSecurityPolicy: false,
   });
   await app.register(cors, { origin: cfg.corsOrigins.length ? [...cfg.corsOrigins] : false });
@@ -186,7 +189,11 @@ export async function buildApi(opts: BuildApiOptions): Promise<FastifyInstance> 
   await app.register(joinRoutes, deps);
   await app.register(profileRoutes, deps);
   await app.register(eventRoutes, deps);
-  if (opts.consoleDir !== false) await installConsole(app, opts.consoleDir);
+  await app.register(dashboardRoutes, deps);
+  await app.register(authConfigRoutes, deps);
+  if (opts.consoleDir !== false) {
+    await installConsole(app, opts.consoleDir, { csp: consoleCsp(deps.cfg) });
+  }
 
   app.addHook('preClose', async () => {
     for (const s of [...app.sseStreams]) s.close();

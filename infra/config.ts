@@ -176,6 +176,15 @@ const envSchema = z.object({
   API_JWKS_URL: url(['https:', 'http:']).optional(),
   /** Claim holding the staff roles: a dotted path such as `realm_access.roles`. */
   API_ROLES_CLAIM: z.string().min(1).default('roles'),
+  /**
+   * The console's "Sign in with your organisation": the issuer's authorization and token
+   * endpoints and the console's public client id (authorization code + PKCE, no secret). All
+   * three or none; the access token it gets must be one API_JWKS_URL verifies.
+   */
+  API_OIDC_AUTHORIZE_URL: url(['https:', 'http:']).optional(),
+  API_OIDC_TOKEN_URL: url(['https:', 'http:']).optional(),
+  API_OIDC_CLIENT_ID: z.string().min(1).max(200).optional(),
+  API_OIDC_SCOPE: z.string().min(1).max(500).default('openid profile'),
   /** The local dev signing key (a private JWK), created on first use. Git-ignored. */
   API_DEV_KEY_PATH: z.string().min(1).default('.run/api-dev-key.json'),
   /** How long a patient join link stays usable. */
@@ -300,6 +309,13 @@ export function loadConfig(env: Env) {
     throw new ConfigError(problems);
   }
   const e = parsed.data;
+  const oidcNames = ['API_OIDC_AUTHORIZE_URL', 'API_OIDC_TOKEN_URL', 'API_OIDC_CLIENT_ID'] as const;
+  const oidcMissing = oidcNames.filter((n) => e[n] === undefined);
+  if (oidcMissing.length > 0 && oidcMissing.length < oidcNames.length) {
+    throw new ConfigError(
+      oidcMissing.map((n) => `${n}: is required when any API_OIDC_* endpoint is set`),
+    );
+  }
 
   // With no explicit chain: every cloud provider that has a key, in a sensible order, and the
   // local engines after them (or alone, with no keys at all).
@@ -403,6 +419,15 @@ export function loadConfig(env: Env) {
         rolesClaim: e.API_ROLES_CLAIM,
         devKeyPath: e.API_DEV_KEY_PATH,
       },
+      oidc:
+        e.API_OIDC_AUTHORIZE_URL && e.API_OIDC_TOKEN_URL && e.API_OIDC_CLIENT_ID
+          ? {
+              authorizeUrl: e.API_OIDC_AUTHORIZE_URL,
+              tokenUrl: e.API_OIDC_TOKEN_URL,
+              clientId: e.API_OIDC_CLIENT_ID,
+              scope: e.API_OIDC_SCOPE,
+            }
+          : undefined,
       joinLinkTtlMs: e.API_JOIN_LINK_TTL_MS,
       patientTokenTtlMs: e.API_PATIENT_TOKEN_TTL_MS,
       bodyLimitBytes: e.API_BODY_LIMIT_BYTES,

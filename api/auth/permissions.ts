@@ -42,6 +42,9 @@ export const PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /v1/sessions/:id/transcript': STAFF,
   'GET /v1/sessions/:id/transcript/stream': STAFF,
   'GET /v1/events': STAFF,
+  'GET /v1/dashboard': STAFF,
+  // Before sign-in: how to sign in (nothing secret in it).
+  'GET /v1/auth/config': 'public',
 
   // The single-use code is the credential; patients never log in.
   'POST /v1/join/:code': 'public',

@@ -1,15 +1,21 @@
 /**
  * The console's pages by path. `/join/:code` is the patient page (phone-sized, no sign-in); every
- * other page is for staff. The API serves index.html at each of these paths
- * (api/console-pages.ts), so a new page here needs its path there too.
+ * other page is for staff, inside the staff shell (navigation, sign-in guard). The API serves
+ * index.html at each of these paths (api/console-pages.ts), so a new page here needs its path
+ * there too.
  */
+import { lazy, Suspense } from 'react';
 import { BrowserRouter, Route, Routes } from 'react-router-dom';
 import { DashboardPage } from './pages/Dashboard.tsx';
 import { LoginPage } from './pages/Login.tsx';
 import { LogsPage } from './pages/Logs.tsx';
 import { PatientPage } from './pages/Patient.tsx';
-import { SetupPage } from './pages/Setup.tsx';
 import { TestCallPage } from './pages/TestCall.tsx';
+import { StaffShell } from './staff/Shell.tsx';
+import { Loading } from './ui/Status.tsx';
+
+// The editor (CodeMirror) is most of the bundle: only the setup page loads it.
+const SetupPage = lazy(() => import('./pages/Setup.tsx').then((m) => ({ default: m.SetupPage })));
 
 export function App() {
   return (
@@ -17,10 +23,19 @@ export function App() {
       <Routes>
         <Route path="/join/:code" element={<PatientPage />} />
         <Route path="/login" element={<LoginPage />} />
-        <Route path="/" element={<DashboardPage />} />
-        <Route path="/setup/*" element={<SetupPage />} />
-        <Route path="/test" element={<TestCallPage />} />
-        <Route path="/logs/*" element={<LogsPage />} />
+        <Route element={<StaffShell />}>
+          <Route path="/" element={<DashboardPage />} />
+          <Route
+            path="/setup/*"
+            element={
+              <Suspense fallback={<Loading label="Loading the editor…" />}>
+                <SetupPage />
+              </Suspense>
+            }
+          />
+          <Route path="/test" element={<TestCallPage />} />
+          <Route path="/logs/*" element={<LogsPage />} />
+        </Route>
       </Routes>
     </BrowserRouter>
   );
