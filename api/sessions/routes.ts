@@ -283,11 +283,15 @@ export const sessionRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
         actorOf(request.principal),
         deps.now(),
       );
+      // `page` is what the patient opens (the console's patient page); `path` is the API call
+      // that page makes to redeem the code. `url` is the page's full address, to send by SMS.
       const path = `/v1/join/${link.code}`;
+      const page = `/join/${link.code}`;
       return reply.code(201).send({
         code: link.code,
         path,
-        ...(deps.cfg.api.publicUrl ? { url: `${deps.cfg.api.publicUrl}${path}` } : {}),
+        page,
+        ...(deps.cfg.api.publicUrl ? { url: `${deps.cfg.api.publicUrl}${page}` } : {}),
         expiresAt: link.expiresAt.toISOString(),
       });
     },

@@ -151,9 +151,12 @@ export async function startStack(
     const apiKey = (
       await new ApiKeyStore(mongo.db).create('npm start', ['sessions:create', 'sessions:read'])
     ).key;
-    progress(`  session API: ${api.url} (OpenAPI: ${api.url}/openapi.json)`);
+    progress(`  console (dashboard, agent setup, patient test, logs): ${api.url}/`);
+    progress(`  session API: ${api.url}/v1 (OpenAPI: ${api.url}/openapi.json)`);
     progress(`  backend API key for this run: ${apiKey}`);
-    progress('  clinician token: npm run token -- --role clinician');
+    progress(
+      '  console sign-in token: npm run token -- --role clinician (or --role admin to publish)',
+    );
 
     const worker = await timed(
       progress,

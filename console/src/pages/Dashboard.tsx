@@ -492,7 +492,7 @@ function LiveTranscript({ sessionId }: { sessionId: string | undefined }) {
           {utterances.map((u) => (
             <div
               key={u.seq}
-              className={`turn ${u.role}`}
+              className={`turn turn--${u.role}`}
               data-testid="live-transcript-line"
               data-role={u.role}
             >

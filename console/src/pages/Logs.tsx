@@ -521,7 +521,7 @@ function Turn({ u, flagged }: { u: Utterance; flagged: boolean }) {
     .join(' · ');
   return (
     <div
-      className={`turn ${u.role}${flagged ? ' flagged' : ''}`}
+      className={`turn turn--${u.role}${flagged ? ' flagged' : ''}`}
       data-testid="log-turn"
       data-seq={u.seq}
     >

@@ -127,17 +127,17 @@ export function TestCallPage() {
 
   if (!signedIn) {
     return (
-      <main className="testcall testcall--narrow">
+      <section className="testcall testcall--narrow">
         <h1>Patient test</h1>
         <p>
           Sign in to run a test call. <Link to="/login">Sign in</Link>
         </p>
-      </main>
+      </section>
     );
   }
 
   return (
-    <main className="testcall">
+    <section className="testcall">
       <h1>Patient test</h1>
       <p className="testcall__lead">
         Talk to the agent through your microphone, as a patient would. The call is a real session
@@ -277,6 +277,6 @@ export function TestCallPage() {
           </table>
         </section>
       </div>
-    </main>
+    </section>
   );
 }
