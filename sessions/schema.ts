@@ -4,6 +4,7 @@
  * used inside.
  */
 import { z } from 'zod';
+import { describeUnsafeText, UNSAFE_TEXT_ISSUE, unsafeTextKind } from './text-safety.ts';
 
 const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
 const OPAQUE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -17,11 +18,32 @@ export const ProfileRef = z
   .strict();
 export type ProfileRef = z.infer<typeof ProfileRef>;
 
+/**
+ * A string that reaches speech or a prompt: no control, bidi-override or zero-width characters
+ * (see text-safety.ts). The issue is marked so intake can reject it with its own code.
+ */
+export const speakableText = (min: number, max: number) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .superRefine((value, ctx) => {
+      const kind = unsafeTextKind(value);
+      if (kind) {
+        ctx.addIssue({
+          code: 'custom',
+          message: describeUnsafeText(kind),
+          params: { reason: UNSAFE_TEXT_ISSUE, kind },
+        });
+      }
+    });
+
 export const PatientRef = z
   .object({
     /** An opaque reference into the EHR; never a name or an MRN in clear. */
     ref: z.string().regex(OPAQUE_ID, 'patient.ref must be an opaque identifier'),
-    displayName: z.string().min(1).max(80).optional(),
+    /** Templated into the greeting and the instructions: speakable text only. */
+    displayName: speakableText(1, 80).optional(),
     language: z
       .string()
       .regex(
@@ -265,6 +287,7 @@ export const SESSION_EVENT_TYPES = [
   'session.completed',
   'session.failed',
   'session.escalation',
+  'session.rejected',
 ] as const;
 export type SessionEventType = (typeof SESSION_EVENT_TYPES)[number];
 
@@ -314,6 +337,21 @@ export const SessionEvent = z.discriminatedUnion('type', [
       kind: z.enum(['phrase', 'pattern', 'concept', 'classifier']),
       value: z.string(),
     }),
+  }),
+  /**
+   * A request that never became a session (invalid, unknown profile, stale, unsafe text, ...):
+   * announced so its sender stops waiting. `messageId` is the Pub/Sub message it arrived in, the
+   * only handle when the request had no readable sessionId; consumers de-duplicate on it.
+   */
+  z.object({
+    type: z.literal('session.rejected'),
+    sessionId: z.string().optional(),
+    messageId: z.string(),
+    at: z.iso.datetime(),
+    /** A stable RejectionCode (`sessions/intake.ts`). */
+    code: z.string(),
+    /** In words, for people; describes the request's shape, never its content. */
+    reason: z.string(),
   }),
 ]);
 export type SessionEvent = z.infer<typeof SessionEvent>;
