@@ -275,3 +275,13 @@ export function compareRejections(a: Rejection, b: Rejection): number {
   if (byTime !== 0) return byTime;
   return a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0;
 }
+
+/** How many sessions `listInStates` returns when the caller does not say. */
+export const DEFAULT_LIST_LIMIT = 500;
+
+/** Least recently changed first; ties by sessionId, so both stores order alike. */
+export function compareByChange(a: SessionRecord, b: SessionRecord): number {
+  const byTime = a.updatedAt.getTime() - b.updatedAt.getTime();
+  if (byTime !== 0) return byTime;
+  return a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0;
+}
