@@ -13,6 +13,7 @@
 export type UnsafeTextKind = 'control' | 'bidi' | 'invisible';
 
 // C0 and C1 controls and DEL. Tabs and newlines included: no field we accept is multi-line.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
 // Bidi embeddings, overrides and isolates, and the implicit marks (LRM, RLM, ALM).
 const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
