@@ -27,6 +27,10 @@ export async function ensureTopic(pubsub: PubSub, name: string): Promise<Topic> 
   return topic;
 }
 
+/** The subscription that keeps what lands on a dead-letter topic (for inspection and replay). */
+export const deadLetterSubscriptionName = (deadLetterTopic: string): string =>
+  `${deadLetterTopic}-sub`;
+
 export interface SubscriptionSpec {
   topic: string;
   subscription: string;
@@ -51,7 +55,7 @@ export async function ensureSubscription(
     // A dead-letter topic with no subscription silently drops what lands on it.
     await ensureSubscription(pubsub, {
       topic: dlq.name.split('/').pop() ?? spec.deadLetterTopic,
-      subscription: `${spec.deadLetterTopic}-sub`,
+      subscription: deadLetterSubscriptionName(spec.deadLetterTopic),
     });
   }
   const deadLetterPolicy = spec.deadLetterTopic

@@ -90,6 +90,16 @@ export function newSessionRecord(request: SessionRequest, now: Date): SessionRec
     timestamps: { requested: now },
     attempts: 0,
     updatedAt: now,
+    replayOf:
+      request.replay === undefined
+        ? undefined
+        : {
+            sessionId: request.replay.of,
+            attempt: request.replay.attempt,
+            by: request.replay.by,
+            at: toDate(request.replay.at, 'replay.at'),
+            source: request.replay.source,
+          },
   };
   return toDocument(record);
 }

@@ -55,6 +55,25 @@ export const PatientRef = z
   .strict();
 export type PatientRef = z.infer<typeof PatientRef>;
 
+/**
+ * Marks a request as an operator's re-run of a failed or dead-lettered one (`voicecare sessions
+ * replay`). A replay is a new session, `<of>.r<attempt>`: the original record stays as it was,
+ * and idempotency on sessionId cannot mistake the re-run for a duplicate.
+ */
+export const ReplayOf = z
+  .object({
+    /** The original session (the first of the chain, for a replay of a replay). */
+    of: z.string().regex(OPAQUE_ID, 'replay.of must be a sessionId'),
+    attempt: z.number().int().positive(),
+    /** Who replayed it: an operator's name or OS user. */
+    by: speakableText(1, 80),
+    at: z.iso.datetime({ offset: true }),
+    /** Where the request came from: the dead-letter topic, or the session record. */
+    source: z.enum(['dead_letter', 'session']),
+  })
+  .strict();
+export type ReplayOf = z.infer<typeof ReplayOf>;
+
 /** Session request v1: the Pub/Sub message body, and the agent's job metadata. */
 export const SessionRequestV1 = z
   .object({
@@ -65,6 +84,8 @@ export const SessionRequestV1 = z
     requestedAt: z.iso.datetime({ offset: true }),
     deadline: z.iso.datetime({ offset: true }).optional(),
     priority: z.enum(['routine', 'urgent']).default('routine'),
+    /** Set only by `voicecare sessions replay`; the API refuses it. */
+    replay: ReplayOf.optional(),
   })
   .strict();
 export type SessionRequest = z.infer<typeof SessionRequestV1>;
@@ -263,6 +284,14 @@ export interface SessionRecord {
   /** Required protocol fields without an answer when the call ended, in protocol order. */
   unanswered?: string[];
   dispatch?: { dispatchId: string; agentJoinedMs?: number; dispatchedAt?: Date };
+  /** This session re-runs another: which, the how-many-th time, who asked and when. */
+  replayOf?: {
+    sessionId: string;
+    attempt: number;
+    by: string;
+    at: Date;
+    source: ReplayOf['source'];
+  };
   summary?: SessionSummary;
   /** By capture field. */
   answers?: Record<string, CapturedAnswer>;

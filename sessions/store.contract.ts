@@ -159,6 +159,28 @@ export function describeStoreContract(name: string, opts: StoreContractOptions):
         for (const r of results) expect(r.session).toStrictEqual(winner);
       });
 
+      it('keeps who replayed a re-run session, and when', async () => {
+        const req = request({
+          replay: {
+            of: 'sess-original',
+            attempt: 2,
+            by: 'Dr Operator',
+            at: '2026-01-05T09:59:00.000Z',
+            source: 'dead_letter',
+          },
+        });
+        const { session } = await sessions.claim(req, at(0));
+        const expected = {
+          sessionId: 'sess-original',
+          attempt: 2,
+          by: 'Dr Operator',
+          at: new Date('2026-01-05T09:59:00.000Z'),
+          source: 'dead_letter',
+        };
+        expect(session.replayOf).toStrictEqual(expected);
+        expect((await sessions.get(req.sessionId))?.replayOf).toStrictEqual(expected);
+      });
+
       it('finds nothing for a session never claimed', async () => {
         expect(await sessions.get(uid('missing'))).toBeNull();
       });
