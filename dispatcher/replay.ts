@@ -43,14 +43,20 @@ export class PubSubDeadLetters implements DeadLetterSource {
     const got: DeadLetter[] = [];
     return new Promise((resolve, reject) => {
       let idle: NodeJS.Timeout | undefined;
+      let finished = false;
+      // The listener stays until close(): removing the last one closes the subscriber at
+      // once, and the acks and nacks still to come would be lost.
       const done = () => {
+        finished = true;
         clearTimeout(idle);
         clearTimeout(cap);
-        sub.removeListener('message', onMessage);
-        sub.removeListener('error', onError);
         resolve(got);
       };
       const onMessage = (m: Message) => {
+        if (finished) {
+          m.nack();
+          return;
+        }
         const intake = readRequest(m.data);
         got.push({
           messageId: m.id,
@@ -62,6 +68,8 @@ export class PubSubDeadLetters implements DeadLetterSource {
         idle = setTimeout(done, idleMs);
       };
       const onError = (err: Error) => {
+        if (finished) return;
+        finished = true;
         clearTimeout(idle);
         clearTimeout(cap);
         reject(err);
