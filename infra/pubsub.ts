@@ -70,8 +70,12 @@ export async function ensureSubscription(
   };
   const sub = pubsub.subscription(spec.subscription);
   const [exists] = await sub.exists();
+  // Backoff is updated only when the spec names it: the dispatcher's topology leaves it to
+  // whoever set it (Terraform in production), and applies only the delivery attempts.
+  const givenBackoff =
+    spec.minBackoffMs !== undefined || spec.maxBackoffMs !== undefined ? retryPolicy : undefined;
   if (exists) {
-    await applyDeliverySettings(sub, deadLetterPolicy, retryPolicy);
+    await applyDeliverySettings(sub, deadLetterPolicy, givenBackoff);
     return sub;
   }
   try {
@@ -83,7 +87,7 @@ export async function ensureSubscription(
   } catch (err) {
     if ((err as { code?: number }).code !== 6) throw err;
     // Created by another process meanwhile, perhaps with other settings: make them ours.
-    await applyDeliverySettings(sub, deadLetterPolicy, retryPolicy);
+    await applyDeliverySettings(sub, deadLetterPolicy, givenBackoff);
   }
   return pubsub.subscription(spec.subscription);
 }
@@ -98,13 +102,13 @@ const sameDuration = (a: unknown, b: Duration): boolean => {
 /**
  * Settings on a subscription are fixed when it is created; a changed
  * `PUBSUB_MAX_DELIVERY_ATTEMPTS`, dead-letter topic or backoff would never reach one that
- * already exists. Update what differs (the emulator applies these updates too). A dead-letter
- * policy set by someone else is left in place when the spec names none.
+ * already exists. Update what differs (the emulator applies these updates too). What the spec
+ * leaves out (no dead-letter topic, no backoff) is left as it is.
  */
 async function applyDeliverySettings(
   sub: Subscription,
   deadLetterPolicy: { deadLetterTopic: string; maxDeliveryAttempts: number } | undefined,
-  retryPolicy: { minimumBackoff: Duration; maximumBackoff: Duration },
+  retryPolicy: { minimumBackoff: Duration; maximumBackoff: Duration } | undefined,
 ): Promise<void> {
   const [current] = await sub.getMetadata();
   const update: { deadLetterPolicy?: typeof deadLetterPolicy; retryPolicy?: typeof retryPolicy } =
@@ -119,8 +123,9 @@ async function applyDeliverySettings(
   }
   const rp = current.retryPolicy;
   if (
-    !sameDuration(rp?.minimumBackoff, retryPolicy.minimumBackoff) ||
-    !sameDuration(rp?.maximumBackoff, retryPolicy.maximumBackoff)
+    retryPolicy &&
+    (!sameDuration(rp?.minimumBackoff, retryPolicy.minimumBackoff) ||
+      !sameDuration(rp?.maximumBackoff, retryPolicy.maximumBackoff))
   ) {
     update.retryPolicy = retryPolicy;
   }
