@@ -126,7 +126,6 @@ export async function runDispatcher(
     leases,
     rooms,
     events,
-    agentName: cfg.agent.name,
     logger,
     instanceId: overrides.instanceId,
     leaseMs: cfg.dispatcher.leaseMs,

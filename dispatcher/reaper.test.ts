@@ -20,7 +20,7 @@ function world() {
   const clock = new VirtualClock();
   const store = new MemorySessionStore();
   const leases = new InMemoryPlacementLeases();
-  const rooms = new FakeAgentRooms({ clock, workers: [AGENT], joinAfterPolls: 1 });
+  const rooms = new FakeAgentRooms({ clock, workers: [AGENT, 'other-pool'], joinAfterPolls: 1 });
   const events = new RecordingEvents();
   return { clock, store, leases, rooms, events };
 }
@@ -46,7 +46,6 @@ function reaper(w: World, overrides: Partial<ReaperOptions> = {}) {
     leases: w.leases,
     rooms: w.rooms,
     events: w.events,
-    agentName: AGENT,
     logger,
     clock: w.clock,
     agentGoneMs: 10_000,
@@ -142,6 +141,18 @@ describe('Reaper: active sessions', () => {
     }
     expect((await w.store.get(call.id))?.state).toBe('active');
     expect(w.events.published).toEqual([]);
+  });
+
+  it('counts an agent of any pool: a database may serve several agent names', async () => {
+    const w = world();
+    const r = reaper(w, { agentGoneMs: 0 });
+    const call = await activeCall(w);
+    killAgent(w, call.room);
+    await w.rooms.createDispatch(call.room, 'other-pool', '{}');
+    expect(await w.rooms.listAgents(call.room, 'other-pool')).toHaveLength(1);
+
+    expect((await r.sweep()).interrupted).toEqual([]);
+    expect((await w.store.get(call.id))?.state).toBe('active');
   });
 
   it('forgives an agent that was back before the grace ran out', async () => {
@@ -288,7 +299,7 @@ describe('Reaper: sessions never placed', () => {
 describe('Reaper: lifecycle', () => {
   it('refuses options that cannot work', () => {
     const w = world();
-    expect(() => reaper(w, { agentName: '' })).toThrow(/agentName/);
+    expect(() => reaper(w, { batchSize: 0 })).toThrow(/batchSize/);
     expect(() => reaper(w, { stuckMs: 0 })).toThrow(/stuckMs/);
     expect(() => reaper(w, { agentGoneMs: -1 })).toThrow(/agentGoneMs/);
   });
@@ -302,7 +313,6 @@ describe('Reaper: lifecycle', () => {
       leases: w.leases,
       rooms: w.rooms,
       events: w.events,
-      agentName: AGENT,
       logger,
       clock: w.clock,
       intervalMs: 20,

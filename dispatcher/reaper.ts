@@ -1,7 +1,7 @@
 /**
  * The reaper: no session stays open for ever.
  *
- * - An `active` session whose agent is gone (its room is missing, or no agent of ours is in it),
+ * - An `active` session whose agent is gone (its room is missing, or no agent is in it),
  *   and has stayed gone for `agentGoneMs`, becomes `interrupted` with endReason `agent_lost`,
  *   `session.completed` is published, and the room is closed (a patient left alone in it is
  *   disconnected). This is what ends the call of a SIGKILLed worker, which writes nothing.
@@ -47,8 +47,6 @@ export interface ReaperOptions {
   leases: PlacementLeases;
   rooms: Pick<AgentRooms, 'roomExists' | 'listAgents' | 'deleteRoom'>;
   events: SessionEventPublisher;
-  /** The worker pool's explicit-dispatch name: the agent that must be in an active room. */
-  agentName: string;
   logger: Logger;
   /** @defaultValue {@link systemClock} */
   clock?: Clock;
@@ -114,7 +112,6 @@ export class Reaper {
       instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 4)}`,
       ...given,
     };
-    if (!o.agentName) throw new Error('ReaperOptions.agentName is required');
     for (const name of ['stuckMs', 'lookbackMs', 'leaseMs', 'batchSize'] as const) {
       if (!Number.isFinite(o[name]) || o[name] <= 0) {
         throw new Error(`ReaperOptions.${name} must be a positive number, got ${o[name]}`);
@@ -222,7 +219,9 @@ export class Reaper {
 
   async #checkActive(session: SessionRecord, report: SweepReport): Promise<void> {
     const { sessionId, room } = session;
-    const agents = room ? await this.#o.rooms.listAgents(room, this.#o.agentName) : [];
+    // Any agent counts, of whatever pool: a database may serve several agent names, and a
+    // call with an agent in it must never be cut.
+    const agents = room ? await this.#o.rooms.listAgents(room) : [];
     if (agents.length > 0) {
       this.#goneSince.delete(sessionId);
       return;

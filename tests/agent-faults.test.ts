@@ -90,7 +90,6 @@ describe('sessions that must end', () => {
       leases: new MongoPlacementLeases({ db: h.mongo.db }),
       rooms: new LiveKitAgentRooms(h.cfg.livekit),
       events: new PubSubEventPublisher({ topic: h.pubsub.topic(h.cfg.pubsub.eventsTopic) }),
-      agentName: h.agentName,
       logger: createLogger({ level: 'error', service: 'reaper-it' }),
       agentGoneMs: 1000,
     });

@@ -11,7 +11,8 @@ import { InMemoryProfileCatalog } from '../dispatcher/profiles.ts';
 import { createLogger } from '../infra/logger.ts';
 import { connectMongo } from '../infra/mongo.ts';
 import { createPubSub, ensureSubscription, ensureTopic } from '../infra/pubsub.ts';
-import { SessionEvent } from '../sessions/schema.ts';
+import { MongoSessionStore } from '../sessions/mongo-store.ts';
+import { SessionEvent, SessionRequestV1 } from '../sessions/schema.ts';
 import { testConfig, uniqueName } from './support/env.ts';
 
 const DB = uniqueName('dispatcher-faults');
@@ -99,8 +100,8 @@ async function lane() {
       topic.publishMessage({
         data: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
       }),
-    async start(): Promise<RunningDispatcher> {
-      const running = await runDispatcher(testConfig(env), {
+    async start(more: Record<string, string> = {}): Promise<RunningDispatcher> {
+      const running = await runDispatcher(testConfig({ ...env, ...more }), {
         logger,
         processMetrics: false,
         profiles: new InMemoryProfileCatalog().publish('intake', 1),
@@ -188,6 +189,28 @@ describe('dispatcher: requests never vanish', () => {
     expect((ready.body['checks'] as Record<string, string>)['subscription']).not.toBe('ok');
     await waitFor('liveness to drop', async () =>
       (await get('/healthz')).status === 503 ? true : undefined,
+    );
+  });
+
+  it('runs the reaper on its interval: an active session with no room left is interrupted and announced', async () => {
+    const l = await lane();
+    await l.start({ DISPATCHER_REAPER_INTERVAL_MS: '200', DISPATCHER_REAPER_AGENT_GONE_MS: '0' });
+    const mongo = await connectMongo(testConfig().mongo, DB);
+    cleanups.push(() => mongo.close());
+    const store = new MongoSessionStore({ db: mongo.db });
+    const req = SessionRequestV1.parse(request());
+    const now = new Date();
+    await store.claim(req, now);
+    await store.transition(req.sessionId, 'active', now, { room: uniqueName('no-such-room') });
+
+    const session = await waitFor('the reaper', async () => {
+      const s = await store.get(req.sessionId);
+      return s?.state === 'interrupted' ? s : undefined;
+    });
+
+    expect(session.endReason).toBe('agent_lost');
+    await waitFor('session.completed', async () =>
+      l.events.find((e) => e.type === 'session.completed' && e.sessionId === req.sessionId),
     );
   });
 });

@@ -80,7 +80,6 @@ function reaper(overrides: Partial<ReaperOptions> = {}, db = mongo.db): Reaper {
     leases: new MongoPlacementLeases({ db }),
     rooms: new LiveKitAgentRooms(lk),
     events,
-    agentName: AGENT,
     logger,
     agentGoneMs: 0,
     ...overrides,

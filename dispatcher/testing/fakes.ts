@@ -90,13 +90,13 @@ export class FakeAgentRooms implements AgentRooms {
     this.deletedDispatches.push(dispatchId);
   }
 
-  async listAgents(room: string, agentName: string): Promise<AgentPresence[]> {
+  async listAgents(room: string, agentName?: string): Promise<AgentPresence[]> {
     const r = this.rooms.get(room);
     if (!r || this.stuckRooms.has(room)) return [];
     const out: AgentPresence[] = [];
     for (const a of r.agents) {
       const d = this.created.find((c) => c.id === a.dispatchId);
-      if (d?.agentName !== agentName) continue;
+      if (agentName !== undefined && d?.agentName !== agentName) continue;
       if (a.joinedAtMs === undefined) {
         a.visibleAfterPolls -= 1;
         if (a.visibleAfterPolls > 0) continue;
