@@ -204,6 +204,7 @@ class SessionRun<P> {
   private profile: RenderedProfile | undefined;
   private sink: TranscriptSink | undefined;
   private maxDurationTimer: NodeJS.Timeout | undefined;
+  private noShowTimer: NodeJS.Timeout | undefined;
   private awayCount = 0;
   /** What the safety classifier did this session (reported with the final record). */
   private readonly classifierStats = { runs: 0, flagged: 0, failed: {} as Record<string, number> };
@@ -334,6 +335,7 @@ class SessionRun<P> {
     ctx.room.on(RoomEvent.ParticipantConnected, noteIntruder);
     // Whoever was already in the room when we joined raised no ParticipantConnected.
     for (const p of ctx.room.remoteParticipants.values()) noteIntruder(p);
+    this.awaitPatient(patient, deps.cfg.agent.noShowTimeoutMs);
     await session.start({
       agent,
       room: ctx.room,
@@ -406,19 +408,53 @@ class SessionRun<P> {
     return false;
   }
 
+  /**
+   * Ends the session as `no_show` when the patient has not joined within `timeoutMs` of the
+   * agent, rather than waiting in an empty room until the room or the job times out.
+   */
+  private awaitPatient(identity: string, timeoutMs: number): void {
+    const present = () =>
+      [...this.ctx.room.remoteParticipants.values()].some((p) => p.identity === identity);
+    if (present()) return;
+    const onJoin = (p: RemoteParticipant) => {
+      if (p.identity !== identity) return;
+      clearTimeout(this.noShowTimer);
+      this.ctx.room.off(RoomEvent.ParticipantConnected, onJoin);
+    };
+    this.ctx.room.on(RoomEvent.ParticipantConnected, onJoin);
+    this.noShowTimer = setTimeout(() => {
+      this.ctx.room.off(RoomEvent.ParticipantConnected, onJoin);
+      if (present() || this.outcome) return;
+      this.log.info({ timeoutMs }, 'patient did not join; ending as no_show');
+      this.outcome = {
+        state: 'failed',
+        code: 'no_show',
+        reason: `the patient did not join within ${Math.round(timeoutMs / 1000)} s`,
+      };
+      this.end(this.outcome);
+    }, timeoutMs);
+    this.noShowTimer.unref();
+  }
+
   private async markActive(profile: RenderedProfile): Promise<void> {
     const { sessions, events } = this.deps;
     const at = this.now();
-    const moved = await sessions.transition(this.sessionId, 'active', at, {
-      room: this.ctx.room.name ?? '',
-      profileVersion: profile.version,
-    });
-    if (!moved) {
-      // The dispatcher may already have recorded `active` when it saw us join.
-      const current = await sessions.get(this.sessionId);
-      if (current?.state !== 'active') {
-        this.log.warn({ state: current?.state ?? 'missing' }, 'session not in a startable state');
+    try {
+      const moved = await sessions.transition(this.sessionId, 'active', at, {
+        room: this.ctx.room.name ?? '',
+        profileVersion: profile.version,
+      });
+      if (!moved) {
+        // The dispatcher may already have recorded `active` when it saw us join.
+        const current = await sessions.get(this.sessionId);
+        if (current?.state !== 'active') {
+          this.log.warn({ state: current?.state ?? 'missing' }, 'session not in a startable state');
+        }
       }
+    } catch (err) {
+      // We are in the room and the patient may be with us: a store blip must not hang up the
+      // call. The dispatcher records `active` when it sees us join; the final record follows.
+      this.log.warn({ err }, 'could not record the session active; carrying on with the call');
     }
     this.enqueue('session.started', () =>
       events.publish({
@@ -655,6 +691,7 @@ class SessionRun<P> {
 
   private async writeFinalRecord(): Promise<void> {
     clearTimeout(this.maxDurationTimer);
+    clearTimeout(this.noShowTimer);
     const answers = this.capturedAll();
     // Shut down without an ending of our own: the worker is draining or the job was killed.
     const outcome = finalOutcome(

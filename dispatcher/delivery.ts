@@ -34,6 +34,24 @@ export interface DispatchContext {
   readonly roomPrefix: string;
 }
 
+/**
+ * The lease owner of one delivery: `<instanceId>/<messageId>/<nonce>`. The message id in it
+ * tells a copy of the request in another message (which may be acked as a duplicate: that
+ * message's holder settles the request) from a redelivery of the very message being placed.
+ */
+export function deliveryOwner(instanceId: string, messageId: string, nonce: string): string {
+  return `${instanceId}/${messageId}/${nonce}`;
+}
+
+/** The message id in a {@link deliveryOwner}; undefined for any other owner (the reaper). */
+export function messageOfOwner(owner: string): string | undefined {
+  const last = owner.lastIndexOf('/');
+  const before = owner.lastIndexOf('/', last - 1);
+  if (last <= 0 || before < 0) return undefined;
+  const id = owner.slice(before + 1, last);
+  return id === '' ? undefined : id;
+}
+
 export interface PlacementTimings {
   /** The request's Pub/Sub publish time → the agent joined the room. */
   publishToJoinedMs: number;
@@ -69,6 +87,11 @@ export interface Attempt {
   readonly receivedAt: Date;
   readonly owner: string;
   holdsLease: boolean;
+  /**
+   * Our agent has joined its room: the call may be live, so no failure of this delivery may
+   * close the room or fail the session any more (a redelivery finds and reuses the room).
+   */
+  agentJoined?: boolean;
   /**
    * The session is past placement (active, or finished): from here on nothing may be undone,
    * and no failure of this delivery may fail the session.

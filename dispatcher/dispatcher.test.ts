@@ -573,8 +573,10 @@ describe('Dispatcher operations', () => {
       { clock: systemClock, rooms },
     );
     t.dispatcher.start();
-    const quick = new FakeMessage(request());
-    const stuckBody = request();
+    // Real time here: requests must be fresh by it.
+    const fresh = () => request({ requestedAt: new Date().toISOString() });
+    const quick = new FakeMessage(fresh());
+    const stuckBody = fresh();
     rooms.stuckRooms.add(t.dispatcher.roomFor(stuckBody.sessionId, 1));
     const stuck = new FakeMessage(stuckBody);
     t.source.deliver(quick);
@@ -582,7 +584,7 @@ describe('Dispatcher operations', () => {
     await new Promise((r) => setTimeout(r, 20));
 
     const report = await t.dispatcher.stop();
-    const late = new FakeMessage(request());
+    const late = new FakeMessage(fresh());
     await t.dispatcher.handle(late);
 
     expect(quick.settled).toBe('ack');

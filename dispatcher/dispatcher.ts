@@ -17,10 +17,11 @@ import { ShutdownError, TimeoutError, VoiceCareError } from '../infra/errors.ts'
 import type { Logger } from '../infra/logger.ts';
 import { settlesWithin, systemClock, withTimeout, type Clock } from '../infra/time.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
-import { MAX_REQUEST_BYTES, readRequest } from '../sessions/intake.ts';
+import { MAX_REQUEST_BYTES, readRequest, staleRejection } from '../sessions/intake.ts';
 import type { SessionStore } from '../sessions/store.ts';
 import { settleDuplicate } from './announce.ts';
 import {
+  deliveryOwner,
   isOpen,
   roomFor,
   type Attempt,
@@ -62,6 +63,8 @@ export interface DispatcherOptions {
   maxDeliveryAttempts?: number;
   /** Larger payloads are rejected unread. @defaultValue 16 KiB */
   maxMessageBytes?: number;
+  /** Requests whose `requestedAt` is older are rejected as `stale_request`. @defaultValue 900_000 */
+  maxRequestAgeMs?: number;
   /** How long to wait for the agent to join after dispatching. @defaultValue 15_000 */
   joinTimeoutMs?: number;
   /** Finish or hand back in-flight requests within this on {@link Dispatcher.stop}. @defaultValue 8000 */
@@ -89,6 +92,7 @@ export interface DispatcherOptions {
 export const defaults = {
   maxDeliveryAttempts: 5,
   maxMessageBytes: MAX_REQUEST_BYTES,
+  maxRequestAgeMs: 15 * 60_000,
   joinTimeoutMs: 15_000,
   shutdownTimeoutMs: 8000,
   sourceCloseTimeoutMs: 3000,
@@ -107,6 +111,7 @@ export function dispatcherSettings(cfg: Config) {
     livekitUrl: cfg.livekit.url,
     maxDeliveryAttempts: cfg.pubsub.maxDeliveryAttempts,
     maxMessageBytes: cfg.dispatcher.maxMessageBytes,
+    maxRequestAgeMs: cfg.dispatcher.maxRequestAgeMs,
     joinTimeoutMs: cfg.dispatcher.joinTimeoutMs,
     shutdownTimeoutMs: cfg.dispatcher.shutdownTimeoutMs,
     leaseMs: cfg.dispatcher.leaseMs,
@@ -153,6 +158,8 @@ export class Dispatcher {
   #handled = 0;
   #started = false;
   #stopping = false;
+  /** The last error the subscription reported, until a message arrives after it. */
+  #subscriptionError: { code: string; at: number } | undefined;
   #stopped: Promise<StopReport> | undefined;
   readonly metrics: DispatcherMetrics;
 
@@ -171,6 +178,7 @@ export class Dispatcher {
     for (const name of [
       'maxDeliveryAttempts',
       'maxMessageBytes',
+      'maxRequestAgeMs',
       'joinTimeoutMs',
       'shutdownTimeoutMs',
       'sourceCloseTimeoutMs',
@@ -202,8 +210,19 @@ export class Dispatcher {
     if (this.#started) return;
     this.#started = true;
     this.#source.start(
-      (msg) => void this.handle(msg),
-      (err) => this.#log.error({ err }, 'request subscription error'),
+      (msg) => {
+        // A message got through: whatever the stream reported before has passed.
+        this.#subscriptionError = undefined;
+        void this.handle(msg);
+      },
+      (err) => {
+        const code = (err as { code?: unknown }).code;
+        this.#subscriptionError = {
+          code: typeof code === 'number' || typeof code === 'string' ? String(code) : err.name,
+          at: Date.now(),
+        };
+        this.#log.error({ err }, 'request subscription error');
+      },
     );
     this.#log.info({ agentName: this.#o.agentName }, 'dispatcher started');
   }
@@ -225,16 +244,28 @@ export class Dispatcher {
     };
   }
 
-  /** Liveness: the process is up and its event loop answers. */
+  /**
+   * Liveness: the process is up and its event loop answers, and, once started, its subscription
+   * is still open. The client closes a subscription for good on a stream error it will not
+   * retry; such a process would sit idle for ever, so it asks to be restarted.
+   */
   live(): boolean {
-    return true;
+    if (!this.#source || !this.#started || this.#stopping) return true;
+    return this.#source.isOpen;
   }
 
   async readiness(): Promise<Readiness> {
     const checks: Record<string, string> = {
       dispatcher: this.#stopping ? 'stopping' : 'ok',
     };
-    if (this.#source) checks['subscription'] = this.#source.isOpen ? 'ok' : 'closed';
+    if (this.#source) {
+      const error = this.#subscriptionError;
+      checks['subscription'] = !this.#source.isOpen
+        ? 'closed'
+        : error
+          ? `errored (${error.code})`
+          : 'ok';
+    }
     await Promise.all(
       Object.entries(this.#checks).map(async ([name, check]) => {
         try {
@@ -328,12 +359,21 @@ export class Dispatcher {
       );
     }
     const request = intake.request;
+    const stale = staleRejection(request, { now: receivedAt, maxAgeMs: this.#o.maxRequestAgeMs });
+    if (stale) {
+      return this.#settle(
+        msg,
+        await recordRejection(this.#ctx, msg, stale, receivedAt, log),
+        log,
+        request.sessionId,
+      );
+    }
     const attempt: Attempt = {
       msg,
       request,
       log: log.child({ sessionId: request.sessionId }),
       receivedAt,
-      owner: `${this.#o.instanceId}/${msg.id}/${randomUUID().slice(0, 8)}`,
+      owner: deliveryOwner(this.#o.instanceId, msg.id, randomUUID().slice(0, 8)),
       holdsLease: false,
       settled: false,
     };
@@ -371,6 +411,10 @@ export class Dispatcher {
       acquireLease(this.#ctx, attempt),
     );
     if (lease.kind === 'settled') return settleDuplicate(this.#ctx, attempt, lease.session);
+    if (lease.kind === 'placed_elsewhere') {
+      log.info('a copy of this request in another message is being placed; acking this one');
+      return { outcome: 'duplicate', action: 'ack', code: 'placement_in_progress' };
+    }
     if (lease.kind === 'contended') {
       log.warn('another delivery kept the placement lease; handing this one back');
       return { outcome: 'contended', action: 'nack', code: 'lease_contended' };

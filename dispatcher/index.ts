@@ -34,4 +34,11 @@ export {
   type ProfileCatalog,
 } from './profiles.ts';
 export { REJECTION_CODES, type RejectionCode } from '../sessions/intake.ts';
+export {
+  REAPER_CODES,
+  Reaper,
+  reaperDefaults,
+  type ReaperOptions,
+  type SweepReport,
+} from './reaper.ts';
 export { PubSubRequestSource, type InboundMessage, type RequestSource } from './source.ts';

@@ -35,6 +35,18 @@ export function describeLeasesContract(name: string, opts: LeasesContractOptions
       expect(await leases.acquire(s, 'a', at(600), 1000)).toBe(true);
     });
 
+    it('names the live holder, and nobody once the lease is released or lapsed', async () => {
+      const s = sid();
+      expect(await leases.holder(s, at(0))).toBeNull();
+      await leases.acquire(s, 'a', at(0), 1000);
+      expect(await leases.holder(s, at(999))).toBe('a');
+      expect(await leases.holder(s, at(1000))).toBeNull();
+      await leases.acquire(s, 'b', at(2000), 1000);
+      expect(await leases.holder(s, at(2001))).toBe('b');
+      await leases.release(s, 'b');
+      expect(await leases.holder(s, at(2002))).toBeNull();
+    });
+
     it('lets exactly one of many concurrent owners win', async () => {
       const s = sid();
       const owners = ['a', 'b', 'c', 'd', 'e', 'f'];

@@ -21,6 +21,8 @@ export interface PlacementLeases {
   acquire(sessionId: string, owner: string, now: Date, ttlMs: number): Promise<boolean>;
   /** Extends the lease; false when `owner` no longer holds it. */
   renew(sessionId: string, owner: string, now: Date, ttlMs: number): Promise<boolean>;
+  /** Who holds a live lease on the session at `now`, or null when nobody does. */
+  holder(sessionId: string, now: Date): Promise<string | null>;
   /** Gives the lease up so another delivery may place the session at once. */
   release(sessionId: string, owner: string): Promise<void>;
   markAnnounced(sessionId: string, event: Announcement, now: Date): Promise<void>;
@@ -99,6 +101,15 @@ export class MongoPlacementLeases implements PlacementLeases {
     return this.#advance(sessionId, 'renew lease', (latest) =>
       latest?.owner === owner ? { owner, leaseUntil: new Date(now.getTime() + ttlMs) } : undefined,
     );
+  }
+
+  async holder(sessionId: string, now: Date): Promise<string | null> {
+    try {
+      const latest = await this.#latest(sessionId);
+      return latest?.owner && latest.leaseUntil.getTime() > now.getTime() ? latest.owner : null;
+    } catch (err) {
+      throw toStoreError(err, 'read lease');
+    }
   }
 
   async release(sessionId: string, owner: string): Promise<void> {
@@ -186,6 +197,11 @@ export class InMemoryPlacementLeases implements PlacementLeases {
     if (!held || held.owner !== owner) return false;
     held.leaseUntil = now.getTime() + ttlMs;
     return true;
+  }
+
+  async holder(sessionId: string, now: Date): Promise<string | null> {
+    const held = this.#leases.get(sessionId);
+    return held?.owner && held.leaseUntil > now.getTime() ? held.owner : null;
   }
 
   async release(sessionId: string, owner: string): Promise<void> {

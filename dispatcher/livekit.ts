@@ -32,8 +32,11 @@ export interface AgentRooms {
   createDispatch(room: string, agentName: string, metadata: string): Promise<DispatchRef>;
   /** Removes the dispatch; one that is already gone is not an error. The room must exist. */
   deleteDispatch(room: string, dispatchId: string): Promise<void>;
-  /** Participants of kind AGENT registered under `agentName` that have joined the room. */
-  listAgents(room: string, agentName: string): Promise<AgentPresence[]>;
+  /**
+   * Participants of kind AGENT that have joined the room: those registered under `agentName`,
+   * or of any name when it is omitted.
+   */
+  listAgents(room: string, agentName?: string): Promise<AgentPresence[]>;
   /** Closes the room and disconnects everyone in it; a missing room is not an error. */
   deleteRoom(room: string): Promise<void>;
 }
@@ -127,7 +130,7 @@ export class LiveKitAgentRooms implements AgentRooms {
     }
   }
 
-  async listAgents(room: string, agentName: string): Promise<AgentPresence[]> {
+  async listAgents(room: string, agentName?: string): Promise<AgentPresence[]> {
     try {
       const participants = await this.#rooms.listParticipants(room);
       return participants
@@ -135,7 +138,7 @@ export class LiveKitAgentRooms implements AgentRooms {
           (p) =>
             p.kind === KIND_AGENT &&
             JOINED_STATES.has(p.state) &&
-            p.attributes[ATTRIBUTE_AGENT_NAME] === agentName,
+            (agentName === undefined || p.attributes[ATTRIBUTE_AGENT_NAME] === agentName),
         )
         .map((p) => ({
           identity: p.identity,

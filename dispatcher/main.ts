@@ -31,6 +31,7 @@ import { liveKitActiveSessions, registerScalingGauges } from './scaling.ts';
 import { MongoProfileStore } from '../prompts/mongo-store.ts';
 import { PublishedProfileCatalog, type ProfileCatalog } from './profiles.ts';
 import { PubSubRequestSource } from './source.ts';
+import { Reaper } from './reaper.ts';
 
 export interface RunOverrides {
   logger?: Logger;
@@ -43,6 +44,8 @@ export interface RunOverrides {
 
 export interface RunningDispatcher {
   dispatcher: Dispatcher;
+  /** Ends sessions left open for ever; runs on its interval, or sweep it by hand. */
+  reaper: Reaper;
   /** Where /healthz, /readyz and /metrics are served. */
   opsUrl: string;
   /** Graceful stop: the dispatcher first, then the clients, each with a bounded wait. */
@@ -72,12 +75,15 @@ export async function runDispatcher(
   const metrics = new DispatcherMetrics({
     collectProcessMetrics: overrides.processMetrics ?? true,
   });
+  const store = new MongoSessionStore({ db: mongo.db });
+  const rooms = new LiveKitAgentRooms(cfg.livekit);
+  const events = new PubSubEventPublisher({ topic: pubsub.topic(cfg.pubsub.eventsTopic) });
   const dispatcher = new Dispatcher({
     ...dispatcherSettings(cfg),
-    store: new MongoSessionStore({ db: mongo.db }),
+    store,
     leases,
-    rooms: new LiveKitAgentRooms(cfg.livekit),
-    events: new PubSubEventPublisher({ topic: pubsub.topic(cfg.pubsub.eventsTopic) }),
+    rooms,
+    events,
     profiles: overrides.profiles ?? new PublishedProfileCatalog(new MongoProfileStore(mongo.db)),
     source: new PubSubRequestSource({
       subscription: pubsub.subscription(cfg.pubsub.requestsSubscription),
@@ -115,6 +121,19 @@ export async function runDispatcher(
     host: cfg.dispatcher.httpHost,
   });
   dispatcher.start();
+  // Every dispatcher sweeps; the store's compare-and-set transitions make that safe (no leader).
+  const reaper = new Reaper({
+    store,
+    leases,
+    rooms,
+    events,
+    logger,
+    instanceId: overrides.instanceId,
+    leaseMs: cfg.dispatcher.leaseMs,
+    registry: metrics.registry,
+    ...cfg.dispatcher.reaper,
+  });
+  reaper.start();
   // A second home for the escalation relay, beside the agent workers' (no leader needed).
   const relay = startOutboxRelay({
     cfg,
@@ -144,10 +163,12 @@ export async function runDispatcher(
   };
   return {
     dispatcher,
+    reaper,
     opsUrl: ops.url,
     stop: () =>
       (stopping ??= (async () => {
         const report = await dispatcher.stop();
+        await reaper.stop(CLIENT_CLOSE_TIMEOUT_MS);
         await relay.stop(CLIENT_CLOSE_TIMEOUT_MS);
         await ops.close();
         await closeClient('mongo', () => mongo.close());

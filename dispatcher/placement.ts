@@ -13,16 +13,30 @@ import { traceCarrier } from '../infra/tracing.ts';
 import { jobMetadata } from '../sessions/intake.ts';
 import type { SessionRecord } from '../sessions/schema.ts';
 import { announce, settleDuplicate } from './announce.ts';
-import { isOpen, roomFor, type Attempt, type DispatchContext, type Verdict } from './delivery.ts';
+import {
+  isOpen,
+  messageOfOwner,
+  roomFor,
+  type Attempt,
+  type DispatchContext,
+  type Verdict,
+} from './delivery.ts';
 import type { DispatchRef } from './livekit.ts';
 import { dispatcherTracer } from './tracing.ts';
 
 export type LeaseOutcome =
-  { kind: 'acquired' } | { kind: 'settled'; session: SessionRecord } | { kind: 'contended' };
+  | { kind: 'acquired' }
+  | { kind: 'settled'; session: SessionRecord }
+  | { kind: 'contended' }
+  | { kind: 'placed_elsewhere' };
 
 /**
- * Takes the placement lease. While another delivery holds it, waits (up to one lease length)
- * for that delivery to finish, then reports the session it settled, or gives up.
+ * Takes the placement lease. A copy of the request in another message, while that message's
+ * delivery holds the lease, is a duplicate: it is settled at once rather than holding one of
+ * the few in-flight slots while it waits (the holder's own message is settled by the holder,
+ * or redelivered if the holder dies, so nothing rests on the copy). Otherwise, while someone
+ * holds it (a redelivery of the message being placed, the reaper), waits up to one lease length
+ * for that holder to finish, then reports the session it settled, or gives up.
  */
 export async function acquireLease(ctx: DispatchContext, attempt: Attempt): Promise<LeaseOutcome> {
   const id = attempt.request.sessionId;
@@ -34,6 +48,11 @@ export async function acquireLease(ctx: DispatchContext, attempt: Attempt): Prom
     }
     const session = await ctx.store.get(id);
     if (session && !isOpen(session)) return { kind: 'settled', session };
+    const holder = await ctx.leases.holder(id, ctx.clock.now());
+    const holderMessage = holder === null ? undefined : messageOfOwner(holder);
+    if (holderMessage !== undefined && holderMessage !== attempt.msg.id) {
+      return { kind: 'placed_elsewhere' };
+    }
     if (ctx.clock.now().getTime() >= waitUntil) return { kind: 'contended' };
     attempt.log.debug('another delivery is placing this session; waiting');
     await ctx.clock.sleep(ctx.contendedPollIntervalMs, ctx.shutdown);
@@ -93,6 +112,7 @@ export async function place(ctx: DispatchContext, attempt: Attempt): Promise<Ver
     const joinedAtMs = await dispatcherTracer.span('dispatcher.wait_for_agent', () =>
       waitForAgent(ctx, attempt, room, dispatchedAt, signal),
     );
+    attempt.agentJoined = true;
     const dispatchToJoinedMs = Math.max(0, joinedAtMs - dispatchedAt.getTime());
     const active = await ctx.store.transition(id, 'active', ctx.clock.now(), {
       room,

@@ -1,6 +1,8 @@
 /**
  * What becomes of a delivery that did not simply place its session. One rule:
- *  - input problems are recorded as Rejections and acked (retrying cannot fix them);
+ *  - input problems are recorded as Rejections, announced (`session.rejected`) and acked
+ *    (retrying cannot fix them);
+ *  - once our agent has joined its room nothing is undone: the call may be live;
  *  - an expired deadline fails the session and is acked;
  *  - a lost lease or a shutdown hands the message back (a lost lease undoes nothing: someone
  *    else may be placing the session in the same room now);
@@ -44,7 +46,9 @@ export async function judgeFailure(
     return { outcome: 'retried', action: 'nack', code };
   }
   if (err instanceof ShutdownError) {
-    if (attempt.holdsLease && !attempt.settled) await cleanup(ctx, attempt);
+    if (attempt.holdsLease && !attempt.settled && !attempt.agentJoined) {
+      await cleanup(ctx, attempt);
+    }
     return { outcome: 'requeued', action: 'nack', code };
   }
   if (attempt.settled) {
@@ -58,6 +62,17 @@ export async function judgeFailure(
     };
   }
 
+  if (attempt.agentJoined) {
+    // The agent is in its room and the call may be live (a MongoDB blip after the join, say):
+    // tearing the room down would hang up on the patient. Leave room and dispatch as they
+    // are; a redelivery reuses them and records `active`, and the agent records it too.
+    log.warn({ ...where, code, err }, 'agent joined but the placement could not be recorded');
+    return {
+      outcome: isLastAttempt(ctx, attempt) ? 'dead_lettered' : 'retried',
+      action: 'nack',
+      code,
+    };
+  }
   if (attempt.holdsLease) await cleanup(ctx, attempt);
   const expired = err instanceof DeadlineExpiredError;
   const last = isLastAttempt(ctx, attempt);
@@ -81,7 +96,11 @@ export async function judgeFailure(
   return { outcome: 'retried', action: 'nack', code };
 }
 
-/** Records a request that cannot become a session; acked only once the record is written. */
+/**
+ * Records a request that cannot become a session and announces it with `session.rejected`, so
+ * its sender stops waiting; acked only once both are done. A redelivery records nothing new
+ * (the first record stands) and announces again: consumers de-duplicate on `messageId`.
+ */
 export async function recordRejection(
   ctx: DispatchContext,
   msg: InboundMessage,
@@ -91,10 +110,19 @@ export async function recordRejection(
 ): Promise<Verdict> {
   try {
     await ctx.store.recordRejection(rejectionRecord(msg.id, rejection, receivedAt));
+    await ctx.events.publish({
+      type: 'session.rejected',
+      ...(rejection.sessionId ? { sessionId: rejection.sessionId } : {}),
+      messageId: msg.id,
+      at: ctx.clock.now().toISOString(),
+      code: rejection.code,
+      reason: rejection.reason,
+    });
     return { outcome: 'rejected', action: 'ack', code: rejection.code };
   } catch (err) {
-    // Not recorded means not acked: it comes back, or lands on the dead-letter topic.
-    log.warn({ err, code: rejection.code }, 'could not record a rejection');
+    // Not recorded or not announced means not acked: it comes back, or lands on the
+    // dead-letter topic.
+    log.warn({ err, code: rejection.code }, 'could not record or announce a rejection');
     const last = msg.deliveryAttempt >= ctx.maxDeliveryAttempts;
     return { outcome: last ? 'dead_lettered' : 'retried', action: 'nack', code: rejection.code };
   }

@@ -97,6 +97,10 @@ const envSchema = z.object({
   /** How long a job process may take to shut down (flush transcripts, final record). */
   AGENT_SHUTDOWN_TIMEOUT_MS: ms.default(2500),
   AGENT_MAX_SESSION_MS: ms.default(30 * 60_000),
+  /** The patient has not joined the room this long after the agent did: the session ends `no_show`. */
+  AGENT_NO_SHOW_TIMEOUT_MS: ms
+    .min(1000, { message: 'expected at least 1000 ms' })
+    .default(3 * 60_000),
   /**
    * `model`: the framework's on-device end-of-turn model (v1-mini, no download);
    * `vad`: end of speech as the VAD hears it (fastest; best for synthetic speech);
@@ -165,6 +169,33 @@ const envSchema = z.object({
   DISPATCHER_ROOM_EMPTY_TIMEOUT_MS: ms.default(5 * 60_000),
   /** LiveKit closes a room this long after the last participant left. */
   DISPATCHER_ROOM_DEPARTURE_TIMEOUT_MS: ms.default(20_000),
+  /**
+   * A request whose `requestedAt` is older than this is rejected as `stale_request` (and
+   * announced) instead of calling the patient.
+   */
+  DISPATCHER_MAX_REQUEST_AGE_MS: ms
+    .min(1000, { message: 'expected at least 1000 ms' })
+    .default(15 * 60_000),
+  /** Between the reaper's sweeps of open sessions; 0 turns the reaper off. */
+  DISPATCHER_REAPER_INTERVAL_MS: ms.default(30_000),
+  /**
+   * An `active` session is interrupted once its agent has been seen gone (no room, or no agent
+   * in it) for at least this long: an agent finishing its call leaves the room moments before
+   * it records the ending, and a re-offered job needs a few seconds to rejoin.
+   */
+  DISPATCHER_REAPER_AGENT_GONE_MS: ms.default(20_000),
+  /**
+   * A session still `requested` or `dispatching` this long after it was requested, with nobody
+   * placing it, is failed as `placement_abandoned` (its message was dead-lettered or lost).
+   * Keep it above the subscription's whole retry span.
+   */
+  DISPATCHER_REAPER_STUCK_MS: ms
+    .min(1000, { message: 'expected at least 1000 ms' })
+    .default(15 * 60_000),
+  /** The reaper looks at sessions changed within this window. */
+  DISPATCHER_REAPER_LOOKBACK_MS: ms
+    .min(60_000, { message: 'expected at least 60000 ms' })
+    .default(24 * 3_600_000),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8090),
   /** Where the API is reachable from outside; join links are absolute when it is set. */
@@ -371,6 +402,7 @@ export function loadConfig(env: Env) {
       shutdownTimeoutMs: e.AGENT_SHUTDOWN_TIMEOUT_MS,
       initializeProcessTimeoutMs: e.AGENT_INITIALIZE_PROCESS_TIMEOUT_MS,
       maxSessionMs: e.AGENT_MAX_SESSION_MS,
+      noShowTimeoutMs: e.AGENT_NO_SHOW_TIMEOUT_MS,
       turnDetection: e.AGENT_TURN_DETECTION,
       timeZone: e.AGENT_TIME_ZONE,
       vadMinSilenceMs: e.AGENT_VAD_MIN_SILENCE_MS,
@@ -407,6 +439,13 @@ export function loadConfig(env: Env) {
       leaseMs: e.DISPATCHER_LEASE_MS,
       roomEmptyTimeoutMs: e.DISPATCHER_ROOM_EMPTY_TIMEOUT_MS,
       roomDepartureTimeoutMs: e.DISPATCHER_ROOM_DEPARTURE_TIMEOUT_MS,
+      maxRequestAgeMs: e.DISPATCHER_MAX_REQUEST_AGE_MS,
+      reaper: {
+        intervalMs: e.DISPATCHER_REAPER_INTERVAL_MS,
+        agentGoneMs: e.DISPATCHER_REAPER_AGENT_GONE_MS,
+        stuckMs: e.DISPATCHER_REAPER_STUCK_MS,
+        lookbackMs: e.DISPATCHER_REAPER_LOOKBACK_MS,
+      },
     },
     api: {
       host: e.PORT !== undefined ? '0.0.0.0' : e.API_HOST,

@@ -27,6 +27,10 @@ export async function ensureTopic(pubsub: PubSub, name: string): Promise<Topic> 
   return topic;
 }
 
+/** The subscription that keeps what lands on a dead-letter topic (for inspection and replay). */
+export const deadLetterSubscriptionName = (deadLetterTopic: string): string =>
+  `${deadLetterTopic}-sub`;
+
 export interface SubscriptionSpec {
   topic: string;
   subscription: string;
@@ -51,32 +55,81 @@ export async function ensureSubscription(
     // A dead-letter topic with no subscription silently drops what lands on it.
     await ensureSubscription(pubsub, {
       topic: dlq.name.split('/').pop() ?? spec.deadLetterTopic,
-      subscription: `${spec.deadLetterTopic}-sub`,
+      subscription: deadLetterSubscriptionName(spec.deadLetterTopic),
     });
   }
+  const deadLetterPolicy = spec.deadLetterTopic
+    ? {
+        deadLetterTopic: pubsub.topic(spec.deadLetterTopic).name,
+        maxDeliveryAttempts: spec.maxDeliveryAttempts ?? 5,
+      }
+    : undefined;
+  const retryPolicy = {
+    minimumBackoff: toDuration(spec.minBackoffMs ?? 1000),
+    maximumBackoff: toDuration(spec.maxBackoffMs ?? 60_000),
+  };
   const sub = pubsub.subscription(spec.subscription);
   const [exists] = await sub.exists();
-  if (exists) return sub;
+  // Backoff is updated only when the spec names it: the dispatcher's topology leaves it to
+  // whoever set it (Terraform in production), and applies only the delivery attempts.
+  const givenBackoff =
+    spec.minBackoffMs !== undefined || spec.maxBackoffMs !== undefined ? retryPolicy : undefined;
+  if (exists) {
+    await applyDeliverySettings(sub, deadLetterPolicy, givenBackoff);
+    return sub;
+  }
   try {
     await topic.createSubscription(spec.subscription, {
       ackDeadlineSeconds: Math.round((spec.ackDeadlineMs ?? 30_000) / 1000),
-      ...(spec.deadLetterTopic
-        ? {
-            deadLetterPolicy: {
-              deadLetterTopic: pubsub.topic(spec.deadLetterTopic).name,
-              maxDeliveryAttempts: spec.maxDeliveryAttempts ?? 5,
-            },
-          }
-        : {}),
-      retryPolicy: {
-        minimumBackoff: toDuration(spec.minBackoffMs ?? 1000),
-        maximumBackoff: toDuration(spec.maxBackoffMs ?? 60_000),
-      },
+      ...(deadLetterPolicy ? { deadLetterPolicy } : {}),
+      retryPolicy,
     });
   } catch (err) {
     if ((err as { code?: number }).code !== 6) throw err;
+    // Created by another process meanwhile, perhaps with other settings: make them ours.
+    await applyDeliverySettings(sub, deadLetterPolicy, givenBackoff);
   }
   return pubsub.subscription(spec.subscription);
+}
+
+type Duration = ReturnType<typeof toDuration>;
+
+const sameDuration = (a: unknown, b: Duration): boolean => {
+  const d = (a ?? {}) as { seconds?: unknown; nanos?: unknown };
+  return Number(d.seconds ?? 0) === b.seconds && Number(d.nanos ?? 0) === b.nanos;
+};
+
+/**
+ * Settings on a subscription are fixed when it is created; a changed
+ * `PUBSUB_MAX_DELIVERY_ATTEMPTS`, dead-letter topic or backoff would never reach one that
+ * already exists. Update what differs (the emulator applies these updates too). What the spec
+ * leaves out (no dead-letter topic, no backoff) is left as it is.
+ */
+async function applyDeliverySettings(
+  sub: Subscription,
+  deadLetterPolicy: { deadLetterTopic: string; maxDeliveryAttempts: number } | undefined,
+  retryPolicy: { minimumBackoff: Duration; maximumBackoff: Duration } | undefined,
+): Promise<void> {
+  const [current] = await sub.getMetadata();
+  const update: { deadLetterPolicy?: typeof deadLetterPolicy; retryPolicy?: typeof retryPolicy } =
+    {};
+  const dl = current.deadLetterPolicy;
+  if (
+    deadLetterPolicy &&
+    (dl?.deadLetterTopic !== deadLetterPolicy.deadLetterTopic ||
+      dl?.maxDeliveryAttempts !== deadLetterPolicy.maxDeliveryAttempts)
+  ) {
+    update.deadLetterPolicy = deadLetterPolicy;
+  }
+  const rp = current.retryPolicy;
+  if (
+    retryPolicy &&
+    (!sameDuration(rp?.minimumBackoff, retryPolicy.minimumBackoff) ||
+      !sameDuration(rp?.maximumBackoff, retryPolicy.maximumBackoff))
+  ) {
+    update.retryPolicy = retryPolicy;
+  }
+  if (Object.keys(update).length > 0) await sub.setMetadata(update);
 }
 
 /** The dispatcher's topology: requests (+ dead letters) and the events topic. */

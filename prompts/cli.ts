@@ -9,6 +9,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { config, type Config } from '../infra/config.ts';
+import { sessionsCli } from '../dispatcher/cli.ts';
 import { ConfigError } from '../infra/errors.ts';
 import { connectMongo, type MongoHandle } from '../infra/mongo.ts';
 import { diffProfiles, formatDiff } from './diff.ts';
@@ -76,8 +77,9 @@ const TOP_USAGE = `Usage: voicecare <area> <command> [options]
 
 Areas:
   prompts    Clinician profiles: validate, render, preview, publish, list, diff.
+  sessions   Operators' tools: replay a failed or dead-lettered session.
 
-Run "voicecare prompts --help" for details.
+Run "voicecare <area> --help" for details.
 `;
 
 class UsageError extends Error {}
@@ -122,6 +124,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   if (area === '-h' || area === '--help' || area === 'help') {
     io.out(TOP_USAGE);
     return 0;
+  }
+  if (area === 'sessions') {
+    return sessionsCli(rest, { out: io.out, err: io.err, config: io.config });
   }
   if (area !== 'prompts') {
     io.err(`voicecare: unknown area '${area}'\n\n${TOP_USAGE}`);

@@ -90,6 +90,16 @@ export function newSessionRecord(request: SessionRequest, now: Date): SessionRec
     timestamps: { requested: now },
     attempts: 0,
     updatedAt: now,
+    replayOf:
+      request.replay === undefined
+        ? undefined
+        : {
+            sessionId: request.replay.of,
+            attempt: request.replay.attempt,
+            by: request.replay.by,
+            at: toDate(request.replay.at, 'replay.at'),
+            source: request.replay.source,
+          },
   };
   return toDocument(record);
 }
@@ -274,4 +284,14 @@ export function compareRejections(a: Rejection, b: Rejection): number {
   const byTime = a.receivedAt.getTime() - b.receivedAt.getTime();
   if (byTime !== 0) return byTime;
   return a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0;
+}
+
+/** How many sessions `listInStates` returns when the caller does not say. */
+export const DEFAULT_LIST_LIMIT = 500;
+
+/** Least recently changed first; ties by sessionId, so both stores order alike. */
+export function compareByChange(a: SessionRecord, b: SessionRecord): number {
+  const byTime = a.updatedAt.getTime() - b.updatedAt.getTime();
+  if (byTime !== 0) return byTime;
+  return a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 /**
- * Session events on the `session-events` topic. The dispatcher (ready, failed) and the agent
+ * Session events on the `session-events` topic. The dispatcher (ready, failed, rejected, and the
+ * reaper's interrupted and failed) and the agent
  * (started, completed, failed, escalation) publish them through this one boundary. Events are
  * validated before they leave.
  */
@@ -54,8 +55,11 @@ export class PubSubEventPublisher implements SessionEventPublisher {
     const valid = SessionEvent.parse(event);
     // Escalations carry their idempotency key as an attribute, so consumers de-duplicate the
     // copies the outbox may send without parsing the body.
-    const attributes: Record<string, string> = { type: valid.type, sessionId: valid.sessionId };
+    const attributes: Record<string, string> = { type: valid.type };
+    if (valid.sessionId !== undefined) attributes['sessionId'] = valid.sessionId;
     if (valid.type === 'session.escalation') attributes['escalationId'] = valid.escalationId;
+    // A rejection may have no readable sessionId; its message id is the handle.
+    if (valid.type === 'session.rejected') attributes['messageId'] = valid.messageId;
     try {
       // Carries the current trace (the placement, the agent's session) to the consumers.
       return await eventsTracer.publish(

@@ -11,12 +11,17 @@
  */
 import { z } from 'zod';
 import { SessionRequestV1, type Rejection, type SessionRequest } from './schema.ts';
+import { UNSAFE_TEXT_ISSUE } from './text-safety.ts';
 
 export const REJECTION_CODES = [
   'payload_too_large',
   'malformed_json',
   'invalid_request',
   'unknown_profile',
+  /** A text field that reaches speech or a prompt holds control, bidi or zero-width characters. */
+  'unsafe_text',
+  /** `requestedAt` is older than the dispatcher's maximum request age: nobody waits any more. */
+  'stale_request',
   /** The agent got job metadata it cannot read: the dispatcher and agent disagree. */
   'bad_job_metadata',
 ] as const;
@@ -99,8 +104,10 @@ export function readRequest(
   if (!parsed.success) {
     const sessionId = wellFormedSessionId(json);
     const { issues } = parsed.error;
+    // Unsafe text gets its own code only when it is the request's one problem.
+    const unsafe = issues.every(isUnsafeTextIssue);
     return reject({
-      code: 'invalid_request',
+      code: unsafe ? 'unsafe_text' : 'invalid_request',
       reason: `request does not match session request v1 (${issues.length} problem(s))`,
       detail: truncate(issues.map(describeIssue).join('; ')),
       ...(sessionId ? { sessionId } : {}),
@@ -160,6 +167,30 @@ export function readJobMetadata(
   return parsed.success && intake.ok ? { ...intake, trace: parsed.data } : intake;
 }
 
+export interface FreshnessOptions {
+  now: Date;
+  /** Requests whose `requestedAt` is older than this are stale. */
+  maxAgeMs: number;
+}
+
+/**
+ * A request the patient has stopped expecting: `requestedAt` more than `maxAgeMs` ago. A request
+ * stuck in a backlog for days must not ring the patient. Requests that arrive within the age,
+ * or that claim to come from the future (clock skew), pass.
+ */
+export function staleRejection(
+  request: SessionRequest,
+  opts: FreshnessOptions,
+): RequestRejection | undefined {
+  const ageMs = opts.now.getTime() - Date.parse(request.requestedAt);
+  if (ageMs <= opts.maxAgeMs) return undefined;
+  return {
+    code: 'stale_request',
+    reason: `requestedAt is ${Math.round(ageMs / 1000)} s old; the limit is ${Math.round(opts.maxAgeMs / 1000)} s`,
+    sessionId: request.sessionId,
+  };
+}
+
 /** The stored record of a rejection: who sent it, when, and the reader's verdict. */
 export function rejectionRecord(
   messageId: string,
@@ -188,6 +219,13 @@ export function describeIssue(issue: z.core.$ZodIssue): string {
   if (unnamed === 1) parts.push(`unknown key at ${path}`);
   if (unnamed > 1) parts.push(`${unnamed} unknown keys at ${path}`);
   return parts.join('; ');
+}
+
+function isUnsafeTextIssue(issue: z.core.$ZodIssue): boolean {
+  return (
+    issue.code === 'custom' &&
+    (issue.params as { reason?: unknown } | undefined)?.reason === UNSAFE_TEXT_ISSUE
+  );
 }
 
 function reject(rejection: RequestRejection): Intake {

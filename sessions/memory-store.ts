@@ -4,6 +4,8 @@
  * mutations from `documents.ts`. A call here is atomic because nothing in it awaits.
  */
 import {
+  DEFAULT_LIST_LIMIT,
+  compareByChange,
   compareRejections,
   escalationDocument,
   newSessionRecord,
@@ -77,6 +79,18 @@ export class MemorySessionStore implements SessionStore {
   async addEscalation(sessionId: string, escalation: Escalation, now: Date): Promise<void> {
     const doc = escalationDocument(escalation);
     this.#sessions.set(sessionId, withEscalation(this.#require(sessionId), doc, now));
+  }
+
+  async listInStates(
+    states: readonly SessionState[],
+    opts: { changedSince: Date; limit?: number },
+  ): Promise<SessionRecord[]> {
+    const since = opts.changedSince.getTime();
+    return [...this.#sessions.values()]
+      .filter((r) => states.includes(r.state) && r.updatedAt.getTime() >= since)
+      .sort(compareByChange)
+      .slice(0, opts.limit ?? DEFAULT_LIST_LIMIT)
+      .map((r) => structuredClone(r));
   }
 
   async recordRejection(rejection: Rejection): Promise<void> {

@@ -43,6 +43,8 @@ import {
 } from '../infra/errors.ts';
 import { isDuplicateKeyError } from '../infra/mongo.ts';
 import {
+  DEFAULT_LIST_LIMIT,
+  compareByChange,
   compareRejections,
   escalationDocument,
   newSessionRecord,
@@ -57,14 +59,15 @@ import {
   withEscalation,
   withTransition,
 } from './documents.ts';
-import type {
-  CapturedAnswer,
-  Escalation,
-  Rejection,
-  SessionRecord,
-  SessionRequest,
-  SessionState,
-  Utterance,
+import {
+  TERMINAL_STATES,
+  type CapturedAnswer,
+  type Escalation,
+  type Rejection,
+  type SessionRecord,
+  type SessionRequest,
+  type SessionState,
+  type Utterance,
 } from './schema.ts';
 import type { ClaimResult, SessionStore, TransitionPatch, UtteranceStore } from './store.ts';
 
@@ -90,6 +93,8 @@ export async function ensureIndexes(db: Db): Promise<void> {
       COLLECTIONS.utterances,
       { key: { sessionId: 1, seq: 1 }, name: 'sessionId_seq_unique', unique: true },
     ],
+    // listInStates (the reaper's sweep).
+    [COLLECTIONS.sessionRevisions, { key: { state: 1, updatedAt: 1 }, name: 'state_updatedAt' }],
     [COLLECTIONS.rejections, { key: { messageId: 1 }, name: 'messageId_unique', unique: true }],
     // listRejections({ sessionId }) in arrival order.
     [
@@ -297,6 +302,45 @@ export class MongoSessionStore implements SessionStore {
       withEscalation(current, doc, now),
     );
     if (res.outcome !== 'written') throw sessionNotFound(sessionId);
+  }
+
+  async listInStates(
+    states: readonly SessionState[],
+    opts: { changedSince: Date; limit?: number },
+  ): Promise<SessionRecord[]> {
+    const limit = opts.limit ?? DEFAULT_LIST_LIMIT;
+    return guarded('listInStates', async () => {
+      // Any session now in one of the states has its latest revision in it, changed since then.
+      const hits = await this.#revisions
+        .find(
+          { state: { $in: [...states] }, updatedAt: { $gte: opts.changedSince } },
+          { projection: { sessionId: 1 } },
+        )
+        .toArray();
+      let ids = new Set(hits.map((d) => String(d['sessionId'])));
+      // States only move forward, so a session with a terminal revision is over; skipping those
+      // saves folding every finished session of the window on each sweep.
+      if (ids.size > 0 && !states.some((st) => TERMINAL_STATES.has(st))) {
+        const over = await this.#revisions
+          .find(
+            { sessionId: { $in: [...ids] }, state: { $in: [...TERMINAL_STATES] } },
+            { projection: { sessionId: 1 } },
+          )
+          .toArray();
+        const ended = new Set(over.map((d) => String(d['sessionId'])));
+        ids = new Set([...ids].filter((id) => !ended.has(id)));
+      }
+      const records: SessionRecord[] = [];
+      for (const id of ids) {
+        const latest = await this.#latest(id);
+        if (!latest) continue;
+        const r = latest.record;
+        if (states.includes(r.state) && r.updatedAt.getTime() >= opts.changedSince.getTime()) {
+          records.push(structuredClone(r));
+        }
+      }
+      return records.sort(compareByChange).slice(0, limit);
+    });
   }
 
   async recordRejection(rejection: Rejection): Promise<void> {

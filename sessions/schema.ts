@@ -4,6 +4,7 @@
  * used inside.
  */
 import { z } from 'zod';
+import { describeUnsafeText, UNSAFE_TEXT_ISSUE, unsafeTextKind } from './text-safety.ts';
 
 const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
 const OPAQUE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -17,11 +18,32 @@ export const ProfileRef = z
   .strict();
 export type ProfileRef = z.infer<typeof ProfileRef>;
 
+/**
+ * A string that reaches speech or a prompt: no control, bidi-override or zero-width characters
+ * (see text-safety.ts). The issue is marked so intake can reject it with its own code.
+ */
+export const speakableText = (min: number, max: number) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .superRefine((value, ctx) => {
+      const kind = unsafeTextKind(value);
+      if (kind) {
+        ctx.addIssue({
+          code: 'custom',
+          message: describeUnsafeText(kind),
+          params: { reason: UNSAFE_TEXT_ISSUE, kind },
+        });
+      }
+    });
+
 export const PatientRef = z
   .object({
     /** An opaque reference into the EHR; never a name or an MRN in clear. */
     ref: z.string().regex(OPAQUE_ID, 'patient.ref must be an opaque identifier'),
-    displayName: z.string().min(1).max(80).optional(),
+    /** Templated into the greeting and the instructions: speakable text only. */
+    displayName: speakableText(1, 80).optional(),
     language: z
       .string()
       .regex(
@@ -33,6 +55,25 @@ export const PatientRef = z
   .strict();
 export type PatientRef = z.infer<typeof PatientRef>;
 
+/**
+ * Marks a request as an operator's re-run of a failed or dead-lettered one (`voicecare sessions
+ * replay`). A replay is a new session, `<of>.r<attempt>`: the original record stays as it was,
+ * and idempotency on sessionId cannot mistake the re-run for a duplicate.
+ */
+export const ReplayOf = z
+  .object({
+    /** The original session (the first of the chain, for a replay of a replay). */
+    of: z.string().regex(OPAQUE_ID, 'replay.of must be a sessionId'),
+    attempt: z.number().int().positive(),
+    /** Who replayed it: an operator's name or OS user. */
+    by: speakableText(1, 80),
+    at: z.iso.datetime({ offset: true }),
+    /** Where the request came from: the dead-letter topic, or the session record. */
+    source: z.enum(['dead_letter', 'session']),
+  })
+  .strict();
+export type ReplayOf = z.infer<typeof ReplayOf>;
+
 /** Session request v1: the Pub/Sub message body, and the agent's job metadata. */
 export const SessionRequestV1 = z
   .object({
@@ -43,6 +84,8 @@ export const SessionRequestV1 = z
     requestedAt: z.iso.datetime({ offset: true }),
     deadline: z.iso.datetime({ offset: true }).optional(),
     priority: z.enum(['routine', 'urgent']).default('routine'),
+    /** Set only by `voicecare sessions replay`; the API refuses it. */
+    replay: ReplayOf.optional(),
   })
   .strict();
 export type SessionRequest = z.infer<typeof SessionRequestV1>;
@@ -241,6 +284,14 @@ export interface SessionRecord {
   /** Required protocol fields without an answer when the call ended, in protocol order. */
   unanswered?: string[];
   dispatch?: { dispatchId: string; agentJoinedMs?: number; dispatchedAt?: Date };
+  /** This session re-runs another: which, the how-many-th time, who asked and when. */
+  replayOf?: {
+    sessionId: string;
+    attempt: number;
+    by: string;
+    at: Date;
+    source: ReplayOf['source'];
+  };
   summary?: SessionSummary;
   /** By capture field. */
   answers?: Record<string, CapturedAnswer>;
@@ -265,6 +316,7 @@ export const SESSION_EVENT_TYPES = [
   'session.completed',
   'session.failed',
   'session.escalation',
+  'session.rejected',
 ] as const;
 export type SessionEventType = (typeof SESSION_EVENT_TYPES)[number];
 
@@ -314,6 +366,21 @@ export const SessionEvent = z.discriminatedUnion('type', [
       kind: z.enum(['phrase', 'pattern', 'concept', 'classifier']),
       value: z.string(),
     }),
+  }),
+  /**
+   * A request that never became a session (invalid, unknown profile, stale, unsafe text, ...):
+   * announced so its sender stops waiting. `messageId` is the Pub/Sub message it arrived in, the
+   * only handle when the request had no readable sessionId; consumers de-duplicate on it.
+   */
+  z.object({
+    type: z.literal('session.rejected'),
+    sessionId: z.string().optional(),
+    messageId: z.string(),
+    at: z.iso.datetime(),
+    /** A stable RejectionCode (`sessions/intake.ts`). */
+    code: z.string(),
+    /** In words, for people; describes the request's shape, never its content. */
+    reason: z.string(),
   }),
 ]);
 export type SessionEvent = z.infer<typeof SessionEvent>;

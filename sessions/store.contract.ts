@@ -159,6 +159,28 @@ export function describeStoreContract(name: string, opts: StoreContractOptions):
         for (const r of results) expect(r.session).toStrictEqual(winner);
       });
 
+      it('keeps who replayed a re-run session, and when', async () => {
+        const req = request({
+          replay: {
+            of: 'sess-original',
+            attempt: 2,
+            by: 'Dr Operator',
+            at: '2026-01-05T09:59:00.000Z',
+            source: 'dead_letter',
+          },
+        });
+        const { session } = await sessions.claim(req, at(0));
+        const expected = {
+          sessionId: 'sess-original',
+          attempt: 2,
+          by: 'Dr Operator',
+          at: new Date('2026-01-05T09:59:00.000Z'),
+          source: 'dead_letter',
+        };
+        expect(session.replayOf).toStrictEqual(expected);
+        expect((await sessions.get(req.sessionId))?.replayOf).toStrictEqual(expected);
+      });
+
       it('finds nothing for a session never claimed', async () => {
         expect(await sessions.get(uid('missing'))).toBeNull();
       });
@@ -410,6 +432,64 @@ export function describeStoreContract(name: string, opts: StoreContractOptions):
         await expect(
           sessions.addEscalation(uid('missing'), escalation({ id: 'x', at: at(1) }), at(1)),
         ).rejects.toMatchObject({ code: 'session_not_found' });
+      });
+    });
+
+    describe('listInStates', () => {
+      it('lists sessions by their current state, least recently changed first, within the window', async () => {
+        // Far from the other tests' instants, so the window holds only this test's sessions.
+        const t = (s: number) => at(86_400 * 400 + s);
+        const claim = async (s: number) =>
+          (await sessions.claim(request(), t(s))).session.sessionId;
+        const dispatching = await claim(0);
+        await sessions.transition(dispatching, 'dispatching', t(5));
+        const activeLate = await claim(1);
+        await sessions.transition(activeLate, 'active', t(4));
+        const activeEarly = await claim(2);
+        await sessions.transition(activeEarly, 'active', t(3));
+        const done = await claim(3);
+        await sessions.transition(done, 'active', t(3));
+        await sessions.transition(done, 'completed', t(6));
+        const old = await claim(-100);
+        await sessions.transition(old, 'active', t(-90));
+
+        const mine = new Set([dispatching, activeLate, activeEarly, done, old]);
+        const ids = async (states: SessionState[], since: number, limit?: number) =>
+          (
+            await sessions.listInStates(states, {
+              changedSince: t(since),
+              ...(limit === undefined ? {} : { limit }),
+            })
+          )
+            .map((r) => r.sessionId)
+            .filter((id) => mine.has(id));
+
+        expect(await ids(['active'], -10)).toEqual([activeEarly, activeLate]);
+        expect(await ids(['active'], -1000)).toEqual([old, activeEarly, activeLate]);
+        expect(await ids(['requested', 'dispatching', 'active'], -10)).toEqual([
+          activeEarly,
+          activeLate,
+          dispatching,
+        ]);
+        expect(await ids(['completed'], -10)).toEqual([done]);
+        expect(await ids(['active'], 3.5)).toEqual([activeLate]);
+        const listed = await sessions.listInStates(['active'], { changedSince: t(-10) });
+        expect(listed.find((r) => r.sessionId === activeLate)).toStrictEqual(
+          await sessions.get(activeLate),
+        );
+      });
+
+      it('returns at most the limit', async () => {
+        const t = (s: number) => at(86_400 * 800 + s);
+        for (let i = 0; i < 3; i++) {
+          const { session } = await sessions.claim(request(), t(i));
+          await sessions.transition(session.sessionId, 'dispatching', t(i));
+        }
+        const page = await sessions.listInStates(['dispatching'], {
+          changedSince: t(0),
+          limit: 2,
+        });
+        expect(page).toHaveLength(2);
       });
     });
 

@@ -77,6 +77,15 @@ export interface SessionStore {
    * replayed call is harmless. Throws `session_not_found`.
    */
   addEscalation(sessionId: string, escalation: Escalation, now: Date): Promise<void>;
+  /**
+   * Sessions whose current state is one of `states` and whose last change was at or after
+   * `changedSince`, least recently changed first, at most `limit` (default 500). For sweeps
+   * (the reaper), not for hot paths: on FerretDB it scans the revisions.
+   */
+  listInStates(
+    states: readonly SessionState[],
+    opts: { changedSince: Date; limit?: number },
+  ): Promise<SessionRecord[]>;
   /** Idempotent by `messageId`: the first recording wins. */
   recordRejection(rejection: Rejection): Promise<void>;
   /** Rejections matching every given field (all of them for `{}`), oldest first. */

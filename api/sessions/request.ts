@@ -7,7 +7,11 @@ import { randomUUID } from 'node:crypto';
 import { SessionRequestV1, type SessionRequest } from '../../sessions/schema.ts';
 
 /** POST /v1/sessions body: a session request; `sessionId` and `requestedAt` may be left out. */
-export const CreateSessionBody = SessionRequestV1.partial({ sessionId: true, requestedAt: true });
+export const CreateSessionBody = SessionRequestV1.partial({
+  sessionId: true,
+  requestedAt: true,
+  // Replays are an operator's tool (`voicecare sessions replay`), not the API's.
+}).omit({ replay: true });
 export type CreateSessionBody = typeof CreateSessionBody._input;
 
 /** An id for a session whose caller let the API pick one. */

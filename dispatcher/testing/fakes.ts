@@ -90,13 +90,13 @@ export class FakeAgentRooms implements AgentRooms {
     this.deletedDispatches.push(dispatchId);
   }
 
-  async listAgents(room: string, agentName: string): Promise<AgentPresence[]> {
+  async listAgents(room: string, agentName?: string): Promise<AgentPresence[]> {
     const r = this.rooms.get(room);
     if (!r || this.stuckRooms.has(room)) return [];
     const out: AgentPresence[] = [];
     for (const a of r.agents) {
       const d = this.created.find((c) => c.id === a.dispatchId);
-      if (d?.agentName !== agentName) continue;
+      if (agentName !== undefined && d?.agentName !== agentName) continue;
       if (a.joinedAtMs === undefined) {
         a.visibleAfterPolls -= 1;
         if (a.visibleAfterPolls > 0) continue;
@@ -177,6 +177,7 @@ export class FakeMessage implements InboundMessage {
  */
 export class FakeRequestSource implements RequestSource {
   #onMessage: ((m: InboundMessage) => void) | undefined;
+  #onError: ((err: Error) => void) | undefined;
   #open = false;
   closeCalls = 0;
 
@@ -184,9 +185,15 @@ export class FakeRequestSource implements RequestSource {
     return this.#open;
   }
 
-  start(onMessage: (message: InboundMessage) => void): void {
+  start(onMessage: (message: InboundMessage) => void, onError?: (err: Error) => void): void {
     this.#onMessage = onMessage;
+    this.#onError = onError;
     this.#open = true;
+  }
+
+  /** Reports a stream error, as the client does for one it retries or gives up on. */
+  emitError(err: Error): void {
+    this.#onError?.(err);
   }
 
   deliver(message: InboundMessage): void {
