@@ -60,6 +60,16 @@ export type EndReason =
 export interface VoiceCareAgentOptions {
   /** The opening words. @defaultValue the profile's firstMessage */
   greeting?: string;
+  /**
+   * This job continues a call a failed worker left (`agent/resume.ts`): the conversation so far
+   * goes into the LLM's context, the patient hears `line` instead of the greeting, and the LLM
+   * carries on with `instructions` (which steps are answered, which one is next).
+   */
+  resume?: {
+    line: string;
+    history: readonly { role: 'user' | 'assistant'; text: string }[];
+    instructions: string;
+  };
   /** The recogniser is the embedded one: free speech it hears is a guess. @defaultValue false */
   embeddedStt?: boolean;
   /** The patient's IANA time zone, for plausible dates. @defaultValue the host's */
@@ -145,6 +155,7 @@ export class VoiceCareAgent extends voice.Agent {
         onAnswer: (report) => hooks.onAnswer(report),
         onEndCall: () => this.requestEnd('end_tool'),
       }),
+      ...(opts.resume ? { chatCtx: historyContext(opts.resume.history) } : {}),
     });
     this.profile = profile;
     this.hooks = hooks;
@@ -155,6 +166,12 @@ export class VoiceCareAgent extends voice.Agent {
   }
 
   override async onEnter(): Promise<void> {
+    const resume = this.opts.resume;
+    if (resume) {
+      this.session.say(resume.line, { allowInterruptions: true });
+      this.session.generateReply({ instructions: resume.instructions });
+      return;
+    }
     this.session.say(this.greeting, { allowInterruptions: true });
   }
 
@@ -379,4 +396,13 @@ export class VoiceCareAgent extends voice.Agent {
     this.ending = true;
     this.hooks.onEnd(reason);
   }
+}
+
+/** A resumed call's conversation so far, as the LLM's starting context. */
+function historyContext(
+  history: readonly { role: 'user' | 'assistant'; text: string }[],
+): llm.ChatContext {
+  const ctx = llm.ChatContext.empty();
+  for (const h of history) ctx.addMessage({ role: h.role, content: h.text });
+  return ctx;
 }

@@ -28,6 +28,7 @@ import { PubSubEventPublisher } from '../sessions/events.ts';
 import { ensureOutboxIndexes, MongoEscalationOutbox } from '../sessions/mongo-outbox.ts';
 import { ensureIndexes, MongoSessionStore, MongoUtteranceStore } from '../sessions/mongo-store.ts';
 import { escalationPublisher, startOutboxRelay } from '../sessions/escalations.ts';
+import { UtteranceSpool } from '../sessions/utterance-spool.ts';
 import { createLoadFunction } from './load.ts';
 import { AgentMetrics, startMetricsServer } from './metrics.ts';
 import { assertProvidersConfigured } from './providers/index.ts';
@@ -80,6 +81,7 @@ export default defineAgent<ProcData>({
         topic: pubsub.topic(cfg.pubsub.eventsTopic),
         timeoutMs: 3000,
       }),
+      transcriptSpool: new UtteranceSpool({ dir: cfg.faults.transcript.spoolDir }),
       escalations: new EscalationCourier({
         outbox: new MongoEscalationOutbox({ db: mongo.db }),
         publisher: escalationPublisher(pubsub, cfg.pubsub),
@@ -102,12 +104,15 @@ export default defineAgent<ProcData>({
 const RELAY_STOP_MS = 2000;
 
 /**
- * The escalation relay of this worker's main process: it replays the local spool its job
- * processes write (so it must run on their machine) and publishes what jobs left undelivered.
+ * The escalation relay of this worker's main process: it replays the local spools its job
+ * processes write (so it must run on their machine): escalations into the outbox, transcripts
+ * into the utterance store; and publishes what jobs left undelivered.
  * Main process only: job processes import this file too.
  */
 function startRelay(cfg: Config, log: Logger, mongo: MongoHandle): void {
   const pubsub = createPubSub(cfg.pubsub);
+  const transcripts = new UtteranceSpool({ dir: cfg.faults.transcript.spoolDir });
+  const utterances = new MongoUtteranceStore({ db: mongo.db });
   const relay = startOutboxRelay({
     cfg,
     db: mongo.db,
@@ -115,6 +120,13 @@ function startRelay(cfg: Config, log: Logger, mongo: MongoHandle): void {
     logger: log,
     role: 'agent',
     replaySpool: true,
+    // Transcripts jobs could not write before they ended: stored once MongoDB answers.
+    extraReplays: [
+      {
+        name: 'transcript',
+        replay: async () => (await transcripts.replayInto(utterances, log)).utterances,
+      },
+    ],
   });
   process.once('SIGTERM', () => {
     void relay
