@@ -58,6 +58,7 @@ import { buildLocalStt, buildLocalTts } from './providers/local-engines.ts';
 import { SafetyClassifier, type ClassifierOutcome } from './safety/classifier.ts';
 import { RecognitionJournal } from './safety/confirm.ts';
 import type { SafetyMatch } from './safety/matcher.ts';
+import { SttWatchdog } from './stt-watchdog.ts';
 import { typedTextCallback } from './text-input.ts';
 import {
   engineStateFor,
@@ -207,6 +208,9 @@ class SessionRun<P> {
   /** What the safety classifier did this session (reported with the final record). */
   private readonly classifierStats = { runs: 0, flagged: 0, failed: {} as Record<string, number> };
   private typedTurns = 0;
+  /** What the bounded-silence machinery did this call (reported with the final log line). */
+  private readonly faultTally = { llmHolds: 0, sttReconnects: 0 };
+  private sttWatchdog: SttWatchdog | undefined;
   /** Identities in the room that were neither the patient nor an agent (see start()). */
   private readonly intruders = new Set<string>();
   /** The dialogue engine said its closing words; end once they have played. */
@@ -287,11 +291,28 @@ class SessionRun<P> {
     const recognitions = new RecognitionJournal();
     const scripted = plan.dialogueEngine && this.scriptedLlm(profile, board, plan.dialogueEngine);
     const resumeLine = deps.cfg.faults.resumeLine;
-    const providers = buildProviders(plan.providers.chains, plan.providers.preferences, deps.vad, {
-      llm: () => scripted!,
-      stt: () => buildLocalStt(profile, board, this.log, recognitions),
-      tts: (voice) => buildLocalTts(voice, this.log),
-    });
+    const faults = deps.cfg.faults;
+    const providers = buildProviders(
+      plan.providers.chains,
+      plan.providers.preferences,
+      deps.vad,
+      {
+        llm: () => scripted!,
+        stt: () => buildLocalStt(profile, board, this.log, recognitions),
+        tts: (voice) => buildLocalTts(voice, this.log),
+      },
+      {
+        llm: faults.llm,
+        tts: faults.tts,
+        onHold: () => {
+          this.faultTally.llmHolds += 1;
+          this.log.warn(
+            { holdAfterMs: faults.llm.holdAfterMs },
+            'no first LLM token; holding line',
+          );
+        },
+      },
+    );
     this.log.info(
       { profile: { id: profile.id, version: profile.version }, providers: providers.labels },
       'session starting',
@@ -306,6 +327,7 @@ class SessionRun<P> {
     });
     this.session = session;
     this.wire(session);
+    this.watchStt(session, providers.reconnectStt);
 
     const classifier = plan.classifier && this.safetyClassifier(profile, plan.classifier);
     const agent = new VoiceCareAgent(
@@ -529,6 +551,33 @@ class SessionRun<P> {
     });
   }
 
+  /**
+   * The recogniser watchdog (`stt-watchdog.ts`): speech the VAD heard and the recogniser did
+   * not, `watchdogMs` after it ended, reconnects the recogniser and asks the patient again.
+   */
+  private watchStt(session: voice.AgentSession, reconnect: () => number): void {
+    const { watchdogMs, repromptLine } = this.deps.cfg.faults.stt;
+    if (watchdogMs === 0) return;
+    const dog = new SttWatchdog({
+      timeoutMs: watchdogMs,
+      onDeaf: ({ speechMs, silentForMs }) => {
+        const replaced = reconnect();
+        // Nothing to reconnect (an on-machine recogniser): its silence is its answer.
+        if (replaced === 0) return;
+        this.faultTally.sttReconnects += 1;
+        this.log.warn(
+          { speechMs: Math.round(speechMs), silentForMs: Math.round(silentForMs), replaced },
+          'speech with no transcript; recogniser reconnected',
+        );
+        if (!this.outcome) session.say(repromptLine, { allowInterruptions: true });
+      },
+    });
+    this.sttWatchdog = dog;
+    session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => dog.userState(ev.newState));
+    session.on(voice.AgentSessionEventTypes.UserInputTranscribed, () => dog.transcript());
+    session.on(voice.AgentSessionEventTypes.Close, () => dog.stop());
+  }
+
   private record(item: llm.ChatItem): void {
     const u = utteranceFromMessage(this.sessionId, item);
     if (!u || !this.sink) return;
@@ -733,6 +782,7 @@ class SessionRun<P> {
 
   private async writeFinalRecord(): Promise<void> {
     clearTimeout(this.maxDurationTimer);
+    this.sttWatchdog?.stop();
     const answers = this.capturedAll();
     // Shut down without an ending of our own: the worker is draining or the job was killed.
     const outcome = finalOutcome(
@@ -822,6 +872,7 @@ class SessionRun<P> {
         typedTurns: this.typedTurns,
         intruders: this.intruders.size,
         safetyClassifier: this.classifierStats,
+        faults: this.faultTally,
       },
       'session finished',
     );

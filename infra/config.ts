@@ -150,6 +150,11 @@ const envSchema = z.object({
    * deaf (a dropped or silent socket): reconnect it and ask the patient to repeat. 0: off.
    */
   AGENT_STT_WATCHDOG_MS: ms.default(1500),
+  AGENT_STT_REPROMPT_LINE: z
+    .string()
+    .min(1)
+    .max(200)
+    .default("Sorry, I didn't catch that. Could you say it again?"),
   /** No first LLM token this long into a turn: speak the holding line. 0: never. */
   AGENT_LLM_HOLD_AFTER_MS: ms.default(2000),
   AGENT_LLM_HOLD_LINE: z.string().min(1).max(80).default('One moment.'),
@@ -398,7 +403,7 @@ export function loadConfig(env: Env) {
         maxPending: e.AGENT_TRANSCRIPT_MAX_PENDING,
         writeTimeoutMs: e.AGENT_TRANSCRIPT_WRITE_TIMEOUT_MS,
       },
-      sttWatchdogMs: e.AGENT_STT_WATCHDOG_MS,
+      stt: { watchdogMs: e.AGENT_STT_WATCHDOG_MS, repromptLine: e.AGENT_STT_REPROMPT_LINE },
       llm: {
         holdAfterMs: e.AGENT_LLM_HOLD_AFTER_MS,
         holdLine: e.AGENT_LLM_HOLD_LINE,

@@ -36,7 +36,7 @@ describe('a call through a MongoDB outage', () => {
         SAFETY_CLASSIFIER: 'false',
       },
     });
-    await h.startWorker();
+    await h.startWorker({}, process.env.ECHO === '1');
   }, 60_000);
 
   afterAll(async () => {
