@@ -65,6 +65,12 @@ export interface VoiceCareAgentOptions {
    * goes into the LLM's context, the patient hears `line` instead of the greeting, and the LLM
    * carries on with `instructions` (which steps are answered, which one is next).
    */
+  /**
+   * The LLM's holding line (`providers/resilience.ts`): when a reply starts with it, it is
+   * synthesised on its own, so it plays at once instead of waiting in the TTS's sentence
+   * buffer for the reply that is late.
+   */
+  holdLine?: string;
   resume?: {
     line: string;
     history: readonly { role: 'user' | 'assistant'; text: string }[];
@@ -243,6 +249,42 @@ export class VoiceCareAgent extends voice.Agent {
     return voice.Agent.default.llmNode(this, chatCtx, toolCtx, modelSettings);
   }
 
+  override async ttsNode(
+    text: ReadableStream<string> | AsyncIterable<string>,
+    modelSettings: voice.ModelSettings,
+  ): ReturnType<voice.Agent['ttsNode']> {
+    const hold = this.opts.holdLine;
+    if (!hold) return voice.Agent.default.ttsNode(this, text, modelSettings);
+    const reader = (text instanceof ReadableStream ? text : streamOf(text)).getReader();
+    const first = await reader.read();
+    const head = first.done ? '' : first.value;
+    const rest = (prefix: string): ReadableStream<string> =>
+      new ReadableStream<string>({
+        start(c) {
+          if (prefix) c.enqueue(prefix);
+        },
+        async pull(c) {
+          const r = await reader.read();
+          if (r.done) c.close();
+          else c.enqueue(r.value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+    if (!head.startsWith(hold)) return voice.Agent.default.ttsNode(this, rest(head), modelSettings);
+    const held = await voice.Agent.default.ttsNode(this, streamOf([hold]), modelSettings);
+    const after = head.slice(hold.length);
+    const agent = this;
+    return new ReadableStream({
+      async start(c) {
+        if (held) for await (const frame of held) c.enqueue(frame);
+        const reply = await voice.Agent.default.ttsNode(agent, rest(after), modelSettings);
+        if (reply) for await (const frame of reply) c.enqueue(frame);
+        c.close();
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+  }
+
   private stepSafety(event: ConfirmEvent<SafetyRule>): SafetyDecision<SafetyRule>[] {
     const { state, decisions } = stepConfirmation(this.confirmation, event);
     this.confirmation = state;
@@ -405,4 +447,13 @@ function historyContext(
   const ctx = llm.ChatContext.empty();
   for (const h of history) ctx.addMessage({ role: h.role, content: h.text });
   return ctx;
+}
+
+function streamOf<T>(items: Iterable<T> | AsyncIterable<T>): ReadableStream<T> {
+  return new ReadableStream<T>({
+    async start(c) {
+      for await (const item of items) c.enqueue(item);
+      c.close();
+    },
+  });
 }

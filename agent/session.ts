@@ -352,6 +352,7 @@ class SessionRun<P> {
             )
           : {}),
         embeddedStt: plan.agent.embeddedStt,
+        ...(faults.llm.holdAfterMs > 0 ? { holdLine: faults.llm.holdLine } : {}),
         ...(plan.agent.timeZone ? { timeZone: plan.agent.timeZone } : {}),
         expectations: board,
         recognitions,

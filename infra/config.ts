@@ -155,8 +155,12 @@ const envSchema = z.object({
     .min(1)
     .max(200)
     .default("Sorry, I didn't catch that. Could you say it again?"),
-  /** No first LLM token this long into a turn: speak the holding line. 0: never. */
-  AGENT_LLM_HOLD_AFTER_MS: ms.default(2000),
+  /**
+   * No first LLM token this long into a turn: speak the holding line. 0: never. The patient's
+   * silence is this plus the end-of-turn wait (~1 s) plus the voice's first byte: 1.5 s keeps
+   * it under 3 s.
+   */
+  AGENT_LLM_HOLD_AFTER_MS: ms.default(1500),
   AGENT_LLM_HOLD_LINE: z.string().min(1).max(80).default('One moment.'),
   /** Each LLM provider's attempt (to its response); then the next in the chain is tried. */
   AGENT_LLM_ATTEMPT_TIMEOUT_MS: ms.min(200, { message: 'expected at least 200 ms' }).default(2500),
