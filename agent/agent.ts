@@ -273,11 +273,11 @@ export class VoiceCareAgent extends voice.Agent {
     if (!head.startsWith(hold)) return voice.Agent.default.ttsNode(this, rest(head), modelSettings);
     const held = await voice.Agent.default.ttsNode(this, streamOf([hold]), modelSettings);
     const after = head.slice(hold.length);
-    const agent = this;
+    const replyAudio = () => voice.Agent.default.ttsNode(this, rest(after), modelSettings);
     return new ReadableStream({
       async start(c) {
         if (held) for await (const frame of held) c.enqueue(frame);
-        const reply = await voice.Agent.default.ttsNode(agent, rest(after), modelSettings);
+        const reply = await replyAudio();
         if (reply) for await (const frame of reply) c.enqueue(frame);
         c.close();
       },

@@ -28,19 +28,33 @@ describe('LLM and voice faults', () => {
   let h: AgentHarness;
   let call: StartedSession;
   const figures: string[] = [];
+  let greetingMs = 0;
 
   beforeAll(async () => {
     h = await AgentHarness.start({
       profiles: [{ file: 'intake.yaml', override: short }],
-      workerEnv: { SAFETY_CLASSIFIER: 'false', AGENT_PREEMPTIVE_GENERATION: 'false' },
+      workerEnv: {
+        SAFETY_CLASSIFIER: 'false',
+        AGENT_PREEMPTIVE_GENERATION: 'false',
+        // The production bounds (the harness relaxes them for other tests).
+        AGENT_LLM_HOLD_AFTER_MS: '1500',
+        AGENT_TTS_FIRST_AUDIO_TIMEOUT_MS: '1000',
+      },
     });
     await h.startWorker();
+    const t0 = performance.now();
     call = await h.startSession();
     await call.patient.waitForAgentSpeech({ timeoutMs: 30_000 });
+    greetingMs = performance.now() - t0;
     await call.patient.waitForAgentSilence({ timeoutMs: 20_000 });
   }, 60_000);
 
-  beforeEach(() => h.standins.reset());
+  // Not the ElevenLabs stand-in: its reset forgets the record of the socket the plugin keeps
+  // open across turns, and the contexts on it with it. Its faults are used up by count.
+  beforeEach(() => {
+    h.standins.deepgram.reset();
+    h.standins.openai.reset();
+  });
 
   afterAll(async () => {
     console.log(
@@ -51,10 +65,10 @@ describe('LLM and voice faults', () => {
   });
 
   const cases: Case[] = [
+    { name: 'no fault (baseline)' },
     { name: 'LLM 500', openai: [{ kind: 'status', status: 500, endpoint: 'chat' }] },
     { name: 'LLM hangs (timeout)', openai: [{ kind: 'hang', endpoint: 'chat' }], holds: true },
     { name: 'LLM socket dropped', openai: [{ kind: 'drop', endpoint: 'chat', afterChunks: 0 }] },
-    { name: 'TTS 503', elevenlabs: [{ kind: 'status', status: 503 }] },
     { name: 'TTS socket closed', elevenlabs: [{ kind: 'close', afterAudioChunks: 0 }] },
     { name: 'TTS open and silent', elevenlabs: [{ kind: 'silent' }] },
   ];
@@ -88,8 +102,43 @@ describe('LLM and voice faults', () => {
       expect(last.role).toBe('agent');
       expect(last.text).toBe(c.holds ? `${HOLD} ${reply}` : reply);
       expect(stored.at(-2)).toMatchObject({ role: 'patient', text: said });
+      // The fault did happen, and the chain moved on: a failed chat request, or the reply
+      // spoken by the second voice (the OpenAI stand-in's speech endpoint).
+      const failedChat = h.standins.openai.chatRequests.some((r) => r.fault !== null);
+      const secondVoice = h.standins.openai.speechRequests.some((r) => r.input.includes(reply));
+      expect(failedChat).toBe(c.openai !== undefined);
+      expect(secondVoice).toBe(c.elevenlabs !== undefined);
+      // ...and the first voice was asked first (it had recovered from the previous fault).
+      const firstVoiceAsked = h.standins.elevenlabs.contexts.some((x) => x.text.includes(reply));
+      expect(firstVoiceAsked).toBe(true);
+      if (c.elevenlabs) {
+        const asked = h.standins.elevenlabs.contexts.find((x) => x.text.includes(reply))!;
+        const second = h.standins.openai.speechRequests.find((r) => r.input.includes(reply))!;
+        figures.push(
+          `  ${c.name}: second voice asked ${(second.receivedAtMs - asked.openedAtMs).toFixed(0)} ms after the first got the text`,
+        );
+      }
       // Loose on purpose (a loaded 2-core box); the figures above are the measurement.
       expect(silence.longestMs).toBeLessThan(8000);
     }, 45_000);
   }
+
+  // The voice's socket stays open across turns, so a refused handshake only happens when a
+  // call (or a reconnect) opens one: here, at the greeting of a second call.
+  it('TTS 503 when its socket opens: the greeting comes from the second voice', async () => {
+    h.standins.elevenlabs.injectFault({ kind: 'status', status: 503, count: 3 });
+    const t0 = performance.now();
+    const second = await h.startSession();
+    await second.patient.waitForAgentSpeech({ timeoutMs: 30_000 });
+    const ms = performance.now() - t0;
+    figures.push(
+      `TTS 503 at connect: greeting after ${ms.toFixed(0)} ms (first call, no fault: ${greetingMs.toFixed(0)} ms)`,
+    );
+    await second.patient.waitForAgentSilence({ timeoutMs: 20_000 });
+    expect(h.standins.elevenlabs.refusals.some((r) => r.status === 503)).toBe(true);
+    expect(
+      h.standins.openai.speechRequests.some((r) => r.input.includes('is now a good time')),
+    ).toBe(true);
+    await second.patient.leave();
+  }, 45_000);
 });
