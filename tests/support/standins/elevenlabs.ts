@@ -419,6 +419,8 @@ interface ContextState {
   working: boolean;
   closeRequested: boolean;
   done: boolean;
+  /** An injected `silent` fault: text is still taken (and recorded), nothing is ever sent. */
+  silenced?: boolean;
 }
 
 interface SocketHost {
@@ -597,7 +599,7 @@ class MultiContextSocket {
   }
 
   async #work(ctx: ContextState): Promise<void> {
-    if (ctx.working || ctx.done) return;
+    if (ctx.working || ctx.done || ctx.silenced) return;
     ctx.working = true;
     const signal = this.#abort.signal;
     try {
@@ -606,8 +608,10 @@ class MultiContextSocket {
         if (!generation) break;
         const fault = this.#host.takeFault();
         if (fault?.kind === 'silent') {
-          // Nothing for this context, ever: it stays open until the client gives up on it.
+          // Nothing for this context, ever (not even its isFinal when the client closes it):
+          // it stays open until the client gives up on it.
           ctx.pending = [];
+          ctx.silenced = true;
           return;
         }
         if (!(await wait(this.#host.options().ttfbMs, signal))) return;
