@@ -109,7 +109,7 @@ const RELAY_STOP_MS = 2000;
  * into the utterance store; and publishes what jobs left undelivered.
  * Main process only: job processes import this file too.
  */
-function startRelay(cfg: Config, log: Logger, mongo: MongoHandle): void {
+function startRelay(cfg: Config, log: Logger, mongo: MongoHandle, metrics?: AgentMetrics): void {
   const pubsub = createPubSub(cfg.pubsub);
   const transcripts = new UtteranceSpool({ dir: cfg.faults.transcript.spoolDir });
   const utterances = new MongoUtteranceStore({ db: mongo.db });
@@ -124,7 +124,18 @@ function startRelay(cfg: Config, log: Logger, mongo: MongoHandle): void {
     extraReplays: [
       {
         name: 'transcript',
-        replay: async () => (await transcripts.replayInto(utterances, log)).utterances,
+        replay: async () => {
+          try {
+            const r = await transcripts.replayInto(utterances, log);
+            metrics?.transcriptSpoolBatches.set(r.left);
+            metrics?.transcriptReplayed.inc(r.utterances);
+            return r.utterances;
+          } catch (err) {
+            const waiting = await transcripts.list().catch(() => undefined);
+            if (waiting) metrics?.transcriptSpoolBatches.set(waiting.entries.length);
+            throw err;
+          }
+        },
       },
     ],
   });
@@ -202,7 +213,6 @@ async function main(): Promise<void> {
   }
   // The relay keeps this connection for the life of the process.
   const log = createLogger({ level: cfg.log.level, service: 'agent', logPii: cfg.log.logPii });
-  startRelay(cfg, log, mongo);
   let metrics: AgentMetrics | undefined;
   if (cfg.agent.metricsPort !== undefined) {
     metrics = new AgentMetrics({ maxJobs: cfg.agent.maxJobs });
@@ -211,6 +221,7 @@ async function main(): Promise<void> {
     // The framework drains on SIGTERM itself; this only tells the scaler this worker is leaving.
     process.once('SIGTERM', () => m.draining.set(1));
   }
+  startRelay(cfg, log, mongo, metrics);
   cli.runApp(serverOptions(cfg, metrics));
 }
 

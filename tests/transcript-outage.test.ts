@@ -14,6 +14,7 @@ import { shutdownRtc } from './support/patient.ts';
 import { startPrivateFerretDb, type PrivateFerretDb } from './support/private-ferretdb.ts';
 
 const PAUSE_MS = 30_000;
+const METRICS_PORT = 20_000 + Math.floor(Math.random() * 20_000);
 const short = { firstMessage: 'Hi {{patient.displayName or "there"}}, is now a good time?' };
 
 describe('a call through a MongoDB outage', () => {
@@ -32,6 +33,7 @@ describe('a call through a MongoDB outage', () => {
         OUTBOX_SPOOL_DIR: join(spoolDir, 'escalations'),
         OUTBOX_RELAY_INTERVAL_MS: '500',
         AGENT_TRANSCRIPT_WRITE_TIMEOUT_MS: '1000',
+        AGENT_METRICS_PORT: String(METRICS_PORT),
         // The classifier would ask the stand-in for each turn; irrelevant here.
         SAFETY_CLASSIFIER: 'false',
       },
@@ -114,5 +116,14 @@ describe('a call through a MongoDB outage', () => {
       (await readdir(spoolDir)).some((f) => f.endsWith('.json')) ? undefined : true,
     );
     expect(pausedForMs).toBeGreaterThanOrEqual(PAUSE_MS);
+
+    // The worker's metrics saw the replay and an empty spool.
+    const metrics = await h.eventually('replay metrics', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
+      const replayed = Number(/^voicecare_agent_transcript_replayed_total (\d+)/m.exec(text)?.[1]);
+      const waiting = Number(/^voicecare_agent_transcript_spool_batches (\d+)/m.exec(text)?.[1]);
+      return replayed >= 1 && waiting === 0 ? { replayed, waiting } : undefined;
+    });
+    console.log(`utterances replayed from the spool: ${metrics.replayed}`);
   }, 85_000);
 });
