@@ -60,6 +60,22 @@ export type EndReason =
 export interface VoiceCareAgentOptions {
   /** The opening words. @defaultValue the profile's firstMessage */
   greeting?: string;
+  /**
+   * This job continues a call a failed worker left (`agent/resume.ts`): the conversation so far
+   * goes into the LLM's context, the patient hears `line` instead of the greeting, and the LLM
+   * carries on with `instructions` (which steps are answered, which one is next).
+   */
+  /**
+   * The LLM's holding line (`providers/resilience.ts`): when a reply starts with it, it is
+   * synthesised on its own, so it plays at once instead of waiting in the TTS's sentence
+   * buffer for the reply that is late.
+   */
+  holdLine?: string;
+  resume?: {
+    line: string;
+    history: readonly { role: 'user' | 'assistant'; text: string }[];
+    instructions: string;
+  };
   /** The recogniser is the embedded one: free speech it hears is a guess. @defaultValue false */
   embeddedStt?: boolean;
   /** The patient's IANA time zone, for plausible dates. @defaultValue the host's */
@@ -145,6 +161,7 @@ export class VoiceCareAgent extends voice.Agent {
         onAnswer: (report) => hooks.onAnswer(report),
         onEndCall: () => this.requestEnd('end_tool'),
       }),
+      ...(opts.resume ? { chatCtx: historyContext(opts.resume.history) } : {}),
     });
     this.profile = profile;
     this.hooks = hooks;
@@ -155,6 +172,12 @@ export class VoiceCareAgent extends voice.Agent {
   }
 
   override async onEnter(): Promise<void> {
+    const resume = this.opts.resume;
+    if (resume) {
+      this.session.say(resume.line, { allowInterruptions: true });
+      this.session.generateReply({ instructions: resume.instructions });
+      return;
+    }
     this.session.say(this.greeting, { allowInterruptions: true });
   }
 
@@ -224,6 +247,42 @@ export class VoiceCareAgent extends voice.Agent {
       };
     }
     return voice.Agent.default.llmNode(this, chatCtx, toolCtx, modelSettings);
+  }
+
+  override async ttsNode(
+    text: ReadableStream<string> | AsyncIterable<string>,
+    modelSettings: voice.ModelSettings,
+  ): ReturnType<voice.Agent['ttsNode']> {
+    const hold = this.opts.holdLine;
+    if (!hold) return voice.Agent.default.ttsNode(this, text, modelSettings);
+    const reader = (text instanceof ReadableStream ? text : streamOf(text)).getReader();
+    const first = await reader.read();
+    const head = first.done ? '' : first.value;
+    const rest = (prefix: string): ReadableStream<string> =>
+      new ReadableStream<string>({
+        start(c) {
+          if (prefix) c.enqueue(prefix);
+        },
+        async pull(c) {
+          const r = await reader.read();
+          if (r.done) c.close();
+          else c.enqueue(r.value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+    if (!head.startsWith(hold)) return voice.Agent.default.ttsNode(this, rest(head), modelSettings);
+    const held = await voice.Agent.default.ttsNode(this, streamOf([hold]), modelSettings);
+    const after = head.slice(hold.length);
+    const replyAudio = () => voice.Agent.default.ttsNode(this, rest(after), modelSettings);
+    return new ReadableStream({
+      async start(c) {
+        if (held) for await (const frame of held) c.enqueue(frame);
+        const reply = await replyAudio();
+        if (reply) for await (const frame of reply) c.enqueue(frame);
+        c.close();
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
   }
 
   private stepSafety(event: ConfirmEvent<SafetyRule>): SafetyDecision<SafetyRule>[] {
@@ -379,4 +438,22 @@ export class VoiceCareAgent extends voice.Agent {
     this.ending = true;
     this.hooks.onEnd(reason);
   }
+}
+
+/** A resumed call's conversation so far, as the LLM's starting context. */
+function historyContext(
+  history: readonly { role: 'user' | 'assistant'; text: string }[],
+): llm.ChatContext {
+  const ctx = llm.ChatContext.empty();
+  for (const h of history) ctx.addMessage({ role: h.role, content: h.text });
+  return ctx;
+}
+
+function streamOf<T>(items: Iterable<T> | AsyncIterable<T>): ReadableStream<T> {
+  return new ReadableStream<T>({
+    async start(c) {
+      for await (const item of items) c.enqueue(item);
+      c.close();
+    },
+  });
 }

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
 export interface AgentMetricsOptions {
   /** Sessions at which this worker reports itself full; 0 means no cap (reported as 0). */
@@ -21,6 +21,8 @@ export class AgentMetrics {
   readonly load: Gauge;
   readonly capacity: Gauge;
   readonly draining: Gauge;
+  readonly transcriptSpoolBatches: Gauge;
+  readonly transcriptReplayed: Counter;
 
   constructor(opts: AgentMetricsOptions) {
     const registers = [this.registry];
@@ -47,6 +49,18 @@ export class AgentMetrics {
       registers,
     });
     this.draining.set(0);
+    this.transcriptSpoolBatches = new Gauge({
+      name: 'voicecare_agent_transcript_spool_batches',
+      help:
+        'Transcript batches in the local spool waiting for MongoDB: jobs spool at their buffer ' +
+        'bound or at call end during an outage. Above 0 for long means an outage or a full bound.',
+      registers,
+    });
+    this.transcriptReplayed = new Counter({
+      name: 'voicecare_agent_transcript_replayed_total',
+      help: 'Utterances replayed from the local spool into MongoDB.',
+      registers,
+    });
   }
 
   /** Called with each load report (every 2.5 s while connected). */

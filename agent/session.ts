@@ -26,13 +26,16 @@ import {
   type Escalation,
   type EscalationStatus,
   TERMINAL_STATES,
+  type SessionRecord,
   type SessionRequest,
   type SessionState,
 } from '../sessions/schema.ts';
 import type { SessionStore, UtteranceStore } from '../sessions/store.ts';
+import type { UtteranceSpool } from '../sessions/utterance-spool.ts';
 import {
   DEFAULT_CLOSING,
   VoiceCareAgent,
+  type VoiceCareAgentOptions,
   type EndReason,
   type RenderedProfile,
   type TurnInfo,
@@ -56,7 +59,15 @@ import { buildLocalStt, buildLocalTts } from './providers/local-engines.ts';
 import { SafetyClassifier, type ClassifierOutcome } from './safety/classifier.ts';
 import { RecognitionJournal } from './safety/confirm.ts';
 import type { SafetyMatch } from './safety/matcher.ts';
+import { SttWatchdog } from './stt-watchdog.ts';
 import { typedTextCallback } from './text-input.ts';
+import {
+  engineStateFor,
+  isResumedCall,
+  resumeInstructions,
+  resumePoint,
+  type ResumePoint,
+} from './resume.ts';
 import { agentTracer } from './tracing.ts';
 import { TurnTally, utteranceFromMessage } from './transcript/recorder.ts';
 import { TranscriptSink } from './transcript/sink.ts';
@@ -75,14 +86,19 @@ export interface SessionDeps {
   events: SessionEventPublisher;
   /** Escalations go out through the outbox, in the background (`sessions/escalation-delivery.ts`). */
   escalations: Pick<EscalationCourier, 'send' | 'drain'>;
+  /**
+   * Where utterances MongoDB did not take go (at the buffer's bound and at the end of the job);
+   * the worker's main process replays them. @defaultValue none: they are reported and lost
+   */
+  transcriptSpool?: Pick<UtteranceSpool, 'write' | 'lastSeq' | 'replayInto'>;
   vad: VAD;
   now?: () => Date;
   /** Runs after the final record is written (close per-job clients here). */
   afterFinalize?: () => Promise<void>;
 }
 
-/** How long the shutdown path may spend flushing transcripts, within the platform's grace. */
-const FLUSH_DEADLINE_MS = 1000;
+/** A resumed job's look at the local spool (this machine's leftovers of the session). */
+const RESUME_SPOOL_MS = 500;
 const STILL_THERE = 'Are you still there?';
 /** The publisher is warm by then (session.started went out at the start). */
 const FINAL_EVENT_TIMEOUT_MS = 1500;
@@ -197,6 +213,8 @@ class SessionRun<P> {
   private readonly tally = new TurnTally();
   /** Answers as reported, by field; stored with the seqs known at the time (see persist). */
   private readonly answers = new Map<string, Reported>();
+  /** A resumed call's answers from the earlier job (this job's own replace them). */
+  private readonly priorAnswers = new Map<string, CapturedAnswer>();
   /** Patient messages recorded so far: chat message id → transcript seq. */
   private readonly seqByMessage = new Map<string, number>();
   private outcome: Outcome | undefined;
@@ -209,6 +227,9 @@ class SessionRun<P> {
   /** What the safety classifier did this session (reported with the final record). */
   private readonly classifierStats = { runs: 0, flagged: 0, failed: {} as Record<string, number> };
   private typedTurns = 0;
+  /** What the bounded-silence machinery did this call (reported with the final log line). */
+  private readonly faultTally = { llmHolds: 0, sttReconnects: 0 };
+  private sttWatchdog: SttWatchdog | undefined;
   /** Identities in the room that were neither the patient nor an agent (see start()). */
   private readonly intruders = new Set<string>();
   /** The dialogue engine said its closing words; end once they have played. */
@@ -218,6 +239,8 @@ class SessionRun<P> {
   private finalized = false;
   /** This job does not own the session record (stale or unclaimed): never write it. */
   private detached = false;
+  /** Set when this job continues a call an earlier job of the session started. */
+  private resumed: ResumePoint | undefined;
 
   constructor(
     private readonly ctx: JobContext<P>,
@@ -245,7 +268,9 @@ class SessionRun<P> {
     // Both reads gate joining the room; run them together (a stale job ignores the profile).
     const resolving = deps.profiles.resolve(this.request.profile);
     resolving.catch(() => undefined);
-    if (!(await this.isCurrentDispatch())) return;
+    const current = await this.currentDispatch();
+    if (!current) return;
+    if (isResumedCall(current)) this.resumed = await this.resumePoint(current);
 
     let plan: SessionPlan;
     try {
@@ -259,6 +284,8 @@ class SessionRun<P> {
 
     const { profile } = plan;
     this.profile = profile;
+    const spool = deps.transcriptSpool;
+    const transcript = deps.cfg.faults.transcript;
     this.sink = new TranscriptSink({
       store: deps.utterances,
       sessionId: this.sessionId,
@@ -266,6 +293,15 @@ class SessionRun<P> {
       // Utterances arrive seconds apart, so waiting for company only delays each write (20 ms
       // by default, measured by bench/); writes that pile up behind one in flight still batch.
       flushIntervalMs: 0,
+      startSeq: this.resumed?.startSeq ?? 0,
+      maxPending: transcript.maxPending,
+      writeTimeoutMs: transcript.writeTimeoutMs,
+      ...(spool
+        ? {
+            spill: (utterances) =>
+              spool.write(this.sessionId, utterances, { by: `job:${ctx.job.id}` }),
+          }
+        : {}),
     });
 
     await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
@@ -274,11 +310,29 @@ class SessionRun<P> {
     const board = new ExpectationBoard();
     const recognitions = new RecognitionJournal();
     const scripted = plan.dialogueEngine && this.scriptedLlm(profile, board, plan.dialogueEngine);
-    const providers = buildProviders(plan.providers.chains, plan.providers.preferences, deps.vad, {
-      llm: () => scripted!,
-      stt: () => buildLocalStt(profile, board, this.log, recognitions),
-      tts: (voice) => buildLocalTts(voice, this.log),
-    });
+    const resumeLine = deps.cfg.faults.resumeLine;
+    const faults = deps.cfg.faults;
+    const providers = buildProviders(
+      plan.providers.chains,
+      plan.providers.preferences,
+      deps.vad,
+      {
+        llm: () => scripted!,
+        stt: () => buildLocalStt(profile, board, this.log, recognitions),
+        tts: (voice) => buildLocalTts(voice, this.log),
+      },
+      {
+        llm: faults.llm,
+        tts: faults.tts,
+        onHold: () => {
+          this.faultTally.llmHolds += 1;
+          this.log.warn(
+            { holdAfterMs: faults.llm.holdAfterMs },
+            'no first LLM token; holding line',
+          );
+        },
+      },
+    );
     this.log.info(
       { profile: { id: profile.id, version: profile.version }, providers: providers.labels },
       'session starting',
@@ -293,6 +347,7 @@ class SessionRun<P> {
     });
     this.session = session;
     this.wire(session);
+    this.watchStt(session, providers.reconnectStt);
 
     const classifier = plan.classifier && this.safetyClassifier(profile, plan.classifier);
     const agent = new VoiceCareAgent(
@@ -308,7 +363,16 @@ class SessionRun<P> {
         ...(plan.agent.greeting === 'dialogue_engine' && scripted
           ? { greeting: scripted.greeting() }
           : {}),
+        ...(this.resumed
+          ? this.resumeOptions(
+              profile,
+              resumeLine,
+              scripted,
+              plan.agent.greeting === 'dialogue_engine',
+            )
+          : {}),
         embeddedStt: plan.agent.embeddedStt,
+        ...(faults.llm.holdAfterMs > 0 ? { holdLine: faults.llm.holdLine } : {}),
         ...(plan.agent.timeZone ? { timeZone: plan.agent.timeZone } : {}),
         expectations: board,
         recognitions,
@@ -391,7 +455,7 @@ class SessionRun<P> {
    * was given up (the dispatcher moved on to a new room), or after the session ended, leaves
    * without touching the record.
    */
-  private async isCurrentDispatch(): Promise<boolean> {
+  private async currentDispatch(): Promise<SessionRecord | undefined> {
     const current = await this.deps.sessions.get(this.sessionId);
     const room = this.ctx.room.name ?? this.ctx.job.room?.name;
     const why = !current
@@ -401,11 +465,67 @@ class SessionRun<P> {
         : current.room && room && current.room !== room
           ? 'stale_dispatch'
           : undefined;
-    if (!why) return true;
+    if (!why && current) return current;
     this.log.warn({ why, state: current?.state }, 'not the current placement; leaving');
     this.detached = true;
-    this.ctx.shutdown(why);
-    return false;
+    this.ctx.shutdown(why ?? 'session_not_claimed');
+    return undefined;
+  }
+
+  /**
+   * Where the interrupted call stood: what is stored (and, first, what this machine's spool
+   * still holds of it, replayed so the store has it all), and the answers captured.
+   */
+  private async resumePoint(current: SessionRecord): Promise<ResumePoint> {
+    const spool = this.deps.transcriptSpool;
+    let spooledLastSeq: number | undefined;
+    if (spool) {
+      await withTimeout(
+        spool.replayInto(this.deps.utterances, this.log, { sessionId: this.sessionId }),
+        RESUME_SPOOL_MS,
+        'resume spool replay',
+      ).catch(() => undefined);
+      spooledLastSeq = await spool.lastSeq(this.sessionId).catch(() => undefined);
+    }
+    const stored = await this.deps.utterances.listUtterances(this.sessionId);
+    const point = resumePoint(current, stored, spooledLastSeq);
+    for (const [field, answer] of Object.entries(point.answers)) {
+      this.priorAnswers.set(field, answer);
+    }
+    this.log.warn(
+      {
+        startSeq: point.startSeq,
+        storedUtterances: stored.length,
+        answers: Object.keys(point.answers).length,
+        attempts: current.attempts,
+      },
+      'resuming an interrupted call',
+    );
+    return point;
+  }
+
+  /** The agent's opening for a resumed call: the resume line, then where the protocol stands. */
+  private resumeOptions(
+    profile: RenderedProfile,
+    line: string,
+    scripted: ScriptedProtocolLLM | undefined,
+    engineLeads: boolean,
+  ): Partial<Pick<VoiceCareAgentOptions, 'greeting' | 'resume'>> {
+    const point = this.resumed!;
+    // The engine is put where the call stood even as a fallback, so a switch to it mid-call
+    // does not start the protocol over.
+    const opening = scripted?.resumeAt(
+      engineStateFor(profile, point.answers, DEFAULT_CLOSING),
+      (prompt) => `${line} ${prompt}`,
+    );
+    if (engineLeads && opening) return { greeting: opening };
+    return {
+      resume: {
+        line,
+        history: point.history,
+        instructions: resumeInstructions(profile.protocol, point.answers, line),
+      },
+    };
   }
 
   /**
@@ -485,6 +605,33 @@ class SessionRun<P> {
     session.on(voice.AgentSessionEventTypes.Close, (ev) => {
       this.end(closeOutcome(ev, this.outcome));
     });
+  }
+
+  /**
+   * The recogniser watchdog (`stt-watchdog.ts`): speech the VAD heard and the recogniser did
+   * not, `watchdogMs` after it ended, reconnects the recogniser and asks the patient again.
+   */
+  private watchStt(session: voice.AgentSession, reconnect: () => number): void {
+    const { watchdogMs, repromptLine } = this.deps.cfg.faults.stt;
+    if (watchdogMs === 0) return;
+    const dog = new SttWatchdog({
+      timeoutMs: watchdogMs,
+      onDeaf: ({ speechMs, silentForMs }) => {
+        const replaced = reconnect();
+        // Nothing to reconnect (an on-machine recogniser): its silence is its answer.
+        if (replaced === 0) return;
+        this.faultTally.sttReconnects += 1;
+        this.log.warn(
+          { speechMs: Math.round(speechMs), silentForMs: Math.round(silentForMs), replaced },
+          'speech with no transcript; recogniser reconnected',
+        );
+        if (!this.outcome) session.say(repromptLine, { allowInterruptions: true });
+      },
+    });
+    this.sttWatchdog = dog;
+    session.on(voice.AgentSessionEventTypes.UserStateChanged, (ev) => dog.userState(ev.newState));
+    session.on(voice.AgentSessionEventTypes.UserInputTranscribed, () => dog.transcript());
+    session.on(voice.AgentSessionEventTypes.Close, () => dog.stop());
   }
 
   private record(item: llm.ChatItem): void {
@@ -618,7 +765,7 @@ class SessionRun<P> {
   }
 
   private capturedAll(): Record<string, CapturedAnswer> {
-    const out: Record<string, CapturedAnswer> = {};
+    const out: Record<string, CapturedAnswer> = Object.fromEntries(this.priorAnswers);
     for (const field of this.answers.keys()) {
       const a = this.captured(field);
       if (a) out[field] = a;
@@ -692,6 +839,7 @@ class SessionRun<P> {
   private async writeFinalRecord(): Promise<void> {
     clearTimeout(this.maxDurationTimer);
     clearTimeout(this.noShowTimer);
+    this.sttWatchdog?.stop();
     const answers = this.capturedAll();
     // Shut down without an ending of our own: the worker is draining or the job was killed.
     const outcome = finalOutcome(
@@ -699,14 +847,31 @@ class SessionRun<P> {
       this.profile ? unansweredRequired(this.profile.protocol, answers) : [],
     );
 
-    const flush = this.sink ? await this.sink.close({ deadlineMs: FLUSH_DEADLINE_MS }) : undefined;
+    // Not longer: what the store has not taken by then goes to the local spool (the sink does
+    // it), which outlives this process; a paused MongoDB would otherwise hold the job until
+    // the framework kills it, and its transcript with it.
+    const flush = this.sink
+      ? await this.sink.close({ deadlineMs: this.deps.cfg.faults.transcript.flushDeadlineMs })
+      : undefined;
     if (flush && flush.unwritten > 0) {
       this.log.error({ unwritten: flush.unwritten }, 'utterances not persisted before shutdown');
     }
     if (flush) {
-      const { durabilityMs, writeMs, batches, failedAttempts } = flush.stats;
+      const { durabilityMs, writeMs, batches, failedAttempts, boundReached, timedOutAttempts } =
+        flush.stats;
       this.log.info(
-        { transcript: { written: flush.written, batches, failedAttempts, durabilityMs, writeMs } },
+        {
+          transcript: {
+            written: flush.written,
+            spilled: flush.spilled,
+            batches,
+            failedAttempts,
+            timedOutAttempts,
+            boundReached,
+            durabilityMs,
+            writeMs,
+          },
+        },
         'transcript sink stats',
       );
     }
@@ -764,6 +929,7 @@ class SessionRun<P> {
         typedTurns: this.typedTurns,
         intruders: this.intruders.size,
         safetyClassifier: this.classifierStats,
+        faults: this.faultTally,
       },
       'session finished',
     );

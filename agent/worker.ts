@@ -30,6 +30,7 @@ import { ensureOutboxIndexes, MongoEscalationOutbox } from '../sessions/mongo-ou
 import { ensureIndexes, MongoSessionStore, MongoUtteranceStore } from '../sessions/mongo-store.ts';
 import { escalationPublisher, startOutboxRelay } from '../sessions/escalations.ts';
 import { currentTracing } from '../infra/tracing.ts';
+import { UtteranceSpool } from '../sessions/utterance-spool.ts';
 import { createLoadFunction } from './load.ts';
 import { AgentMetrics, startMetricsServer } from './metrics.ts';
 import { assertProvidersConfigured } from './providers/index.ts';
@@ -87,6 +88,7 @@ export default defineAgent<ProcData>({
         topic: pubsub.topic(cfg.pubsub.eventsTopic),
         timeoutMs: 3000,
       }),
+      transcriptSpool: new UtteranceSpool({ dir: cfg.faults.transcript.spoolDir }),
       escalations: new EscalationCourier({
         outbox: new MongoEscalationOutbox({ db: mongo.db }),
         publisher: escalationPublisher(pubsub, cfg.pubsub),
@@ -111,12 +113,15 @@ export default defineAgent<ProcData>({
 const RELAY_STOP_MS = 2000;
 
 /**
- * The escalation relay of this worker's main process: it replays the local spool its job
- * processes write (so it must run on their machine) and publishes what jobs left undelivered.
+ * The escalation relay of this worker's main process: it replays the local spools its job
+ * processes write (so it must run on their machine): escalations into the outbox, transcripts
+ * into the utterance store; and publishes what jobs left undelivered.
  * Main process only: job processes import this file too.
  */
-function startRelay(cfg: Config, log: Logger, mongo: MongoHandle): void {
+function startRelay(cfg: Config, log: Logger, mongo: MongoHandle, metrics?: AgentMetrics): void {
   const pubsub = createPubSub(cfg.pubsub);
+  const transcripts = new UtteranceSpool({ dir: cfg.faults.transcript.spoolDir });
+  const utterances = new MongoUtteranceStore({ db: mongo.db });
   const relay = startOutboxRelay({
     cfg,
     db: mongo.db,
@@ -124,6 +129,24 @@ function startRelay(cfg: Config, log: Logger, mongo: MongoHandle): void {
     logger: log,
     role: 'agent',
     replaySpool: true,
+    // Transcripts jobs could not write before they ended: stored once MongoDB answers.
+    extraReplays: [
+      {
+        name: 'transcript',
+        replay: async () => {
+          try {
+            const r = await transcripts.replayInto(utterances, log);
+            metrics?.transcriptSpoolBatches.set(r.left);
+            metrics?.transcriptReplayed.inc(r.utterances);
+            return r.utterances;
+          } catch (err) {
+            const waiting = await transcripts.list().catch(() => undefined);
+            if (waiting) metrics?.transcriptSpoolBatches.set(waiting.entries.length);
+            throw err;
+          }
+        },
+      },
+    ],
   });
   process.once('SIGTERM', () => {
     void relay
@@ -207,7 +230,6 @@ async function main(): Promise<void> {
   const tracing = startWorkerTracing(cfg, log);
   // The framework exits on its own after the drain; export the accepted jobs' spans first.
   if (tracing.enabled) process.once('SIGTERM', () => void tracing.flush());
-  startRelay(cfg, log, mongo);
   let metrics: AgentMetrics | undefined;
   if (cfg.agent.metricsPort !== undefined) {
     metrics = new AgentMetrics({ maxJobs: cfg.agent.maxJobs });
@@ -216,6 +238,7 @@ async function main(): Promise<void> {
     // The framework drains on SIGTERM itself; this only tells the scaler this worker is leaving.
     process.once('SIGTERM', () => m.draining.set(1));
   }
+  startRelay(cfg, log, mongo, metrics);
   cli.runApp(serverOptions(cfg, metrics, tracedJobRequests(tracing)));
 }
 

@@ -135,6 +135,48 @@ const envSchema = z.object({
   /** Longest typed (`lk.chat`) turn accepted, in characters; the rest is dropped. */
   AGENT_MAX_TYPED_CHARS: positiveInt.max(20_000).default(2000),
 
+  // Faults (issue 15): transcripts through a database outage, bounded silence, resumed jobs.
+  /**
+   * Where a job spools utterances MongoDB did not take before the job ended (or past the
+   * buffer's bound); the worker's main process replays them. A disk job and main process share.
+   */
+  TRANSCRIPT_SPOOL_DIR: z.string().min(1).default(join(tmpdir(), 'voicecare-transcript-spool')),
+  /** How long the end of a call waits for the store before spooling what is left. */
+  AGENT_TRANSCRIPT_FLUSH_DEADLINE_MS: ms.default(1000),
+  /** Utterances a session holds in memory during an outage before it spills them to the spool. */
+  AGENT_TRANSCRIPT_MAX_PENDING: positiveInt.default(500),
+  /** One utterance write unanswered this long (a paused server) is retried. */
+  AGENT_TRANSCRIPT_WRITE_TIMEOUT_MS: ms
+    .min(100, { message: 'expected at least 100 ms' })
+    .default(3000),
+  /**
+   * Speech the VAD heard with no transcript this long after it ended means the recogniser is
+   * deaf (a dropped or silent socket): reconnect it and ask the patient to repeat. 0: off.
+   */
+  AGENT_STT_WATCHDOG_MS: ms.default(1500),
+  AGENT_STT_REPROMPT_LINE: z
+    .string()
+    .min(1)
+    .max(200)
+    .default("Sorry, I didn't catch that. Could you say it again?"),
+  /**
+   * No first LLM token this long into a turn: speak the holding line. 0: never. The patient's
+   * silence is this plus the end-of-turn wait (~1 s) plus the voice's first byte: 1.5 s keeps
+   * it under 3 s.
+   */
+  AGENT_LLM_HOLD_AFTER_MS: ms.default(1500),
+  AGENT_LLM_HOLD_LINE: z.string().min(1).max(80).default('One moment.'),
+  /** Each LLM provider's attempt (to its response); then the next in the chain is tried. */
+  AGENT_LLM_ATTEMPT_TIMEOUT_MS: ms.min(200, { message: 'expected at least 200 ms' }).default(2500),
+  /** Retries of one LLM provider before the chain moves on (the last one's are the last word). */
+  AGENT_LLM_RETRIES_PER_PROVIDER: z.coerce.number().int().min(0).max(3).default(1),
+  /** No audio from a TTS provider this long after its text: the next provider speaks it. */
+  AGENT_TTS_FIRST_AUDIO_TIMEOUT_MS: ms
+    .min(100, { message: 'expected at least 100 ms' })
+    .default(1000),
+  /** What a patient hears when a job resumes a call a failed worker left (not the greeting). */
+  AGENT_RESUME_LINE: z.string().min(1).max(200).default('Sorry, we were cut off.'),
+
   /**
    * Where a job spools escalations MongoDB did not take in time; the worker's main process
    * replays them. Must be a disk the job processes and the main process share.
@@ -421,6 +463,23 @@ export function loadConfig(env: Env) {
         maxAttempts: e.SAFETY_CLASSIFIER_MAX_ATTEMPTS,
       },
       maxTypedChars: e.AGENT_MAX_TYPED_CHARS,
+    },
+    faults: {
+      transcript: {
+        spoolDir: e.TRANSCRIPT_SPOOL_DIR,
+        flushDeadlineMs: e.AGENT_TRANSCRIPT_FLUSH_DEADLINE_MS,
+        maxPending: e.AGENT_TRANSCRIPT_MAX_PENDING,
+        writeTimeoutMs: e.AGENT_TRANSCRIPT_WRITE_TIMEOUT_MS,
+      },
+      stt: { watchdogMs: e.AGENT_STT_WATCHDOG_MS, repromptLine: e.AGENT_STT_REPROMPT_LINE },
+      llm: {
+        holdAfterMs: e.AGENT_LLM_HOLD_AFTER_MS,
+        holdLine: e.AGENT_LLM_HOLD_LINE,
+        attemptTimeoutMs: e.AGENT_LLM_ATTEMPT_TIMEOUT_MS,
+        retriesPerProvider: e.AGENT_LLM_RETRIES_PER_PROVIDER,
+      },
+      tts: { firstAudioTimeoutMs: e.AGENT_TTS_FIRST_AUDIO_TIMEOUT_MS },
+      resumeLine: e.AGENT_RESUME_LINE,
     },
     outbox: {
       spoolDir: e.OUTBOX_SPOOL_DIR,

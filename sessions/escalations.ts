@@ -12,7 +12,7 @@ import { EscalationSpool } from './escalation-spool.ts';
 import { PubSubEventPublisher } from './events.ts';
 import { MongoEscalationOutbox } from './mongo-outbox.ts';
 import { OutboxMetrics } from './outbox-metrics.ts';
-import { OutboxRelay } from './outbox-relay.ts';
+import { OutboxRelay, type SpoolReplay } from './outbox-relay.ts';
 
 /** One publish attempt of an escalation; the courier and the relay back off between attempts. */
 export const ESCALATION_ATTEMPT_MS = 2000;
@@ -40,6 +40,8 @@ export interface RelayHost {
   registry?: Registry;
   /** Replay this machine's spool (only where job processes write it: the agent worker). */
   replaySpool?: boolean;
+  /** Other local spools to replay on the relay's schedule (the agent's transcript spool). */
+  extraReplays?: readonly SpoolReplay[];
 }
 
 export function startOutboxRelay(host: RelayHost): OutboxRelay {
@@ -48,6 +50,7 @@ export function startOutboxRelay(host: RelayHost): OutboxRelay {
     outbox: new MongoEscalationOutbox({ db: host.db }),
     publisher: escalationPublisher(host.pubsub, cfg.pubsub),
     ...(host.replaySpool ? { spool: new EscalationSpool({ dir: cfg.outbox.spoolDir }) } : {}),
+    ...(host.extraReplays ? { extraReplays: host.extraReplays } : {}),
     metrics: new OutboxMetrics(host.registry ? { registry: host.registry } : {}),
     logger: host.logger.child({ component: 'outbox-relay' }),
     by: `relay:${host.role}:${hostname()}:${process.pid}`,

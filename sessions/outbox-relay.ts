@@ -27,6 +27,12 @@ export interface OutboxRelayOptions {
   by: string;
   /** A local spool to replay into the outbox on every sweep. */
   spool?: EscalationSpool;
+  /**
+   * Other local spools this process replays into MongoDB on the same schedule (the transcript
+   * spool of the agent worker): each returns how many records it moved, and throws to say
+   * "MongoDB is still away, try again next sweep".
+   */
+  extraReplays?: readonly SpoolReplay[];
   metrics?: OutboxMetrics;
   /** Between sweeps while all is well. @defaultValue 2000 */
   intervalMs?: number;
@@ -48,8 +54,16 @@ export interface OutboxRelayOptions {
   random?: () => number;
 }
 
+export interface SpoolReplay {
+  /** For the log line when the replay fails. */
+  name: string;
+  replay(): Promise<number>;
+}
+
 export interface SweepResult {
   replayed: number;
+  /** Records the `extraReplays` moved. */
+  replayedExtra: number;
   published: number;
   failed: number;
   /** Undelivered entries after the sweep. */
@@ -57,8 +71,8 @@ export interface SweepResult {
 }
 
 export class OutboxRelay {
-  readonly #o: Required<Omit<OutboxRelayOptions, 'spool' | 'metrics'>> &
-    Pick<OutboxRelayOptions, 'spool' | 'metrics'>;
+  readonly #o: Required<Omit<OutboxRelayOptions, 'spool' | 'metrics' | 'extraReplays'>> &
+    Pick<OutboxRelayOptions, 'spool' | 'metrics' | 'extraReplays'>;
   readonly #abort = new AbortController();
   #loop: Promise<void> | undefined;
 
@@ -101,6 +115,14 @@ export class OutboxRelay {
         replayed = await spool.replayInto(outbox, log);
       } catch (err) {
         log.warn({ err: errorCode(err) }, 'spool replay failed; will retry');
+      }
+    }
+    let replayedExtra = 0;
+    for (const extra of this.#o.extraReplays ?? []) {
+      try {
+        replayedExtra += await extra.replay();
+      } catch (err) {
+        log.warn({ err: errorCode(err), spool: extra.name }, 'spool replay failed; will retry');
       }
     }
     const cutoff = new Date(this.#o.now().getTime() - this.#o.minAgeMs);
@@ -151,7 +173,7 @@ export class OutboxRelay {
         ? (this.#o.now().getTime() - depth.oldestCreatedAt.getTime()) / 1000
         : 0,
     );
-    return { replayed, published, failed, depth: depth.undelivered };
+    return { replayed, replayedExtra, published, failed, depth: depth.undelivered };
   }
 
   async #run(): Promise<void> {

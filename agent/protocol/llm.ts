@@ -97,6 +97,8 @@ export class ScriptedProtocolLLM extends llm.LLM {
   private turns: Turn[] = [];
   /** Every user message id stepped on: one per patient turn, so small. */
   private readonly seen = new Set<string>();
+  /** The first words when they are not the engine's greeting (a resumed call). */
+  private opening: string | undefined;
 
   constructor(opts: ScriptedProtocolLLMOptions) {
     super();
@@ -130,6 +132,16 @@ export class ScriptedProtocolLLM extends llm.LLM {
   /** The question now waiting for an answer. */
   currentPrompt(): string {
     return this.engine.currentPrompt();
+  }
+
+  /**
+   * Starts from where an interrupted call stood (`agent/resume.ts`) instead of the greeting;
+   * `opening` is what the agent says first instead of the greeting.
+   */
+  resumeAt(state: EngineState, opening: (prompt: string) => string): string {
+    this.engine.restore(state);
+    this.opening = opening(this.engine.currentPrompt());
+    return this.opening;
   }
 
   chat({
@@ -225,7 +237,9 @@ export class ScriptedProtocolLLM extends llm.LLM {
     }
     if (!heard) return false;
     // Interrupted replies keep only what was played: a prefix of what the engine said.
-    const ours = normalizeUtterance(top ? top.result.say : this.engine.greeting());
+    const ours = normalizeUtterance(
+      top ? top.result.say : (this.opening ?? this.engine.greeting()),
+    );
     return !ours.startsWith(heard);
   }
 

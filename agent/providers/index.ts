@@ -4,7 +4,9 @@
  * the agent only sees the framework's STT/LLM/TTS types.
  *
  * More than one configured provider per stage becomes the framework's FallbackAdapter, in the
- * configured order.
+ * configured order. With `resilience` (`resilience.ts`), cloud recognisers can be reconnected
+ * by the session's watchdog, a cloud LLM gets an attempt timeout, retries and a holding line,
+ * and each TTS in a chain must start speaking within a deadline or the next one speaks.
  */
 import { llm as llmNs, stt as sttNs, tts as ttsNs, type VAD } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
@@ -12,6 +14,7 @@ import * as elevenlabs from '@livekit/agents-plugin-elevenlabs';
 import * as openai from '@livekit/agents-plugin-openai';
 import type { Config, TtsProvider } from '../../infra/config.ts';
 import { ConfigError } from '../../infra/errors.ts';
+import { FirstAudioDeadlineTTS, HoldingLineLLM, ReconnectingSTT } from './resilience.ts';
 
 /** What a profile may say about the providers. All optional: config supplies the rest. */
 export interface ProviderPreferences {
@@ -37,6 +40,21 @@ export interface Providers {
   tts: ttsNs.TTS;
   /** Provider names per stage, primary first: for logs and the session record. */
   labels: { stt: string[]; llm: string[]; tts: string[] };
+  /** Replaces the connections of the cloud recognisers; how many (0: none to reconnect). */
+  reconnectStt(): number;
+}
+
+/** The bounded-silence settings (`Config['faults']`). */
+export interface Resilience {
+  llm: {
+    holdAfterMs: number;
+    holdLine: string;
+    attemptTimeoutMs: number;
+    retriesPerProvider: number;
+  };
+  tts: { firstAudioTimeoutMs: number };
+  /** The holding line went out. */
+  onHold?: () => void;
 }
 
 function required<T>(value: T | undefined, variable: string, provider: string): T {
@@ -128,20 +146,72 @@ export function buildProviders(
   prefs: ProviderPreferences,
   vad: VAD,
   local: LocalEngines,
+  resilience?: Resilience,
 ): Providers {
   assertProvidersConfigured(cfg);
 
-  const stts = cfg.stt.map((name) => (name === 'local' ? local.stt() : buildDeepgram(cfg, prefs)));
+  const reconnectable: ReconnectingSTT[] = [];
+  const stts = cfg.stt.map((name) => {
+    if (name === 'local') return local.stt();
+    const dg = buildDeepgram(cfg, prefs);
+    if (!resilience) return dg;
+    const r = new ReconnectingSTT(dg);
+    reconnectable.push(r);
+    return r;
+  });
   const llms = cfg.llm.map((name) => (name === 'local' ? local.llm() : buildOpenAiLlm(cfg)));
   const order = ttsOrder(cfg.tts, prefs.voice?.provider);
   const ttss = order.map((name) => buildTtsFor(name, cfg, prefs, local));
 
   return {
     stt: stts.length > 1 ? new sttNs.FallbackAdapter({ sttInstances: stts, vad }) : stts[0]!,
-    llm: llms.length > 1 ? new llmNs.FallbackAdapter({ llms }) : llms[0]!,
-    tts: ttss.length > 1 ? new ttsNs.FallbackAdapter({ ttsInstances: ttss }) : ttss[0]!,
+    llm: resilience ? resilientLlm(cfg, llms, resilience) : llmChain(llms),
+    tts: resilience ? resilientTts(ttss, resilience) : ttsChain(ttss),
     labels: { stt: [...cfg.stt], llm: [...cfg.llm], tts: order },
+    reconnectStt: () => reconnectable.reduce((n, r) => n + r.reconnect(), 0),
   };
+}
+
+const llmChain = (llms: llmNs.LLM[]): llmNs.LLM =>
+  llms.length > 1 ? new llmNs.FallbackAdapter({ llms }) : llms[0]!;
+const ttsChain = (ttss: ttsNs.TTS[]): ttsNs.TTS =>
+  ttss.length > 1 ? new ttsNs.FallbackAdapter({ ttsInstances: ttss }) : ttss[0]!;
+
+/**
+ * Any chain with a cloud LLM goes through the FallbackAdapter, a single one too: it is what
+ * bounds each attempt (the plugin's own default is 10 s per try and 3 retries, ~45 s of
+ * silence) and retries it. The on-machine dialogue engine alone answers at once and must not be
+ * asked twice (a retry would step the protocol again), so it is left as it is.
+ */
+function resilientLlm(cfg: Config['providers'], llms: llmNs.LLM[], r: Resilience): llmNs.LLM {
+  if (cfg.llm.every((p) => p === 'local')) return llmChain(llms);
+  const chain = new llmNs.FallbackAdapter({
+    llms,
+    attemptTimeout: r.llm.attemptTimeoutMs / 1000,
+    maxRetryPerLLM: r.llm.retriesPerProvider,
+    retryInterval: 0.1,
+  });
+  if (r.llm.holdAfterMs <= 0) return chain;
+  return new HoldingLineLLM(chain, {
+    holdAfterMs: r.llm.holdAfterMs,
+    line: r.llm.holdLine,
+    ...(r.onHold ? { onHold: r.onHold } : {}),
+  });
+}
+
+/**
+ * A chain fails over at once (no retries of the same voice: each costs a second of silence)
+ * and each streaming voice must start within the deadline. A single voice has nothing to fail
+ * over to and is left alone.
+ */
+function resilientTts(ttss: ttsNs.TTS[], r: Resilience): ttsNs.TTS {
+  if (ttss.length < 2) return ttsChain(ttss);
+  return new ttsNs.FallbackAdapter({
+    ttsInstances: ttss.map((t) =>
+      t.capabilities.streaming ? new FirstAudioDeadlineTTS(t, r.tts.firstAudioTimeoutMs) : t,
+    ),
+    maxRetryPerTTS: 0,
+  });
 }
 
 /**

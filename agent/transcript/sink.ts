@@ -3,24 +3,33 @@
  * UtteranceStore.
  *
  * - `append` is synchronous and never touches the database: it numbers the utterance (dense
- *   `seq` from 0, in append order), queues it and returns.
+ *   `seq` from `startSeq`, 0 for a new session, in append order), queues it and returns.
  * - One background writer sends batches: when `maxBatchSize` utterances wait, or when the oldest
  *   has waited `flushIntervalMs`. One batch is in flight at a time, so batches land in order.
  * - A failed write is retried with exponential backoff, bounded by attempts and by time. What is
  *   retryable is the error's `retryable` flag (the Mongo store maps network and server-selection
  *   errors to TransientError). Stores are idempotent on (sessionId, seq), so a retried batch whose
  *   first write did land changes nothing.
+ * - A store call that has not settled after `writeTimeoutMs` counts as a failed attempt: a
+ *   paused MongoDB holds a call on an open socket indefinitely (the driver has no socket
+ *   timeout), which would otherwise stall the writer for the whole outage.
  * - Nothing is dropped while the process lives. A batch whose retries run out is parked in
  *   memory; parked utterances go back to the front of the queue once a later write succeeds
  *   (the store is back) and again at `close`. Past `highWaterMark` pending utterances the sink
- *   logs a warning (again at every doubling) instead of dropping anything.
- * - `close({ deadlineMs })` writes what it can before the deadline and reports the rest.
+ *   logs a warning (again at every doubling).
+ * - Memory is bounded: at `maxPending` utterances held, the sink hands everything not in
+ *   flight to `spill` (a durable local spool, `sessions/utterance-spool.ts`), counts it in
+ *   `stats().boundReached` and warns. Without a `spill`, or when it fails, the utterances stay
+ *   in memory: reaching the bound never drops or throws.
+ * - `close({ deadlineMs })` writes what it can before the deadline, spills the rest (in doubt
+ *   included: replays are idempotent) and reports what is neither written nor spilled.
  *
  * Logs carry counts, seq numbers and the sessionId, never utterance text.
  */
 import {
   isRetryable as hasRetryableFlag,
   PermanentError,
+  TransientError,
   ValidationError,
 } from '../../infra/errors.ts';
 import type { Logger } from '../../infra/logger.ts';
@@ -43,6 +52,23 @@ export interface TranscriptSinkOptions {
   clock?: SinkClock;
   /** Aborting stops the background writer at once (no flush); `close` then only reports. */
   signal?: AbortSignal;
+  /**
+   * The first seq this sink hands out: one past the last stored (or spooled) for a session a
+   * resumed job continues. @defaultValue 0
+   */
+  startSeq?: number;
+  /**
+   * Durable somewhere other than the store (a local spool). Called at the bound and at close
+   * with utterances not yet acknowledged; resolving means they are durable.
+   * @defaultValue none: they stay in memory, and close reports them
+   */
+  spill?: (utterances: readonly Utterance[]) => Promise<void>;
+  /** Utterances held in memory at which the sink spills. @defaultValue 500 */
+  maxPending?: number;
+  /** A store call unsettled after this long is a failed (retryable) attempt. @defaultValue 5000 */
+  writeTimeoutMs?: number;
+  /** Longest `close` waits for `spill` after its deadline. @defaultValue 1000 */
+  spillTimeoutMs?: number;
   /** Most utterances per store call. @defaultValue 50 */
   maxBatchSize?: number;
   /** How long the oldest queued utterance may wait for others to share its write. @defaultValue 20 */
@@ -75,6 +101,10 @@ export const defaults = {
   highWaterMark: 1000,
   closeDeadlineMs: 5000,
   latencySampleSize: 4096,
+  startSeq: 0,
+  maxPending: 500,
+  writeTimeoutMs: 5000,
+  spillTimeoutMs: 1000,
 } as const;
 
 export interface DurationSummary extends LatencySummary {
@@ -96,6 +126,12 @@ export interface TranscriptSinkStats {
   /** Batches that ran out of retries (or failed with a non-retryable error) and were parked. */
   parkedBatches: number;
   aboveHighWaterMark: boolean;
+  /** Utterances handed to `spill` and made durable there (not written by this sink). */
+  spilled: number;
+  /** Times the in-memory bound (`maxPending`) was reached. */
+  boundReached: number;
+  /** Store calls given up on after `writeTimeoutMs` (each also counts in failedAttempts). */
+  timedOutAttempts: number;
   /** From `append` to the store acknowledging the write: the "durability" latency. */
   durabilityMs: DurationSummary;
   /** Duration of each successful store call. */
@@ -112,9 +148,15 @@ export interface ErrorSummary {
 export interface TranscriptSinkReport {
   /** Utterances the store acknowledged over the sink's life. */
   written: number;
-  /** Utterances not acknowledged when close returned; 0 when everything was written. */
+  /**
+   * Utterances neither acknowledged by the store nor spilled when close returned: 0 when
+   * everything is durable somewhere.
+   */
   unwritten: number;
   unwrittenSeqs: number[];
+  /** Utterances in the spool rather than the store (over the sink's life, close included). */
+  spilled: number;
+  spilledSeqs: number[];
   /** Those utterances, for a last-resort fallback. Their text must never be logged. */
   unwrittenUtterances: Utterance[];
   /** Of the unwritten, those whose write was still in flight at the deadline: they may land. */
@@ -143,7 +185,8 @@ type BatchOutcome =
   | { kind: 'gave-up'; retryable: boolean; attempts: number }
   | { kind: 'aborted' };
 
-type Settings = Required<Omit<TranscriptSinkOptions, 'signal'>>;
+type Settings = Required<Omit<TranscriptSinkOptions, 'signal' | 'spill'>> &
+  Pick<TranscriptSinkOptions, 'spill'>;
 
 export class TranscriptSink {
   readonly sessionId: string;
@@ -152,10 +195,16 @@ export class TranscriptSink {
   readonly #abort = new AbortController();
   readonly #loop: Promise<void>;
 
-  #nextSeq = 0;
+  #nextSeq: number;
   #queue: Entry[] = [];
   #inFlight: Entry[] = [];
   #parked: Parked[] = [];
+  /** Handed to `spill`, not yet confirmed durable: still counted as pending. */
+  #spilling: Entry[] = [];
+  #spilledSeqs: number[] = [];
+  #boundReached = 0;
+  #timedOutAttempts = 0;
+  #spillTask: Promise<void> | undefined;
   #inDoubtSeqs = new Set<number>();
 
   #wake: (() => void) | undefined;
@@ -176,6 +225,7 @@ export class TranscriptSink {
   constructor(opts: TranscriptSinkOptions) {
     this.#settings = resolveOptions(opts);
     this.sessionId = opts.sessionId;
+    this.#nextSeq = this.#settings.startSeq;
     this.#log = opts.logger.child({ component: 'transcript-sink', sessionId: opts.sessionId });
     this.#nextWarnAt = this.#settings.highWaterMark;
     this.#durability = new DurationSamples(this.#settings.latencySampleSize);
@@ -216,6 +266,12 @@ export class TranscriptSink {
     const utterance: Utterance = { ...structuredClone(input), sessionId: this.sessionId, seq };
     this.#queue.push({ utterance, appendedAt: this.#settings.clock.monotonicMs() });
     this.#watchBacklog();
+    // With a spool: once per spill. Without: once per crossing (it stays above, memory grows).
+    const pending = this.#pending();
+    const { maxPending, spill } = this.#settings;
+    if (pending >= maxPending && (spill ? !this.#spillTask : pending === maxPending)) {
+      this.#atBound();
+    }
     this.#wake?.();
     return seq;
   }
@@ -231,6 +287,9 @@ export class TranscriptSink {
       batches: this.#batches,
       parkedBatches: this.#parkedBatches,
       aboveHighWaterMark: this.#nextWarnAt > this.#settings.highWaterMark,
+      spilled: this.#spilledSeqs.length,
+      boundReached: this.#boundReached,
+      timedOutAttempts: this.#timedOutAttempts,
       durabilityMs: this.#durability.summary(),
       writeMs: this.#writeMs.summary(),
     };
@@ -266,16 +325,100 @@ export class TranscriptSink {
     } finally {
       clearTimeout(timer);
     }
+    await this.#spillTask;
+    await this.#spillLeft();
     const report = this.#report();
     const fields = {
       written: report.written,
+      spilled: report.spilled,
       unwritten: report.unwritten,
       inDoubt: report.inDoubt,
     };
     if (report.unwritten > 0)
       this.#log.error(fields, 'transcript sink closed with utterances unwritten');
+    else if (report.spilled > 0)
+      this.#log.warn(fields, 'transcript sink closed; some utterances wait in the local spool');
     else this.#log.debug(fields, 'transcript sink closed');
     return report;
+  }
+
+  /** At close: what the store did not take goes to the spool, in-flight (in doubt) included. */
+  async #spillLeft(): Promise<void> {
+    const { spill, spillTimeoutMs } = this.#settings;
+    if (!spill) return;
+    const left = this.#takeUnacknowledged(true);
+    if (left.length === 0) return;
+    this.#spilling = left;
+    const ok = await this.#spillNow(left, spillTimeoutMs);
+    this.#spilling = [];
+    if (!ok) this.#queue.unshift(...left);
+  }
+
+  /** The bound was reached: everything not in flight goes to the spool, in the background. */
+  #atBound(): void {
+    this.#boundReached += 1;
+    const { spill, maxPending } = this.#settings;
+    this.#log.warn(
+      { pending: this.#pending(), maxPending, written: this.#written, spill: spill !== undefined },
+      spill
+        ? 'transcript buffer at its bound; spilling to the local spool'
+        : 'transcript buffer at its bound and no spool; kept in memory',
+    );
+    if (!spill || this.#spillTask) return;
+    const batch = this.#takeUnacknowledged(false);
+    if (batch.length === 0) return;
+    this.#spilling = batch;
+    this.#spillTask = this.#spillNow(batch, this.#settings.spillTimeoutMs).then((ok) => {
+      this.#spilling = [];
+      this.#spillTask = undefined;
+      if (ok) {
+        // More arrived while the spool was written.
+        if (this.#pending() >= this.#settings.maxPending && !this.#stopped) this.#atBound();
+        return;
+      }
+      // Back in memory, in seq order, ahead of what arrived meanwhile.
+      this.#queue.unshift(...batch);
+      this.#queue.sort((a, b) => a.utterance.seq - b.utterance.seq);
+      this.#wake?.();
+    });
+  }
+
+  /** Removes queued and parked entries (and in-flight ones, if asked) from memory, by seq. */
+  #takeUnacknowledged(withInFlight: boolean): Entry[] {
+    const taken = [
+      ...this.#parked.map((p) => p.entry),
+      ...this.#queue,
+      ...(withInFlight ? this.#inFlight : []),
+    ].sort((a, b) => a.utterance.seq - b.utterance.seq);
+    this.#parked = [];
+    this.#queue = [];
+    if (withInFlight) this.#inFlight = [];
+    return taken;
+  }
+
+  async #spillNow(batch: readonly Entry[], timeoutMs: number): Promise<boolean> {
+    const spill = this.#settings.spill!;
+    const utterances = batch.map((e) => e.utterance);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        spill(utterances),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('spill timed out')), timeoutMs);
+        }),
+      ]);
+      for (const e of batch) this.#spilledSeqs.push(e.utterance.seq);
+      this.#log.warn({ ...batchFields(batch) }, 'transcript utterances spilled to the local spool');
+      return true;
+    } catch (err) {
+      this.#log.error(
+        { ...batchFields(batch), ...summarise(err, true) },
+        'transcript spill failed; utterances kept in memory',
+      );
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async #run(): Promise<void> {
@@ -356,8 +499,20 @@ export class TranscriptSink {
       return Promise.resolve({ kind: 'error', error });
     }
     return new Promise<CallOutcome>((resolve) => {
-      const onAbort = (): void => {
-        resolve({ kind: 'aborted' });
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        this.#timedOutAttempts += 1;
+        for (const u of utterances) this.#inDoubtSeqs.add(u.seq);
+        resolve({
+          kind: 'error',
+          error: new TransientError(
+            'transcript_write_timeout',
+            `utterance write unsettled after ${this.#settings.writeTimeoutMs} ms`,
+          ),
+        });
+        noteLate();
+      }, this.#settings.writeTimeoutMs);
+      const noteLate = (): void => {
         // The call itself cannot be cancelled; note how it ends so its outcome is not lost.
         void settled.then((late) => {
           this.#log.info(
@@ -366,12 +521,18 @@ export class TranscriptSink {
           );
         });
       };
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        resolve({ kind: 'aborted' });
+        noteLate();
+      };
       if (signal.aborted) {
         onAbort();
         return;
       }
       signal.addEventListener('abort', onAbort, { once: true });
       void settled.then((outcome) => {
+        clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         resolve(outcome);
       });
@@ -413,7 +574,7 @@ export class TranscriptSink {
   }
 
   #pending(): number {
-    return this.#queue.length + this.#inFlight.length + this.#parked.length;
+    return this.#queue.length + this.#inFlight.length + this.#parked.length + this.#spilling.length;
   }
 
   #watchBacklog(): void {
@@ -463,14 +624,19 @@ export class TranscriptSink {
   }
 
   #report(): TranscriptSinkReport {
-    const left = [...this.#parked.map((p) => p.entry), ...this.#queue, ...this.#inFlight].sort(
-      (a, b) => a.utterance.seq - b.utterance.seq,
-    );
+    const left = [
+      ...this.#parked.map((p) => p.entry),
+      ...this.#queue,
+      ...this.#inFlight,
+      ...this.#spilling,
+    ].sort((a, b) => a.utterance.seq - b.utterance.seq);
     const seqs = left.map((e) => e.utterance.seq);
     return {
       written: this.#written,
       unwritten: left.length,
       unwrittenSeqs: seqs,
+      spilled: this.#spilledSeqs.length,
+      spilledSeqs: [...this.#spilledSeqs].sort((a, b) => a - b),
       unwrittenUtterances: left.map((e) => structuredClone(e.utterance)),
       inDoubt: seqs.filter((s) => this.#inDoubtSeqs.has(s)).length,
       timedOut: left.length > 0 && (this.#deadlineHit || this.#abort.signal.aborted),
@@ -496,6 +662,11 @@ function resolveOptions(opts: TranscriptSinkOptions): Settings {
     closeDeadlineMs: opts.closeDeadlineMs ?? defaults.closeDeadlineMs,
     latencySampleSize: opts.latencySampleSize ?? defaults.latencySampleSize,
     isRetryable: opts.isRetryable ?? hasRetryableFlag,
+    startSeq: opts.startSeq ?? defaults.startSeq,
+    maxPending: opts.maxPending ?? defaults.maxPending,
+    writeTimeoutMs: opts.writeTimeoutMs ?? defaults.writeTimeoutMs,
+    spillTimeoutMs: opts.spillTimeoutMs ?? defaults.spillTimeoutMs,
+    ...(opts.spill ? { spill: opts.spill } : {}),
   };
   const problems: string[] = [];
   if (typeof s.sessionId !== 'string' || s.sessionId === '') problems.push('sessionId is required');
@@ -504,6 +675,7 @@ function resolveOptions(opts: TranscriptSinkOptions): Settings {
     'maxAttempts',
     'highWaterMark',
     'latencySampleSize',
+    'maxPending',
   ] as const;
   for (const k of positiveInts) {
     if (!Number.isInteger(s[k]) || s[k] < 1) problems.push(`${k} must be a positive integer`);
@@ -514,9 +686,14 @@ function resolveOptions(opts: TranscriptSinkOptions): Settings {
     'retryMaxDelayMs',
     'retryBudgetMs',
     'closeDeadlineMs',
+    'writeTimeoutMs',
+    'spillTimeoutMs',
   ] as const;
   for (const k of durations) {
     if (!Number.isFinite(s[k]) || s[k] < 0) problems.push(`${k} must be a non-negative number`);
+  }
+  if (!Number.isSafeInteger(s.startSeq) || s.startSeq < 0) {
+    problems.push('startSeq must be a non-negative integer');
   }
   if (s.retryMaxDelayMs < s.retryBaseDelayMs) {
     problems.push('retryMaxDelayMs must not be below retryBaseDelayMs');

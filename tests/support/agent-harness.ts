@@ -74,6 +74,11 @@ export class AgentHarness {
       // CPU-based load would mark the worker full on a busy 2-core test machine.
       AGENT_CPU_LOAD: 'false',
       AGENT_MAX_JOBS: '4',
+      // Tests assert exact replies and which voice spoke: on a loaded 2-core box a 250 ms
+      // stand-in can miss the production bounds (1.5 s to a holding line, 1 s to a voice's
+      // first audio). The fault tests set those bounds themselves.
+      AGENT_LLM_HOLD_AFTER_MS: '6000',
+      AGENT_TTS_FIRST_AUDIO_TIMEOUT_MS: '6000',
       ...opts.workerEnv,
     };
     const cfg = testConfig(env);

@@ -77,7 +77,9 @@ export type ElevenLabsFault =
   /** Close the socket (with `code`, default 1011) during the next generation, after `afterAudioChunks` audio messages (default 1). */
   | { kind: 'close'; code?: number; afterAudioChunks?: number; count?: number }
   /** Answer the next generation with an error message for its context instead of audio. */
-  | { kind: 'error'; message?: string; count?: number };
+  | { kind: 'error'; message?: string; count?: number }
+  /** Accept the next generation and never send anything for it: a socket open and silent. */
+  | { kind: 'silent'; count?: number };
 
 export interface ElevenLabsTextChunk {
   readonly text: string;
@@ -244,7 +246,7 @@ export class ElevenLabsStandin {
     return {
       options: () => this.#opts,
       voice: () => this.#voice,
-      takeFault: () => this.#faults.take((f) => f.kind === 'close' || f.kind === 'error'),
+      takeFault: () => this.#faults.take((f) => f.kind !== 'status'),
     };
   }
 
@@ -417,12 +419,14 @@ interface ContextState {
   working: boolean;
   closeRequested: boolean;
   done: boolean;
+  /** An injected `silent` fault: text is still taken (and recorded), nothing is ever sent. */
+  silenced?: boolean;
 }
 
 interface SocketHost {
   options(): ElevenLabsStandinOptions;
   voice(): SyntheticVoiceOptions;
-  /** The pending `close` or `error` fault for the next generation, if any. */
+  /** The pending `close`, `error` or `silent` fault for the next generation, if any. */
   takeFault(): ElevenLabsFault | undefined;
 }
 
@@ -595,7 +599,7 @@ class MultiContextSocket {
   }
 
   async #work(ctx: ContextState): Promise<void> {
-    if (ctx.working || ctx.done) return;
+    if (ctx.working || ctx.done || ctx.silenced) return;
     ctx.working = true;
     const signal = this.#abort.signal;
     try {
@@ -603,6 +607,13 @@ class MultiContextSocket {
         const generation = ctx.pending.shift();
         if (!generation) break;
         const fault = this.#host.takeFault();
+        if (fault?.kind === 'silent') {
+          // Nothing for this context, ever (not even its isFinal when the client closes it):
+          // it stays open until the client gives up on it.
+          ctx.pending = [];
+          ctx.silenced = true;
+          return;
+        }
         if (!(await wait(this.#host.options().ttfbMs, signal))) return;
         if (fault?.kind === 'error') {
           const message = fault.message ?? 'injected fault';
