@@ -48,7 +48,8 @@ export function suppressedBy(tokens: Tokens, span: Span): Suppression | null {
   if (hypothetical(tokens, span, seg)) return 'hypothetical';
   if (feared(tokens, span, seg)) return 'feared';
   if (figureOfSpeech(tokens, span)) return 'figure-of-speech';
-  if (goneNow(tokens, span, seg)) return 'resolved';
+  if (goneNow(tokens, span, seg) || recovered(tokens, span)) return 'resolved';
+  if (genericPeople(tokens, span)) return 'someone-else';
   if (indication(tokens, span, seg)) return 'indication';
   if (usualForThem(tokens, span)) return 'usual-for-them';
   if (afterExertion(tokens, span)) return 'after-exertion';
@@ -71,6 +72,7 @@ const split = (list: readonly string[]) => list.map((p) => p.split(' '));
 /** How many words after the cue it can reach. */
 const NEGATION_SCOPE: Readonly<Record<string, number>> = {
   no: 3,
+  zero: 2,
   not: 4,
   never: 4,
   without: 3,
@@ -181,12 +183,25 @@ function cueReaches(t: Tokens, from: number, target: number, span: Span): boolea
       continue;
     }
     if (PSEUDO_NEGATION.has(word(t, c + 1))) continue;
+    // "can't walk to the toilet without stopping to gasp": two negations make a report.
+    if (w === 'without' && negatedBefore(t, c)) return false;
     // "free of chest pain", "free from swelling"; not "feel free to call".
     if (w === 'free' && word(t, c + 1) !== 'of' && word(t, c + 1) !== 'from') continue;
     let distance = 0;
     for (let k = c + 1; k <= target; k++)
       if (!SCOPE_FREE.has(word(t, k)) || k === target) distance++;
     return distance <= scope;
+  }
+  return false;
+}
+
+const DOUBLE_NEGATIONS = new Set(['cannot', 'not', 'never', 'unable', 'no']);
+
+/** A negation in the same clause, up to eight words before `c` ("can't walk … without"). */
+function negatedBefore(t: Tokens, c: number): boolean {
+  for (let k = c - 1; k >= Math.max(0, c - 8); k--) {
+    if (brk(t, k + 1) >= PAUSE) return false;
+    if (DOUBLE_NEGATIONS.has(word(t, k))) return true;
   }
   return false;
 }
@@ -604,7 +619,7 @@ const PRESENT = split([
   'recently',
   'just',
   'keeps',
-  'keep',
+  'keep on',
   'started',
   'starting',
   'right',
@@ -627,7 +642,7 @@ const RECURRENCE = split([
   'still',
   'returned',
   'keeps',
-  'keep',
+  'keep on',
   'started',
   'starting',
   'is having',
@@ -645,7 +660,22 @@ function clauseOf(t: Tokens, span: Span): Segment {
 }
 
 function presentMarked(t: Tokens, span: Span, seg: Segment): boolean {
-  return anyOf(t, seg, span, RECURRENCE) || anyOf(t, clauseOf(t, span), span, PRESENT);
+  return (
+    anyOf(t, seg, span, RECURRENCE) ||
+    anyOf(t, clauseOf(t, span), span, PRESENT) ||
+    keepDoing(t, seg, span)
+  );
+}
+
+// "keep" says now only with a verb after it ("his gums keep bleeding", "I keep fainting"), not
+// in "I like to keep an eye on things".
+function keepDoing(t: Tokens, seg: Segment, span: Span): boolean {
+  for (let i = seg.start; i < seg.end; i++) {
+    if (word(t, i) !== 'keep' || (span.own.has(i) && i !== span.start)) continue;
+    const next = word(t, i + 1);
+    if (next.endsWith('ing') || span.own.has(i + 1)) return true;
+  }
+  return false;
 }
 
 const UNITS_AGO = new Set(['year', 'years', 'month', 'months', 'decade', 'decades']);
@@ -904,6 +934,8 @@ const THINGS = new Set(
     'mark marks colour color smell sound noise signal light picture image scar bruise stain ' +
     'screen display number numbers strip result bottle packet sign stripe pattern outline ' +
     // Animals: a pet's emergency is not the patient's.
+    'telly tv television power lights electricity phone computer laptop wifi internet radio ' +
+    'engine battery car van boiler fridge freezer kettle clock ' +
     'dog dogs cat cats puppy kitten horse pony budgie parrot rabbit hamster pet goldfish bird'
   ).split(' '),
 );
@@ -1089,10 +1121,24 @@ const GENERIC_WHEN = split([
   'like he did',
   'like she did',
 ]);
+const FEAR_NOUNS = new Set(['fear', 'worry', 'dread', 'nightmare', 'concern', 'fears', 'worries']);
 const FEAR_STEP = new Set(['so', 'really', 'very', 'always', 'been', 'bit', 'a', 'little', 'that']);
 
 function feared(t: Tokens, span: Span, seg: Segment): boolean {
   if (presentMarked(t, span, seg) || has(t, seg, span, ['like', 'this']) >= 0) return false;
+  // "my biggest fear is having a stroke", "my worry is fainting in the shower".
+  {
+    let c = span.start - 1;
+    while (c >= seg.start && GENERIC_LEAD.has(word(t, c)) && brk(t, c + 1) < PAUSE) c--;
+    const gerund = word(t, span.start).endsWith('ing');
+    if (
+      (c < span.start - 1 || gerund) &&
+      (word(t, c) === 'is' || word(t, c) === 'was') &&
+      FEAR_NOUNS.has(word(t, c - 1))
+    ) {
+      return true;
+    }
+  }
   // "scared of having a stroke", "worry about fainting on these pills"
   let c = span.start - 1;
   let lead = 0;
@@ -1122,6 +1168,11 @@ function feared(t: Tokens, span: Span, seg: Segment): boolean {
       const w = word(t, f);
       if (!FEAR.has(w)) continue;
       if (HABITUAL_FEAR.has(w)) return true;
+      // Someone else's worry about what might happen: "my daughter's worried I might pass out".
+      if (word(t, m) !== 'will') {
+        for (let o = f - 1; o >= Math.max(seg.start, f - 4); o--)
+          if (OTHERS.has(word(t, o))) return true;
+      }
       for (const p of GENERIC_WHEN) {
         const at = has(t, seg, span, p);
         if (at >= span.end) return true;
@@ -1152,7 +1203,49 @@ const GIVE_CUES: Readonly<Record<string, ReadonlySet<string>>> = {
 // "I laughed so hard I couldn't breathe": laughter, not a breathing emergency.
 const LAUGH = new Set(['laughed', 'laughing', 'laugh', 'giggling', 'giggled']);
 
+// "the gas bill nearly made me faint", "I almost passed out when I saw the bill": a reaction to
+// news or a price, said for effect.
+const NEAR_MISS = new Set(['nearly', 'almost', 'practically', 'near']);
+const CAUSATIVE = new Set(['made', 'makes', 'make', 'making']);
+const REACTION_AFTER = split([
+  'when i saw',
+  'when i heard',
+  'when i got',
+  'when i read',
+  'when i looked',
+  'when i opened',
+  'when they told',
+  'when she told',
+  'when he told',
+  'when they said',
+  'when i found out',
+  'at the price',
+  'at the cost',
+  'at the bill',
+  'at the size',
+  'at the sight',
+  'at the news',
+  'at the thought',
+]);
+
+function exaggeration(t: Tokens, span: Span): boolean {
+  let k = span.start - 1;
+  // "makes me want to faint"
+  if (word(t, k) === 'to' && word(t, k - 1) === 'want') k -= 2;
+  if (word(t, k) === 'me' && CAUSATIVE.has(word(t, k - 1))) return true;
+  let near = false;
+  for (let c = span.start - 1; c >= Math.max(0, span.start - 4); c--) {
+    if (brk(t, c + 1) >= PAUSE) break;
+    if (NEAR_MISS.has(word(t, c))) near = true;
+  }
+  if (!near) return false;
+  const after = { start: span.end, end: Math.min(t.words.length, span.end + 6) };
+  const none = { start: span.end, end: span.end, own: new Set<number>() };
+  return REACTION_AFTER.some((p) => has(t, after, none, p) >= 0);
+}
+
 function figureOfSpeech(t: Tokens, span: Span): boolean {
+  if (exaggeration(t, span)) return true;
   for (let k = span.start - 1; k >= Math.max(0, span.start - 6); k--) {
     if (brk(t, k + 1) >= PAUSE) break;
     const degree = word(t, k + 1);
@@ -1287,6 +1380,133 @@ function goneNow(t: Tokens, span: Span, seg: Segment): boolean {
       const ends = after >= seg.end || brk(t, after) >= PAUSE || GONE_THEN.has(word(t, after));
       return ends && !anyOf(t, whole, span, NOT_GONE);
     }
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Over, and said to be over: "I had a hypo once years ago but none since", "my son had a fever
+// with the flu last month, he's fine now", "the bruise is turning yellow like they said it would".
+
+const RECOVERED = split([
+  'fine now',
+  'grand now',
+  'okay now',
+  'ok now',
+  'alright now',
+  'all right now',
+  'better now',
+  'all better',
+  'fine after',
+  'grand after',
+  'fine afterwards',
+  'grand afterwards',
+  'right as rain',
+  'back to normal',
+  'been normal',
+  'none since',
+  'nothing since',
+  'not since',
+  'never since',
+  'not had one since',
+  'not had any since',
+  'never had it since',
+  'no problems since',
+  'no trouble since',
+  'cleared right up',
+  'cleared up',
+  'sorted her',
+  'sorted him',
+  'sorted it',
+  'sorted me',
+  'totally fine',
+  'perfectly fine',
+  'been fine since',
+  'fine ever since',
+  'i was fine',
+  'i was alright',
+  'i was all right',
+  'i was ok',
+  'i was okay',
+  'it came back fine',
+]);
+// Reassurance already given by the care team: recovery going as they said.
+const REASSURED = split([
+  'said that is normal',
+  'said it is normal',
+  'said that was normal',
+  'said it was normal',
+  'said that is to be expected',
+  'said it is to be expected',
+  'like they said it would',
+  'as they said it would',
+  'like the nurse said it would',
+  'like the doctor said it would',
+  'they said to expect',
+  'which is normal',
+  'is normal they said',
+]);
+// Any of these anywhere keeps the match: it is recent, back or getting worse.
+const STILL_NOW = split([
+  'today',
+  'tonight',
+  'this morning',
+  'this afternoon',
+  'this evening',
+  'last night',
+  'right now',
+  'just now',
+  'again',
+  'still',
+  'worse',
+  'spreading',
+  'is back',
+  'came back',
+  'come back',
+  'more and more',
+  'keeps',
+]);
+
+function recovered(t: Tokens, span: Span): boolean {
+  const rest = { start: span.end, end: t.words.length };
+  const whole = { start: 0, end: t.words.length };
+  const none = { start: 0, end: 0, own: new Set<number>() };
+  const at = (list: readonly (readonly string[])[]) => {
+    for (const p of list) {
+      const i = has(t, rest, span, p);
+      if (i >= 0) return { i, n: p.length };
+    }
+    return null;
+  };
+  const found = at(REASSURED) ?? at(RECOVERED);
+  if (!found) return false;
+  // A sign of now outside the recovery words themselves ("fine now" has its own "now").
+  for (const p of STILL_NOW) {
+    const i = has(t, whole, none, p);
+    if (i >= 0 && (i < found.i || i >= found.i + found.n)) return false;
+  }
+  return true;
+}
+
+// "some folks faint at the blood draw", "people pass out in this heat": people in general.
+const GENERIC_PEOPLE = split([
+  'some people',
+  'some folks',
+  'lots of people',
+  'a lot of people',
+  'many people',
+  'most people',
+  'loads of people',
+  'plenty of people',
+]);
+const GENERIC_STEP = new Set(['can', 'do', 'often', 'sometimes', 'will', 'just', 'get', 'might']);
+
+function genericPeople(t: Tokens, span: Span): boolean {
+  let k = span.start - 1;
+  while (k >= 0 && GENERIC_STEP.has(word(t, k)) && brk(t, k + 1) < PAUSE) k--;
+  for (const p of GENERIC_PEOPLE) {
+    const from = k - p.length + 1;
+    if (from >= 0 && p.every((w, j) => word(t, from + j) === w)) return true;
   }
   return false;
 }

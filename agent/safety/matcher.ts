@@ -174,20 +174,31 @@ function buildIndex(
   for (const label of labels) {
     const stems = stemsOf(label);
     if (!stems.length) continue;
-    add({ stems, label });
+    // Variants chain ("cannot get my words out" → "could not get his words out"), each
+    // correction once per term, and a term never grows past MAX_VARIANTS forms.
+    let forms: { stems: string[]; notes: string[] }[] = [{ stems, notes: [] }];
     for (const [heard, meant, note] of heardAs) {
-      const at = indexOfSeq(stems, meant);
-      if (at < 0) continue;
-      add({
-        stems: [...stems.slice(0, at), ...heard, ...stems.slice(at + meant.length)],
-        label,
-        heard: note,
-      });
+      const more: typeof forms = [];
+      for (const f of forms) {
+        const at = indexOfSeq(f.stems, meant);
+        if (at < 0) continue;
+        more.push({
+          stems: [...f.stems.slice(0, at), ...heard, ...f.stems.slice(at + meant.length)],
+          notes: [...f.notes, note],
+        });
+      }
+      forms = [...forms, ...more].slice(0, MAX_VARIANTS);
+    }
+    for (const f of forms) {
+      add(f.notes.length ? { stems: f.stems, label, heard: f.notes.join(', ') } : { stems, label });
     }
   }
   for (const [k, v] of byFirst) byFirst.set(k, Object.freeze(v) as Term[]);
   return Object.freeze({ byFirst });
 }
+
+// Enough for a term's person, dialect and recogniser forms together; bounds the index size.
+const MAX_VARIANTS = 48;
 
 function indexOfSeq(hay: readonly string[], needle: readonly string[]): number {
   outer: for (let i = 0; i + needle.length <= hay.length; i++) {
@@ -209,7 +220,7 @@ function compileConcept(c: SafetyConceptSpec): CompiledConcept {
     classes: Object.freeze(classes),
     window: c.window ?? DEFAULT_WINDOW,
     phrases: buildIndex(c.phrases ?? [], heardAs),
-    except: buildIndex(c.except ?? [], []),
+    except: buildIndex(c.except ?? [], heardAs),
     exceptWith: buildIndex(c.exceptWith ?? [], []),
     readings: Object.freeze(
       (c.readings ?? []).map((r) =>
@@ -444,6 +455,10 @@ const rangeLabel = (r: SafetyReadingRange): string =>
     .join(' ');
 
 const READING_UNITS = new Set(['degrees', 'degree', 'mmol', 'mg']);
+// A term that says where the number was read, not what it counts: "sixty eight it says", "two
+// point eight on the machine".
+const readOut = (label: string): boolean =>
+  /^(?:it |on |says|said|reads|read |showing|shows)/.test(label);
 // Another measurement between the term and the number owns the number: "blood pressure reading
 // sixty", "my sugar is fine but my pulse is fifty".
 const OTHER_MEASURE = new Set(
@@ -527,7 +542,8 @@ function matchReadings(
       for (const hit of near) {
         // A number right before the term counts it ("two sugars in my tea"), unless the term
         // is the reading's unit ("thirty nine degrees").
-        if (hit.start === n.end && !READING_UNITS.has(hit.term.label)) continue;
+        if (hit.start === n.end && !READING_UNITS.has(hit.term.label) && !readOut(hit.term.label))
+          continue;
         const start = Math.min(hit.start, n.start);
         const end = Math.max(hit.end, n.end);
         const gap = hit.end <= n.start ? n.start - hit.end : hit.start - n.end;

@@ -61,9 +61,69 @@ export function repairNumberWords(words: readonly string[]): string[] {
   return out;
 }
 
-/** Every number said in the words, as a value and a span. Ordinals ("3rd") are not readings. */
+// "in the eighties", "in the low fifties", "in the threes": a range said as a plural.
+const DECADES: Readonly<Record<string, number>> = {
+  twenties: 20,
+  thirties: 30,
+  forties: 40,
+  fifties: 50,
+  sixties: 60,
+  seventies: 70,
+  eighties: 80,
+  nineties: 90,
+  twos: 2,
+  threes: 3,
+  fours: 4,
+  fives: 5,
+  sixes: 6,
+  sevens: 7,
+  eights: 8,
+  nines: 9,
+};
+const DECADE_LEAD = new Set(['the', 'low', 'high', 'mid', 'upper', 'lower', 'early', 'late']);
+const LOW_END = new Set(['low', 'lower', 'early']);
+const HIGH_END = new Set(['high', 'upper', 'late']);
+
+/**
+ * Every number said in the words, as a value and a span. Ordinals ("3rd") are not readings.
+ * Two more ways of saying a reading are read here: American three-digit readings said in two
+ * parts ("one twenty" is 120, "one thirty two" is 132) and a range said as a plural after "the",
+ * "low", "mid" or "high" ("in the low eighties" is 82, "in the threes" is 3.5).
+ */
 export function readReadings(words: readonly string[]): Reading[] {
-  return readNumbers(repairNumberWords(words))
+  const numbers = readNumbers(repairNumberWords(words))
     .filter((m) => !m.ordinal && !m.standalone)
     .map((m) => ({ value: m.value, start: m.start, end: m.end }));
+  const out: Reading[] = [];
+  for (let i = 0; i < numbers.length; i++) {
+    const a = numbers[i];
+    const b = numbers[i + 1];
+    if (!a) continue;
+    if (
+      b &&
+      a.end === b.start &&
+      a.end - a.start === 1 &&
+      Number.isInteger(a.value) &&
+      a.value >= 1 &&
+      a.value <= 2 &&
+      Number.isInteger(b.value) &&
+      b.value >= 10 &&
+      b.value <= 99 &&
+      words[a.start] !== 'a'
+    ) {
+      out.push({ value: a.value * 100 + b.value, start: a.start, end: b.end });
+      i++;
+      continue;
+    }
+    out.push(a);
+  }
+  for (let i = 1; i < words.length; i++) {
+    const base = DECADES[words[i] ?? ''];
+    const lead = words[i - 1] ?? '';
+    if (base === undefined || !DECADE_LEAD.has(lead)) continue;
+    const step = base >= 10 ? 10 : 1;
+    const part = LOW_END.has(lead) ? 0.2 : HIGH_END.has(lead) ? 0.8 : 0.5;
+    out.push({ value: base + step * part, start: i, end: i + 1 });
+  }
+  return out.sort((x, y) => x.start - y.start);
 }
