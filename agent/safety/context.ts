@@ -448,6 +448,15 @@ const UNCERTAIN_BEFORE_IF = new Set([
 const CONDITIONAL_SUBJECTS = new Set(['i', 'he', 'she', 'we', 'they', 'you', 'it', 'my', 'there']);
 
 const INFO_BEFORE = split([
+  'warned me about',
+  'warned me of',
+  'warned us about',
+  'told me to watch for',
+  'told me to watch out for',
+  'told me to look out for',
+  'to look out for',
+  'to watch out for',
+  'keep an eye out for',
   'signs of',
   'sign of',
   'symptoms of',
@@ -659,8 +668,26 @@ function clauseOf(t: Tokens, span: Span): Segment {
   return { start, end };
 }
 
+// Said anywhere, these put the report in the present: "it used to come on the stairs, but now
+// it's happening sitting here".
+const NOW_CONTRAST = split([
+  'but now',
+  'and now',
+  'now it is',
+  'now i am',
+  'now i have',
+  'now he is',
+  'now she is',
+  'now they are',
+  'but today',
+  'but this time',
+  'all night',
+  'all day',
+]);
+
 function presentMarked(t: Tokens, span: Span, seg: Segment): boolean {
   return (
+    anyOf(t, { start: 0, end: t.words.length }, span, NOW_CONTRAST) ||
     anyOf(t, seg, span, RECURRENCE) ||
     anyOf(t, clauseOf(t, span), span, PRESENT) ||
     keepDoing(t, seg, span)
@@ -715,6 +742,16 @@ const REMOTE = split([
   'over the years',
 ]);
 
+const NUMBER_WORD =
+  /^(?:\d+|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|ten|nine|eight|seven|six|five)$/;
+// "lows in the fifties", "sats in the eighties": a reading, not a decade.
+const READING_CONTEXT = new Set(
+  'low lows high highs sugar sugars sats oxygen reading readings numbers number running been is was are were stays staying it temperature'.split(
+    ' ',
+  ),
+);
+const DECADE_WORD = /^(?:fifties|sixties|seventies|eighties|nineties|\d0s)$/;
+
 function remote(t: Tokens, span: Span, seg: Segment): boolean {
   for (let i = seg.start; i < seg.end; i++) {
     if (span.own.has(i)) continue;
@@ -724,6 +761,16 @@ function remote(t: Tokens, span: Span, seg: Segment): boolean {
         if (UNITS_AGO.has(word(t, k))) return true;
       }
     }
+    // "when I was nineteen", "when she was 12"
+    if (w === 'when' && word(t, i + 2) === 'was' && NUMBER_WORD.test(word(t, i + 3))) return true;
+    // "in the seventies", "back in the fifties"
+    if (
+      w === 'in' &&
+      word(t, i + 1) === 'the' &&
+      DECADE_WORD.test(word(t, i + 2)) &&
+      !READING_CONTEXT.has(word(t, i - 1))
+    )
+      return true;
     // "in 2015", "in nineteen ninety", "in twenty ten"
     // "in two thousand and nineteen"
     if (w === 'in' && word(t, i + 1) === 'two' && word(t, i + 2) === 'thousand') return true;
@@ -736,6 +783,33 @@ function remote(t: Tokens, span: Span, seg: Segment): boolean {
 }
 
 const OTHERS = new Set([
+  'daddy',
+  'mommy',
+  'mummy',
+  'mama',
+  'papa',
+  'grandad',
+  'granddad',
+  'gramps',
+  'nana',
+  'nanna',
+  'auntie',
+  'niece',
+  'nephew',
+  'grandson',
+  'granddaughter',
+  'grandchild',
+  'stepdad',
+  'stepmom',
+  'stepmum',
+  'boyfriend',
+  'girlfriend',
+  'fiance',
+  'lady',
+  'man',
+  'woman',
+  'kid',
+  'child',
   'mom',
   'mum',
   'mother',
@@ -780,6 +854,9 @@ const PAST_OF_OTHERS = split([
 ]);
 
 function someoneElsesPast(t: Tokens, span: Span, seg: Segment): boolean {
+  // A carer telling what is happening now tells it in the past too: "he said his chest was like
+  // someone standing on it … he's lying down now".
+  if (anyOf(t, { start: 0, end: t.words.length }, span, PRESENT)) return false;
   let other = -1;
   for (let i = seg.start; i < span.start; i++) if (OTHERS.has(word(t, i))) other = i;
   if (other < 0) return false;
@@ -1393,8 +1470,6 @@ const RECOVERED = split([
   'grand now',
   'okay now',
   'ok now',
-  'alright now',
-  'all right now',
   'better now',
   'all better',
   'fine after',
@@ -1423,12 +1498,11 @@ const RECOVERED = split([
   'perfectly fine',
   'been fine since',
   'fine ever since',
-  'i was fine',
-  'i was alright',
-  'i was all right',
-  'i was ok',
-  'i was okay',
   'it came back fine',
+  'getting stronger',
+  'getting better',
+  'on the mend',
+  'much better',
 ]);
 // Reassurance already given by the care team: recovery going as they said.
 const REASSURED = split([
@@ -1445,6 +1519,16 @@ const REASSURED = split([
   'they said to expect',
   'which is normal',
   'is normal they said',
+]);
+const BEFORE_THEN = new Set([
+  'at',
+  'until',
+  'till',
+  'before',
+  'earlier',
+  'yesterday',
+  'this',
+  'last',
 ]);
 // Any of these anywhere keeps the match: it is recent, back or getting worse.
 const STILL_NOW = split([
@@ -1480,6 +1564,8 @@ function recovered(t: Tokens, span: Span): boolean {
   };
   const found = at(REASSURED) ?? at(RECOVERED);
   if (!found) return false;
+  // "he was right as rain at breakfast": how they were before it started.
+  if (BEFORE_THEN.has(word(t, found.i + found.n))) return false;
   // A sign of now outside the recovery words themselves ("fine now" has its own "now").
   for (const p of STILL_NOW) {
     const i = has(t, whole, none, p);

@@ -464,7 +464,8 @@ const readOut = (label: string): boolean =>
 const OTHER_MEASURE = new Set(
   (
     'pressure bp pulse rate oxygen sats saturation weight weigh age aged cholesterol a1c hba1c ' +
-    'potassium sodium inr dose dosage insulin units unit thinner thinners'
+    'potassium sodium inr dose dosage insulin units unit thinner thinners sugar sugars glucose ' +
+    'temperature temp'
   ).split(' '),
 );
 
@@ -539,6 +540,13 @@ function matchReadings(
       if (tokens.words[n.start - 1] === 'over' || DOSE_VERBS.has(tokens.words[n.start - 1] ?? ''))
         continue;
       if (doseSchedule(tokens.words, n)) continue;
+      // "the tuesday one", "only had the one": a pronoun, not a reading of one.
+      if (
+        n.end - n.start === 1 &&
+        tokens.words[n.start] === 'one' &&
+        !READING_BEFORE.has(tokens.words[n.start - 1] ?? '')
+      )
+        continue;
       for (const hit of near) {
         // A number right before the term counts it ("two sugars in my tea"), unless the term
         // is the reading's unit ("thirty nine degrees").
