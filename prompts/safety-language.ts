@@ -309,6 +309,8 @@ export interface SafetyConceptSpec {
   readonly phrases?: readonly string[] | undefined;
   /** Speech-recognition confusions: heard → meant ("chess" → "chest"). */
   readonly heardAs?: Readonly<Record<string, string>> | undefined;
+  /** Other ways of saying words in the terms: meant → forms ("my" → "me", "his", "her"). */
+  readonly sayAlso?: Readonly<Record<string, readonly string[]>> | undefined;
   /** Phrases whose words never count towards this concept ("chest of drawers"). */
   readonly except?: readonly string[] | undefined;
   /**

@@ -17,7 +17,7 @@
  * Cues are read in the normalised words, never inside the symptom's own words, so "I can't
  * breathe", "it won't stop bleeding" and "I don't want to live" keep their negation.
  */
-import { NO_BREAK, PAUSE, STOP, type Tokens } from '../../prompts/safety-language.ts';
+import { NO_BREAK, PAUSE, STOP, stemWord, type Tokens } from '../../prompts/safety-language.ts';
 
 /** The words a candidate match covers: `own` are its term words, [start, end) its extent. */
 export interface Span {
@@ -553,8 +553,22 @@ const SUPPOSE = split(['suppose', 'supposing', 'let us say', 'hypothetically', '
 // "should I get chest pain again, …": an inverted "if".
 const SHOULD_GET = new Set(['get', 'develop', 'have', 'feel', 'start', 'ever', 'notice']);
 
+// Said anywhere, these make the whole turn a question about a possibility: "does chest pain
+// come with the new tablets? I haven't had any, I'm just asking".
+const JUST_ASKING = split([
+  'just asking',
+  'only asking',
+  'just wondering',
+  'only wondering',
+  'just curious',
+  'asking for a friend',
+  'out of curiosity',
+]);
+
 function hypothetical(t: Tokens, span: Span, seg: Segment): boolean {
   if (conditional(t, span, seg)) return true;
+  const whole = { start: 0, end: t.words.length };
+  if (anyOf(t, whole, span, JUST_ASKING) && !anyOf(t, whole, span, PRESENT)) return true;
   for (const p of SUPPOSE) {
     const at = has(t, seg, span, p);
     // "I suppose" is a hedge, not a hypothetical: "I'm fine I suppose, but my arm is numb".
@@ -721,6 +735,9 @@ const REMOTE = split([
   'when i was little',
   'when i was a',
   'when i was in',
+  'when i was at',
+  'at university',
+  'at college',
   'when i was pregnant',
   'during my pregnancy',
   'in my teens',
@@ -853,6 +870,27 @@ const PAST_OF_OTHERS = split([
   'committed',
 ]);
 
+const BARE_PAST = new Set(['had', 'was', 'were']);
+// Stems (prompts/safety-language.ts stemWord) of named conditions, said as someone's history.
+const CONDITIONS = new Set(
+  (
+    'stroke attack coronary clot dvt thrombosis embolism seizure fit hypo overdose overdos ' +
+    'cancer infection fever sepsis anaphylaxis tia angina bleed haemorrhage hemorrhage ' +
+    'breakdown depression suicide'
+  )
+    .split(' ')
+    .map(stemWord),
+);
+// A time that is over: "my son had chest pain last week".
+const TIME_PAST = split([
+  'last week',
+  'last month',
+  'last year',
+  'the other week',
+  'all her life',
+  'all his life',
+]);
+
 function someoneElsesPast(t: Tokens, span: Span, seg: Segment): boolean {
   // A carer telling what is happening now tells it in the past too: "he said his chest was like
   // someone standing on it … he's lying down now".
@@ -862,7 +900,12 @@ function someoneElsesPast(t: Tokens, span: Span, seg: Segment): boolean {
   if (other < 0) return false;
   // The past verb may be the match's own word: "my mother had a stroke".
   const none = { start: span.start, end: span.end, own: new Set<number>() };
+  // "he had a funny turn and was out for a few seconds" is a carer's report; "my mother had a
+  // stroke" is her history. A bare had/was/were needs a named condition or a time long past.
+  const named = [...span.own].some((k) => CONDITIONS.has(t.stems[k] ?? ''));
+  const longAgo = remote(t, span, seg) || anyOf(t, seg, span, TIME_PAST);
   for (const p of PAST_OF_OTHERS) {
+    if (BARE_PAST.has(p[0] ?? '') && !named && !longAgo) continue;
     const at = has(t, { start: other + 1, end: span.end }, none, p);
     // "she's had", "he has had": recent, not her history.
     if (p[0] === 'had' && (word(t, at - 1) === 'is' || word(t, at - 1) === 'has')) continue;
@@ -1123,6 +1166,9 @@ const USUAL = split([
   'nothing new',
   'as usual',
   'for years',
+  'always been me',
+  'that is just me',
+  'always been that way',
 ]);
 // Any sign of change keeps the match: "more breathless than usual", "worse than normal".
 const CHANGED = new Set([
@@ -1197,6 +1243,14 @@ const GENERIC_WHEN = split([
   'like his',
   'like he did',
   'like she did',
+  'tomorrow',
+  'next week',
+  'during',
+  'at the op',
+  'at the operation',
+  'in the shower',
+  'in the bath',
+  'is that normal',
 ]);
 const FEAR_NOUNS = new Set(['fear', 'worry', 'dread', 'nightmare', 'concern', 'fears', 'worries']);
 const FEAR_STEP = new Set(['so', 'really', 'very', 'always', 'been', 'bit', 'a', 'little', 'that']);
@@ -1499,6 +1553,16 @@ const RECOVERED = split([
   'been fine since',
   'fine ever since',
   'it came back fine',
+  'but i was alright',
+  'but i was fine',
+  'but i was ok',
+  'but i was okay',
+  'but i was grand',
+  'it settled',
+  'settled before',
+  'it eased off',
+  'it went away',
+  'it passed',
   'getting stronger',
   'getting better',
   'on the mend',

@@ -209,9 +209,14 @@ function indexOfSeq(hay: readonly string[], needle: readonly string[]): number {
 }
 
 function compileConcept(c: SafetyConceptSpec): CompiledConcept {
-  const heardAs = Object.entries(c.heardAs ?? {}).map(
-    ([heard, meant]) => [stemsOf(heard), stemsOf(meant), `${heard} → ${meant}`] as const,
-  );
+  const heardAs = [
+    ...Object.entries(c.heardAs ?? {}).map(
+      ([heard, meant]) => [stemsOf(heard), stemsOf(meant), `${heard} → ${meant}`] as const,
+    ),
+    ...Object.entries(c.sayAlso ?? {}).flatMap(([meant, forms]) =>
+      forms.map((f) => [stemsOf(f), stemsOf(meant), `${f} → ${meant}`] as const),
+    ),
+  ];
   const classes = Object.entries(c.all ?? {}).map(([name, terms]) =>
     Object.freeze({ name, terms: buildIndex(terms, heardAs) }),
   );

@@ -30,6 +30,10 @@ const HOMOPHONE: Readonly<Record<string, string>> = {
 // What "and" sounds like after "hundred": "a hundred in two", "hundred an three", "hundred n one".
 const AND_SLIPS = new Set(['in', 'an', 'n', 'end', 'on']);
 const ZERO_WORDS = new Set(['oh', 'o', 'zero']);
+const TENS = new Set(TENS_WORDS.filter(Boolean));
+// After a tens word only the slips that are not everyday words there ("thirty to forty" is a
+// range, "ninety for a while" a duration).
+const DIGIT_SLIPS: Readonly<Record<string, string>> = { ate: 'eight', won: 'one', fore: 'four' };
 
 const isNumeral = (w: string | undefined): boolean =>
   w !== undefined && (NUMERAL.has(w) || /^\d+$/.test(w) || HOMOPHONE[w] !== undefined);
@@ -54,6 +58,13 @@ export function repairNumberWords(words: readonly string[]): string[] {
       out[i + 1] = 'and';
       const h = HOMOPHONE[out[i + 2] ?? ''];
       if (h) out[i + 2] = h;
+    } else if (
+      TENS.has(prev ?? '') &&
+      DIGIT_SLIPS[w] &&
+      (i + 1 >= out.length || !isNumeral(next))
+    ) {
+      // "thirty ate point seven": a digit heard as a word after a tens word.
+      out[i] = DIGIT_SLIPS[w] ?? w;
     } else if (w === 'point' && next !== undefined && HOMOPHONE[next] && isNumeral(prev)) {
       out[i + 1] = HOMOPHONE[next] ?? next;
     }
