@@ -568,7 +568,15 @@ const JUST_ASKING = split([
 function hypothetical(t: Tokens, span: Span, seg: Segment): boolean {
   if (conditional(t, span, seg)) return true;
   const whole = { start: 0, end: t.words.length };
-  if (anyOf(t, whole, span, JUST_ASKING) && !anyOf(t, whole, span, PRESENT)) return true;
+  for (const p of JUST_ASKING) {
+    const i = has(t, whole, span, p);
+    if (i < 0) continue;
+    // "just" in "just asking" is not a sign of now.
+    const own = new Set(span.own);
+    for (let k = i; k < i + p.length; k++) own.add(k);
+    const asking = { ...span, own };
+    if (!anyOf(t, whole, asking, PRESENT)) return true;
+  }
   for (const p of SUPPOSE) {
     const at = has(t, seg, span, p);
     // "I suppose" is a hedge, not a hypothetical: "I'm fine I suppose, but my arm is numb".
@@ -1360,10 +1368,15 @@ const REACTION_AFTER = split([
 ]);
 
 function exaggeration(t: Tokens, span: Span): boolean {
-  let k = span.start - 1;
-  // "makes me want to faint"
-  if (word(t, k) === 'to' && word(t, k - 1) === 'want') k -= 2;
-  if (word(t, k) === 'me' && CAUSATIVE.has(word(t, k - 1))) return true;
+  const k = span.start - 1;
+  // "the price of eggs makes me want to faint" (but "it made me pass out" is a report).
+  if (word(t, k) === 'to' && word(t, k - 1) === 'want' && word(t, k - 2) === 'me') {
+    if (CAUSATIVE.has(word(t, k - 3))) return true;
+  }
+  // "the gas bill nearly made me faint"
+  if (word(t, k) === 'me' && CAUSATIVE.has(word(t, k - 1)) && NEAR_MISS.has(word(t, k - 2))) {
+    return true;
+  }
   let near = false;
   for (let c = span.start - 1; c >= Math.max(0, span.start - 4); c--) {
     if (brk(t, c + 1) >= PAUSE) break;
@@ -1584,6 +1597,8 @@ const REASSURED = split([
   'which is normal',
   'is normal they said',
 ]);
+// Recovery words that say something ended, not how someone was.
+const ENDED = new Set(['it', 'cleared', 'none', 'nothing', 'not', 'never', 'sorted']);
 const BEFORE_THEN = new Set([
   'at',
   'until',
@@ -1622,14 +1637,16 @@ function recovered(t: Tokens, span: Span): boolean {
   const at = (list: readonly (readonly string[])[]) => {
     for (const p of list) {
       const i = has(t, rest, span, p);
-      if (i >= 0) return { i, n: p.length };
+      if (i >= 0)
+        return { i, n: p.length, state: !ENDED.has(p[0] ?? '') && !ENDED.has(p[1] ?? '') };
     }
     return null;
   };
   const found = at(REASSURED) ?? at(RECOVERED);
   if (!found) return false;
-  // "he was right as rain at breakfast": how they were before it started.
-  if (BEFORE_THEN.has(word(t, found.i + found.n))) return false;
+  // "he was right as rain at breakfast": how they were before it started ("it settled before
+  // they let me home" still ends it).
+  if (found.state && BEFORE_THEN.has(word(t, found.i + found.n))) return false;
   // A sign of now outside the recovery words themselves ("fine now" has its own "now").
   for (const p of STILL_NOW) {
     const i = has(t, whole, none, p);
