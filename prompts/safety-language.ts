@@ -340,6 +340,11 @@ export interface SafetyReadingSpec {
    * it counts something else: `percent` for oxygen saturation.
    */
   readonly units?: readonly string[] | undefined;
+  /**
+   * A number with a decimal part may fire with no `near` term, when nothing else in its sentence
+   * is measured ("thirty eight point two this morning" for a temperature).
+   */
+  readonly decimalAlone?: boolean | undefined;
 }
 
 export interface SafetyReadingRange {

@@ -139,6 +139,12 @@ export const SafetyConcept = z.strictObject(
           window: z.number().int().min(1).max(12).optional(),
           /** Unit words that may follow the number ("percent"). */
           units: z.array(text(40)).max(10).optional(),
+          /**
+           * A number said with a decimal part ("thirty eight point two", "a hundred and one point
+           * five") fires on its own, with no `near` term, when nothing else in its sentence is
+           * measured.
+           */
+          decimalAlone: z.boolean().optional(),
         }),
       )
       .max(5)

@@ -105,6 +105,7 @@ interface CompiledReading {
   readonly units: ReadonlySet<string>;
   readonly ranges: readonly SafetyReadingRange[];
   readonly window: number;
+  readonly decimalAlone: boolean;
 }
 
 // A rule's own phrases and patterns honour its concepts' `except` lists too: "I can't breathe
@@ -234,6 +235,7 @@ function compileConcept(c: SafetyConceptSpec): CompiledConcept {
           units: new Set((r.units ?? []).flatMap((u) => normalizeUtterance(u).split(' '))),
           ranges: r.ranges,
           window: r.window ?? DEFAULT_READING_WINDOW,
+          decimalAlone: r.decimalAlone ?? false,
         }),
       ),
     ),
@@ -388,7 +390,11 @@ function matchConcept(
   const phrasesMay = mayOccur(c.phrases, present);
   const classesMay =
     c.classes.length >= 2 && c.classes.every((cls) => mayOccur(cls.terms, present));
-  const readingsMay = c.readings.some((r) => mayOccur(r.near, present));
+  const readingsMay = c.readings.some(
+    (r) =>
+      mayOccur(r.near, present) ||
+      (r.decimalAlone && (present.has('point') || present.has('half'))),
+  );
   if (!phrasesMay && !classesMay && !readingsMay) return null;
   const mask = maskOf(tokens, c.except);
   const cancelled = cancelledBy(tokens, c.exceptWith);
@@ -529,7 +535,13 @@ function matchReadings(
     const near = findTerms(tokens, r.near, mask).filter(
       (h) => !MEDICINE_AFTER.has(tokens.words[h.end] ?? ''),
     );
-    if (!near.length) continue;
+    if (!near.length) {
+      if (!r.decimalAlone) continue;
+      numbers ??= readReadings(tokens.words);
+      const alone = decimalAlone(tokens, r, numbers, cancelled);
+      if (alone) return { concept: c.id, terms: alone };
+      continue;
+    }
     // Words of any of this reading's own terms are not another measurement: "oxygen sats".
     const ownAt = new Set<number>();
     for (const h of near) for (let k = h.start; k < h.end; k++) ownAt.add(k);
@@ -581,6 +593,45 @@ function matchReadings(
         };
       }
     }
+  }
+  return null;
+}
+
+// Other things said with a decimal: "thirty nine point five weeks", "ninety eight point two kilos".
+const BODY_MEASURE = new Set(
+  'weigh weighs weighed weight kilos kilo kg stone pounds lbs weeks pregnant percent bmi ph years'.split(
+    ' ',
+  ),
+);
+
+/**
+ * A number with a decimal part and nothing else measured in its sentence ("thirty eight point two
+ * this morning and I'm on the chemo"): the reading's terms, or null.
+ */
+function decimalAlone(
+  tokens: Tokens,
+  r: CompiledReading,
+  numbers: readonly Reading[],
+  cancelled: ((at: number) => boolean) | undefined,
+): Record<string, string> | null {
+  const sentence = sentenceNumbers(tokens);
+  for (const n of numbers) {
+    if (Number.isInteger(n.value)) continue;
+    const range = r.ranges.find((x) => n.value >= (x.from ?? 0) && n.value < (x.below ?? Infinity));
+    if (!range) continue;
+    const after = tokens.words[n.end] ?? '';
+    if (!r.units.has(after) && NOT_A_READING_AFTER.has(after)) continue;
+    if (DOSE_VERBS.has(tokens.words[n.start - 1] ?? '') || doseSchedule(tokens.words, n)) continue;
+    let other = false;
+    for (let k = 0; k < tokens.words.length && !other; k++) {
+      if (sentence[k] !== sentence[n.start] || (k >= n.start && k < n.end)) continue;
+      other = OTHER_MEASURE.has(tokens.words[k] ?? '') || BODY_MEASURE.has(tokens.words[k] ?? '');
+    }
+    if (other || cancelled?.(n.start)) continue;
+    const own = new Set<number>();
+    for (let k = n.start; k < n.end; k++) own.add(k);
+    if (suppressedBy(tokens, { start: n.start, end: n.end, own })) continue;
+    return { reading: 'a number with a decimal', range: rangeLabel(range) };
   }
   return null;
 }

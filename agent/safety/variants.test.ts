@@ -45,7 +45,12 @@ const RULES = [
   },
   {
     id: 'fever',
-    concepts: [{ id: 'fever', readings: [{ near: ['temp'], ranges: [{ from: 38, below: 45 }] }] }],
+    concepts: [
+      {
+        id: 'fever',
+        readings: [{ near: ['temp'], ranges: [{ from: 38, below: 45 }], decimalAlone: true }],
+      },
+    ],
   },
 ] as const satisfies readonly SafetyRuleSpec[];
 const compiled = compileSafetyRules(RULES);
@@ -121,4 +126,18 @@ describe('readings said the American way, as a plural, or misheard', () => {
     ['my temp is thirty ate point seven', 'fever'],
     ['i checked my sugar and the tuesday one was still in the pack', null],
   ])('%j → %s', (text, rule) => expect(ruleFor(text)).toBe(rule));
+});
+
+describe('decimalAlone: a decimal reading with nothing else measured in its sentence', () => {
+  it.each([
+    ['thirty eight point two this morning and i am on the chemo', 'fever'],
+    ['it was 38.6 when i woke', 'fever'],
+  ])('%j → %s', (text, rule) => expect(ruleFor(text)).toBe(rule));
+
+  it.each([
+    'thirty eight this morning',
+    'my weight is thirty nine point five',
+    'she is thirty nine point five weeks',
+    'it was not thirty eight point two',
+  ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
 });
