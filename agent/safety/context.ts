@@ -878,7 +878,7 @@ const PAST_OF_OTHERS = split([
   'committed',
 ]);
 
-const BARE_PAST = new Set(['had', 'was', 'were']);
+const BARE_PAST = new Set(['had', 'was', 'were', 'lost']);
 // Stems (prompts/safety-language.ts stemWord) of named conditions, said as someone's history.
 const CONDITIONS = new Set(
   (
@@ -1566,6 +1566,10 @@ const RECOVERED = split([
   'been fine since',
   'fine ever since',
   'it came back fine',
+  'and was fine',
+  'and i was fine',
+  'and felt fine',
+  'and felt better',
   'but i was alright',
   'but i was fine',
   'but i was ok',
