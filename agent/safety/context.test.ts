@@ -276,3 +276,18 @@ cases(
   [['my husband blacked out in front of the telly', 'fainting']],
   ['the telly blacked out in the middle of the match'],
 );
+
+cases(
+  'a second negation far back in the clause, and "this feels the same as last time"',
+  [
+    [
+      'my mam cannot walk from the chair to the toilet now without being short of breath',
+      'breathing-difficulty',
+    ],
+    [
+      'my partner had a heart attack in twenty nineteen and he says this feels the same as last time',
+      'chest-pain',
+    ],
+  ],
+  ['my partner had a heart attack in twenty nineteen'],
+);

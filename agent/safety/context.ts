@@ -197,9 +197,9 @@ function cueReaches(t: Tokens, from: number, target: number, span: Span): boolea
 
 const DOUBLE_NEGATIONS = new Set(['cannot', 'not', 'never', 'unable', 'no']);
 
-/** A negation in the same clause, up to eight words before `c` ("can't walk … without"). */
+/** A negation in the same clause, up to twelve words before `c` ("can't walk … without"). */
 function negatedBefore(t: Tokens, c: number): boolean {
-  for (let k = c - 1; k >= Math.max(0, c - 8); k--) {
+  for (let k = c - 1; k >= Math.max(0, c - 12); k--) {
     if (brk(t, k + 1) >= PAUSE) return false;
     if (DOUBLE_NEGATIONS.has(word(t, k))) return true;
   }
@@ -703,6 +703,10 @@ const NOW_CONTRAST = split([
   'now they are',
   'but today',
   'but this time',
+  'this feels',
+  'feels the same',
+  'same as last time',
+  'like last time',
   'all night',
   'all day',
 ]);

@@ -469,14 +469,14 @@ const READING_UNITS = new Set(['degrees', 'degree', 'mmol', 'mg']);
 // A term that says where the number was read, not what it counts: "sixty eight it says", "two
 // point eight on the machine".
 const readOut = (label: string): boolean =>
-  /^(?:it |on |says|said|reads|read |showing|shows)/.test(label);
+  /^(?:it |on |says|said|saying|reads|read |showing|shows)/.test(label);
 // Another measurement between the term and the number owns the number: "blood pressure reading
 // sixty", "my sugar is fine but my pulse is fifty".
 const OTHER_MEASURE = new Set(
   (
     'pressure bp pulse rate oxygen sats saturation weight weigh age aged cholesterol a1c hba1c ' +
     'potassium sodium inr dose dosage insulin units unit thinner thinners sugar sugars glucose ' +
-    'temperature temp'
+    'temperature temp thermometer scales scale'
   ).split(' '),
 );
 

@@ -141,3 +141,25 @@ describe('decimalAlone: a decimal reading with nothing else measured in its sent
     'it was not thirty eight point two',
   ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
 });
+
+describe('a reading read out by a device that measures something else', () => {
+  const rules = compileSafetyRules([
+    {
+      id: 'low-blood-sugar',
+      concepts: [
+        {
+          id: 'hypoglycaemia',
+          readings: [{ near: ['sugar', 'saying'], ranges: [{ from: 20, below: 70 }] }],
+        },
+      ],
+    },
+  ]);
+  it('fires for "my meter keeps saying fifty eight"', () => {
+    expect(matchSafety(rules, 'my meter keeps saying fifty eight')?.rule.id).toBe(
+      'low-blood-sugar',
+    );
+  });
+  it('stays quiet for "the thermometer says thirty seven point one"', () => {
+    expect(matchSafety(rules, 'the thermometer says thirty seven point one')).toBeNull();
+  });
+});
