@@ -415,3 +415,58 @@ describe('safety concepts: library ids are copied into the profile, errors name 
     }
   });
 });
+
+describe('library-wide heardAs and sayAlso: copied into the concepts whose terms use them', () => {
+  const LIBRARY = [
+    'version: 4',
+    'sayAlso:',
+    '  my: [me, his, her]',
+    '  cannot: [could not]',
+    'heardAs:',
+    '  cocoa da mall: co codamol',
+    'concepts:',
+    '  - id: chest-discomfort',
+    '    all:',
+    '      site: [my chest, breastbone]',
+    '      sensation: [pain, tight]',
+    '  - id: speech-trouble',
+    '    phrases: [cannot get my words out]',
+    '    sayAlso:',
+    '      my: [ma]',
+    '  - id: double-dose',
+    '    phrases: [took the co codamol twice]',
+    '',
+  ].join('\n');
+  const library = (() => {
+    const r = parseConceptLibrary(LIBRARY, 'concepts.yaml');
+    if (!r.ok) throw new Error(r.issues.map(formatIssue).join('\n'));
+    return r.library;
+  })();
+  const load = (ids: string[]) => {
+    const result = parseProfileSource(
+      edit(
+        '    phrases:\n      - chest pain\n',
+        `    concepts:\n${ids.map((i) => `      - ${i}\n`).join('')}`,
+      ),
+      { file: 'demo.yaml', concepts: library },
+    );
+    if (!result.ok) throw new Error(result.issues.map(formatIssue).join('\n'));
+    return result.profile.safety[0]?.concepts ?? [];
+  };
+
+  it('copies only the entries whose meant words occur in the concept, the concept own winning', () => {
+    const [chest, speech, dose] = load(['chest-discomfort', 'speech-trouble', 'double-dose']);
+    expect(chest?.sayAlso).toEqual({ my: ['me', 'his', 'her'] });
+    expect(chest?.heardAs).toBeUndefined();
+    expect(speech?.sayAlso).toEqual({ my: ['ma'], cannot: ['could not'] });
+    expect(dose?.heardAs).toEqual({ 'cocoa da mall': 'co codamol' });
+    expect(dose?.sayAlso).toBeUndefined();
+  });
+
+  it('rejects a sayAlso form list that is empty, naming the field', () => {
+    const r = parseConceptLibrary(LIBRARY.replace('[could not]', '[]'), 'concepts.yaml');
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.issues.map((i) => i.field)).toContain('sayAlso.cannot');
+  });
+});

@@ -24,7 +24,7 @@ import {
 } from 'yaml';
 import { z } from 'zod';
 import { ValidationError } from '../infra/errors.ts';
-import { conceptProblem } from './safety-language.ts';
+import { conceptProblem, normalizeUtterance } from './safety-language.ts';
 import {
   ProfileObject,
   SafetyConcept,
@@ -82,6 +82,14 @@ export interface ConceptLibrary {
   readonly file: string;
   readonly version: number;
   readonly concepts: ReadonlyMap<string, SafetyConcept>;
+  /**
+   * Corrections for every concept (heard → meant): recogniser slips, dialect and a carer's third
+   * person ("me chest", "his chest" for "my chest"). Copied into each concept that uses the meant
+   * words; a concept's own `heardAs` wins.
+   */
+  readonly heardAs: Readonly<Record<string, string>>;
+  /** Other ways of saying words, meant → forms, copied into each concept the same way. */
+  readonly sayAlso: Readonly<Record<string, readonly string[]>>;
 }
 
 export type ConceptLibraryResult =
@@ -89,6 +97,10 @@ export type ConceptLibraryResult =
 
 export const ConceptLibrarySchema = z.strictObject({
   version: z.number().int().positive(),
+  heardAs: z.record(z.string().min(1).max(80), z.string().min(1).max(80)).optional(),
+  sayAlso: z
+    .record(z.string().min(1).max(80), z.array(z.string().min(1).max(80)).min(1).max(20))
+    .optional(),
   concepts: z.array(SafetyConcept).min(1, { error: 'needs at least one concept' }),
 });
 
@@ -138,7 +150,9 @@ export function parseConceptLibrary(source: string, file: string): ConceptLibrar
   }
   if (!parsed.success || issues.length) return { ok: false, file, issues };
   const concepts = new Map(parsed.data.concepts.map((c) => [c.id, deepFreeze(c)]));
-  return { ok: true, library: { file, version: parsed.data.version, concepts } };
+  const heardAs = Object.freeze({ ...parsed.data.heardAs });
+  const sayAlso = Object.freeze({ ...parsed.data.sayAlso });
+  return { ok: true, library: { file, version: parsed.data.version, concepts, heardAs, sayAlso } };
 }
 
 let bundled: ConceptLibraryResult | undefined;
@@ -197,13 +211,53 @@ function expandConceptRefs(
         );
         return;
       }
+      const copy = structuredClone(found);
+      const heardAs = libraryHeardAs(copy, result.library.heardAs);
+      const sayAlso = librarySayAlso(copy, result.library.sayAlso);
       concepts[j] = {
-        ...structuredClone(found),
+        ...copy,
+        ...(heardAs ? { heardAs } : {}),
+        ...(sayAlso ? { sayAlso } : {}),
         from: `${basename(result.library.file)} v${result.library.version}`,
       };
     });
   });
   return { issues, unresolved };
+}
+
+/**
+ * The library's corrections that can apply to this concept (their meant words occur in one of
+ * its terms), under the concept's own, which win. Undefined when there are none at all.
+ */
+function libraryHeardAs(
+  c: SafetyConcept,
+  library: Readonly<Record<string, string>>,
+): Record<string, string> | undefined {
+  const used = Object.entries(library).filter(([, meant]) => usesWords(c, meant));
+  if (!used.length && !c.heardAs) return undefined;
+  return { ...Object.fromEntries(used), ...c.heardAs };
+}
+
+/** The library's other forms for words this concept's terms use, under the concept's own. */
+function librarySayAlso(
+  c: SafetyConcept,
+  library: Readonly<Record<string, readonly string[]>>,
+): Record<string, string[]> | undefined {
+  const used = Object.entries(library).filter(([meant]) => usesWords(c, meant));
+  if (!used.length && !c.sayAlso) return undefined;
+  return { ...Object.fromEntries(used.map(([m, f]) => [m, [...f]])), ...c.sayAlso };
+}
+
+/** Whether the words occur, whole, in one of the concept's terms. */
+function usesWords(c: SafetyConcept, words: string): boolean {
+  const terms = [
+    ...Object.values(c.all ?? {}).flat(),
+    ...(c.phrases ?? []),
+    ...(c.except ?? []),
+    ...(c.readings ?? []).flatMap((r) => r.near),
+  ].map((t) => ` ${normalizeUtterance(t)} `);
+  const m = ` ${normalizeUtterance(words)} `;
+  return terms.some((t) => t.includes(m));
 }
 
 /** `file:line field: message`, the format editors and CI logs make clickable. */

@@ -53,6 +53,29 @@ const BARE_CONTRACTIONS: Readonly<Record<string, string>> = {
   meself: 'myself',
   mesel: 'myself',
   mysel: 'myself',
+  // Spoken American and Scottish forms, as recognisers and people write them.
+  wanna: 'want to',
+  gonna: 'going to',
+  gotta: 'got to',
+  tryna: 'trying to',
+  outta: 'out of',
+  kinda: 'kind of',
+  sorta: 'sort of',
+  dunno: 'do not know',
+  aint: 'is not',
+  cannae: 'cannot',
+  canna: 'cannot',
+  couldnae: 'could not',
+  wouldnae: 'would not',
+  didnae: 'did not',
+  dinnae: 'do not',
+  disnae: 'does not',
+  isnae: 'is not',
+  wasnae: 'was not',
+  willnae: 'will not',
+  hasnae: 'has not',
+  havnae: 'have not',
+  havenae: 'have not',
 };
 
 /**
@@ -149,6 +172,12 @@ const IRREGULAR: Readonly<Record<string, string>> = {
   breathes: 'breath',
   breathing: 'breath',
   breathed: 'breath',
+  breathin: 'breath',
+  blew: 'blow',
+  blown: 'blow',
+  shook: 'shake',
+  shaken: 'shake',
+  swole: 'swell',
   breaths: 'breath',
   bled: 'bleed',
   died: 'die',
@@ -197,6 +226,30 @@ const IRREGULAR: Readonly<Record<string, string>> = {
 
 const VOWEL = /[aeiouy]/;
 
+// Real words ending in a consonant + "in" that are not a dropped "-ing".
+const G_DROP_WORDS = new Set([
+  'within',
+  'begin',
+  'cousin',
+  'muffin',
+  'dolphin',
+  'goblin',
+  'napkin',
+  'pumpkin',
+  'bulletin',
+  'vermin',
+  'martin',
+  'austin',
+  'justin',
+  'dustin',
+  'kevin',
+  'calvin',
+  'latin',
+  'satin',
+  'tintin',
+  'penguin',
+]);
+
 /**
  * A deliberately light stemmer: "hurting" → "hurt", "squeezes" → "squeez", "tightness" →
  * "tight", "dizziness" → "dizzy". It only has to send a word and its inflections to the same
@@ -222,6 +275,9 @@ export function stemWord(word: string): string {
     w += 'y';
   } else if (strip('ing', 3) || strip('ed', 3)) {
     // Doubled final consonant: stopped → stopp → stop; but swell, pass, fizz stay.
+    if (/([^aeiouylsz])\1$/.test(w)) w = w.slice(0, -1);
+  } else if (/[^aeiouy]in$/.test(w) && !G_DROP_WORDS.has(w) && strip('in', 3)) {
+    // Dropped g: "squeezin", "swellin", "bleedin" meet "squeezing" and "swelling".
     if (/([^aeiouylsz])\1$/.test(w)) w = w.slice(0, -1);
   } else if (strip('ily', 3)) {
     w += 'y';
@@ -253,6 +309,8 @@ export interface SafetyConceptSpec {
   readonly phrases?: readonly string[] | undefined;
   /** Speech-recognition confusions: heard → meant ("chess" → "chest"). */
   readonly heardAs?: Readonly<Record<string, string>> | undefined;
+  /** Other ways of saying words in the terms: meant → forms ("my" → "me", "his", "her"). */
+  readonly sayAlso?: Readonly<Record<string, readonly string[]>> | undefined;
   /** Phrases whose words never count towards this concept ("chest of drawers"). */
   readonly except?: readonly string[] | undefined;
   /**
@@ -282,6 +340,11 @@ export interface SafetyReadingSpec {
    * it counts something else: `percent` for oxygen saturation.
    */
   readonly units?: readonly string[] | undefined;
+  /**
+   * A number with a decimal part may fire with no `near` term, when nothing else in its sentence
+   * is measured ("thirty eight point two this morning" for a temperature).
+   */
+  readonly decimalAlone?: boolean | undefined;
 }
 
 export interface SafetyReadingRange {

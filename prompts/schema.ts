@@ -111,6 +111,11 @@ export const SafetyConcept = z.strictObject(
     phrases: z.array(text(120)).max(300).optional(),
     /** Speech-recognition confusions: heard → meant. */
     heardAs: z.record(text(80), text(80)).optional(),
+    /**
+     * Other ways of saying words in the terms, meant → forms ("my: [me, his, her]"): dialect, a
+     * carer's third person, the same negation said another way. Copied in from the library.
+     */
+    sayAlso: z.record(text(80), z.array(text(80)).min(1).max(20)).optional(),
     /** Phrases whose words never count for this concept. */
     except: z.array(text(120)).max(300).optional(),
     /** Phrases that, in the same sentence, mean the concept's words are meant in another sense. */
@@ -134,6 +139,12 @@ export const SafetyConcept = z.strictObject(
           window: z.number().int().min(1).max(12).optional(),
           /** Unit words that may follow the number ("percent"). */
           units: z.array(text(40)).max(10).optional(),
+          /**
+           * A number said with a decimal part ("thirty eight point two", "a hundred and one point
+           * five") fires on its own, with no `near` term, when nothing else in its sentence is
+           * measured.
+           */
+          decimalAlone: z.boolean().optional(),
         }),
       )
       .max(5)

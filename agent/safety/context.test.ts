@@ -190,3 +190,104 @@ cases(
     'I laughed so hard I could not breathe',
   ],
 );
+
+cases(
+  'two negations make a report; "zero" denies',
+  [
+    ['I cannot walk to the toilet without stopping, I cannot breathe', 'breathing-difficulty'],
+    ['she can not get up the stairs without being short of breath', 'breathing-difficulty'],
+  ],
+  ['zero chest pain', 'I walked up the hill without being short of breath'],
+);
+
+cases(
+  'over and said to be over, unless anything says it is recent, back or worse',
+  [
+    ['my son fainted this morning but he is fine now', 'fainting'],
+    ['I passed out last week and I am fine now but it happened again today', 'fainting'],
+    ['he was right as rain at breakfast and now he has passed out', 'fainting'],
+  ],
+  [
+    'I had chest pain once years ago but none since',
+    'my grandson fainted at his wedding with the heat but he was grand after a glass of water',
+    'my leg was a bit swollen round the scar but the surgeon said it is normal',
+    'I was short of breath after the op but it settled before they let me home',
+  ],
+);
+
+cases(
+  'people in general, and reactions said for effect',
+  [
+    ['I nearly passed out in the kitchen and I feel awful', 'fainting'],
+    ['it made me pass out', 'fainting'],
+  ],
+  [
+    'some people faint at the sight of blood',
+    'the gas bill nearly made me faint',
+    'the price of eggs makes me wanna faint',
+    'I almost fainted when I saw the hospital bill',
+  ],
+);
+
+cases(
+  'a fear of the future, said as a noun or by someone else',
+  [["my biggest fear is that I'm having a stroke right now", 'stroke-signs']],
+  [
+    'my biggest fear is having a stroke like my dad did',
+    "my daughter's worried I might pass out in the shower",
+    "I'm worried I might faint at the op tomorrow",
+  ],
+);
+
+cases(
+  "a carer's report in the past tense is now; someone else's history needs a condition or a time",
+  [
+    ['he said his chest was tight and he is lying down now', 'chest-pain'],
+    ['she was short of breath and could not get up', 'breathing-difficulty'],
+  ],
+  [
+    'my mother had a stroke',
+    'my son had chest pain last week but it was a pulled muscle',
+    'my sister had a heart attack in the nineties',
+  ],
+);
+
+cases(
+  'history said as an age or a decade, and "used to … but now"',
+  [
+    ['the chest pain used to come on the stairs but now it comes sitting still', 'chest-pain'],
+    ['my oxygen keeps dropping, I am short of breath in the eighties', 'breathing-difficulty'],
+  ],
+  [
+    'I passed out when I was nineteen',
+    'I had a stroke in the seventies',
+    'my father had a heart attack at sixty so I like to keep an eye on things',
+  ],
+);
+
+cases(
+  'a turn said to be only a question',
+  [["I'm just asking because my chest pain is bad right now", 'chest-pain']],
+  ["does chest pain come with the new tablets, I haven't had any, I'm just asking"],
+);
+
+cases(
+  'said of a thing',
+  [['my husband blacked out in front of the telly', 'fainting']],
+  ['the telly blacked out in the middle of the match'],
+);
+
+cases(
+  'a second negation far back in the clause, and "this feels the same as last time"',
+  [
+    [
+      'my mam cannot walk from the chair to the toilet now without being short of breath',
+      'breathing-difficulty',
+    ],
+    [
+      'my partner had a heart attack in twenty nineteen and he says this feels the same as last time',
+      'chest-pain',
+    ],
+  ],
+  ['my partner had a heart attack in twenty nineteen'],
+);

@@ -17,7 +17,7 @@
  * Cues are read in the normalised words, never inside the symptom's own words, so "I can't
  * breathe", "it won't stop bleeding" and "I don't want to live" keep their negation.
  */
-import { NO_BREAK, PAUSE, STOP, type Tokens } from '../../prompts/safety-language.ts';
+import { NO_BREAK, PAUSE, STOP, stemWord, type Tokens } from '../../prompts/safety-language.ts';
 
 /** The words a candidate match covers: `own` are its term words, [start, end) its extent. */
 export interface Span {
@@ -48,7 +48,8 @@ export function suppressedBy(tokens: Tokens, span: Span): Suppression | null {
   if (hypothetical(tokens, span, seg)) return 'hypothetical';
   if (feared(tokens, span, seg)) return 'feared';
   if (figureOfSpeech(tokens, span)) return 'figure-of-speech';
-  if (goneNow(tokens, span, seg)) return 'resolved';
+  if (goneNow(tokens, span, seg) || recovered(tokens, span)) return 'resolved';
+  if (genericPeople(tokens, span)) return 'someone-else';
   if (indication(tokens, span, seg)) return 'indication';
   if (usualForThem(tokens, span)) return 'usual-for-them';
   if (afterExertion(tokens, span)) return 'after-exertion';
@@ -71,6 +72,7 @@ const split = (list: readonly string[]) => list.map((p) => p.split(' '));
 /** How many words after the cue it can reach. */
 const NEGATION_SCOPE: Readonly<Record<string, number>> = {
   no: 3,
+  zero: 2,
   not: 4,
   never: 4,
   without: 3,
@@ -181,12 +183,25 @@ function cueReaches(t: Tokens, from: number, target: number, span: Span): boolea
       continue;
     }
     if (PSEUDO_NEGATION.has(word(t, c + 1))) continue;
+    // "can't walk to the toilet without stopping to gasp": two negations make a report.
+    if (w === 'without' && negatedBefore(t, c)) return false;
     // "free of chest pain", "free from swelling"; not "feel free to call".
     if (w === 'free' && word(t, c + 1) !== 'of' && word(t, c + 1) !== 'from') continue;
     let distance = 0;
     for (let k = c + 1; k <= target; k++)
       if (!SCOPE_FREE.has(word(t, k)) || k === target) distance++;
     return distance <= scope;
+  }
+  return false;
+}
+
+const DOUBLE_NEGATIONS = new Set(['cannot', 'not', 'never', 'unable', 'no']);
+
+/** A negation in the same clause, up to twelve words before `c` ("can't walk … without"). */
+function negatedBefore(t: Tokens, c: number): boolean {
+  for (let k = c - 1; k >= Math.max(0, c - 12); k--) {
+    if (brk(t, k + 1) >= PAUSE) return false;
+    if (DOUBLE_NEGATIONS.has(word(t, k))) return true;
   }
   return false;
 }
@@ -433,6 +448,15 @@ const UNCERTAIN_BEFORE_IF = new Set([
 const CONDITIONAL_SUBJECTS = new Set(['i', 'he', 'she', 'we', 'they', 'you', 'it', 'my', 'there']);
 
 const INFO_BEFORE = split([
+  'warned me about',
+  'warned me of',
+  'warned us about',
+  'told me to watch for',
+  'told me to watch out for',
+  'told me to look out for',
+  'to look out for',
+  'to watch out for',
+  'keep an eye out for',
   'signs of',
   'sign of',
   'symptoms of',
@@ -529,8 +553,30 @@ const SUPPOSE = split(['suppose', 'supposing', 'let us say', 'hypothetically', '
 // "should I get chest pain again, …": an inverted "if".
 const SHOULD_GET = new Set(['get', 'develop', 'have', 'feel', 'start', 'ever', 'notice']);
 
+// Said anywhere, these make the whole turn a question about a possibility: "does chest pain
+// come with the new tablets? I haven't had any, I'm just asking".
+const JUST_ASKING = split([
+  'just asking',
+  'only asking',
+  'just wondering',
+  'only wondering',
+  'just curious',
+  'asking for a friend',
+  'out of curiosity',
+]);
+
 function hypothetical(t: Tokens, span: Span, seg: Segment): boolean {
   if (conditional(t, span, seg)) return true;
+  const whole = { start: 0, end: t.words.length };
+  for (const p of JUST_ASKING) {
+    const i = has(t, whole, span, p);
+    if (i < 0) continue;
+    // "just" in "just asking" is not a sign of now.
+    const own = new Set(span.own);
+    for (let k = i; k < i + p.length; k++) own.add(k);
+    const asking = { ...span, own };
+    if (!anyOf(t, whole, asking, PRESENT)) return true;
+  }
   for (const p of SUPPOSE) {
     const at = has(t, seg, span, p);
     // "I suppose" is a hedge, not a hypothetical: "I'm fine I suppose, but my arm is numb".
@@ -604,7 +650,7 @@ const PRESENT = split([
   'recently',
   'just',
   'keeps',
-  'keep',
+  'keep on',
   'started',
   'starting',
   'right',
@@ -627,7 +673,7 @@ const RECURRENCE = split([
   'still',
   'returned',
   'keeps',
-  'keep',
+  'keep on',
   'started',
   'starting',
   'is having',
@@ -644,8 +690,45 @@ function clauseOf(t: Tokens, span: Span): Segment {
   return { start, end };
 }
 
+// Said anywhere, these put the report in the present: "it used to come on the stairs, but now
+// it's happening sitting here".
+const NOW_CONTRAST = split([
+  'but now',
+  'and now',
+  'now it is',
+  'now i am',
+  'now i have',
+  'now he is',
+  'now she is',
+  'now they are',
+  'but today',
+  'but this time',
+  'this feels',
+  'feels the same',
+  'same as last time',
+  'like last time',
+  'all night',
+  'all day',
+]);
+
 function presentMarked(t: Tokens, span: Span, seg: Segment): boolean {
-  return anyOf(t, seg, span, RECURRENCE) || anyOf(t, clauseOf(t, span), span, PRESENT);
+  return (
+    anyOf(t, { start: 0, end: t.words.length }, span, NOW_CONTRAST) ||
+    anyOf(t, seg, span, RECURRENCE) ||
+    anyOf(t, clauseOf(t, span), span, PRESENT) ||
+    keepDoing(t, seg, span)
+  );
+}
+
+// "keep" says now only with a verb after it ("his gums keep bleeding", "I keep fainting"), not
+// in "I like to keep an eye on things".
+function keepDoing(t: Tokens, seg: Segment, span: Span): boolean {
+  for (let i = seg.start; i < seg.end; i++) {
+    if (word(t, i) !== 'keep' || (span.own.has(i) && i !== span.start)) continue;
+    const next = word(t, i + 1);
+    if (next.endsWith('ing') || span.own.has(i + 1)) return true;
+  }
+  return false;
 }
 
 const UNITS_AGO = new Set(['year', 'years', 'month', 'months', 'decade', 'decades']);
@@ -658,12 +741,21 @@ const REMOTE = split([
   'as a child',
   'as a kid',
   'as a teenager',
+  'as a boy',
+  'as a girl',
+  'as a lad',
+  'as a lass',
+  'as a youngster',
+  'as a wean',
   'as a baby',
   'when i was young',
   'when i was younger',
   'when i was little',
   'when i was a',
   'when i was in',
+  'when i was at',
+  'at university',
+  'at college',
   'when i was pregnant',
   'during my pregnancy',
   'in my teens',
@@ -685,6 +777,16 @@ const REMOTE = split([
   'over the years',
 ]);
 
+const NUMBER_WORD =
+  /^(?:\d+|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|ten|nine|eight|seven|six|five)$/;
+// "lows in the fifties", "sats in the eighties": a reading, not a decade.
+const READING_CONTEXT = new Set(
+  'low lows high highs sugar sugars sats oxygen reading readings numbers number running been is was are were stays staying it temperature'.split(
+    ' ',
+  ),
+);
+const DECADE_WORD = /^(?:fifties|sixties|seventies|eighties|nineties|\d0s)$/;
+
 function remote(t: Tokens, span: Span, seg: Segment): boolean {
   for (let i = seg.start; i < seg.end; i++) {
     if (span.own.has(i)) continue;
@@ -694,6 +796,16 @@ function remote(t: Tokens, span: Span, seg: Segment): boolean {
         if (UNITS_AGO.has(word(t, k))) return true;
       }
     }
+    // "when I was nineteen", "when she was 12"
+    if (w === 'when' && word(t, i + 2) === 'was' && NUMBER_WORD.test(word(t, i + 3))) return true;
+    // "in the seventies", "back in the fifties"
+    if (
+      w === 'in' &&
+      word(t, i + 1) === 'the' &&
+      DECADE_WORD.test(word(t, i + 2)) &&
+      !READING_CONTEXT.has(word(t, i - 1))
+    )
+      return true;
     // "in 2015", "in nineteen ninety", "in twenty ten"
     // "in two thousand and nineteen"
     if (w === 'in' && word(t, i + 1) === 'two' && word(t, i + 2) === 'thousand') return true;
@@ -706,6 +818,33 @@ function remote(t: Tokens, span: Span, seg: Segment): boolean {
 }
 
 const OTHERS = new Set([
+  'daddy',
+  'mommy',
+  'mummy',
+  'mama',
+  'papa',
+  'grandad',
+  'granddad',
+  'gramps',
+  'nana',
+  'nanna',
+  'auntie',
+  'niece',
+  'nephew',
+  'grandson',
+  'granddaughter',
+  'grandchild',
+  'stepdad',
+  'stepmom',
+  'stepmum',
+  'boyfriend',
+  'girlfriend',
+  'fiance',
+  'lady',
+  'man',
+  'woman',
+  'kid',
+  'child',
   'mom',
   'mum',
   'mother',
@@ -749,13 +888,42 @@ const PAST_OF_OTHERS = split([
   'committed',
 ]);
 
+const BARE_PAST = new Set(['had', 'was', 'were', 'lost']);
+// Stems (prompts/safety-language.ts stemWord) of named conditions, said as someone's history.
+const CONDITIONS = new Set(
+  (
+    'stroke attack coronary clot dvt thrombosis embolism seizure fit hypo overdose overdos ' +
+    'cancer infection fever sepsis anaphylaxis tia angina bleed haemorrhage hemorrhage ' +
+    'breakdown depression suicide'
+  )
+    .split(' ')
+    .map(stemWord),
+);
+// A time that is over: "my son had chest pain last week".
+const TIME_PAST = split([
+  'last week',
+  'last month',
+  'last year',
+  'the other week',
+  'all her life',
+  'all his life',
+]);
+
 function someoneElsesPast(t: Tokens, span: Span, seg: Segment): boolean {
+  // A carer telling what is happening now tells it in the past too: "he said his chest was like
+  // someone standing on it … he's lying down now".
+  if (anyOf(t, { start: 0, end: t.words.length }, span, PRESENT)) return false;
   let other = -1;
   for (let i = seg.start; i < span.start; i++) if (OTHERS.has(word(t, i))) other = i;
   if (other < 0) return false;
   // The past verb may be the match's own word: "my mother had a stroke".
   const none = { start: span.start, end: span.end, own: new Set<number>() };
+  // "he had a funny turn and was out for a few seconds" is a carer's report; "my mother had a
+  // stroke" is her history. A bare had/was/were needs a named condition or a time long past.
+  const named = [...span.own].some((k) => CONDITIONS.has(t.stems[k] ?? ''));
+  const longAgo = remote(t, span, seg) || anyOf(t, seg, span, TIME_PAST);
   for (const p of PAST_OF_OTHERS) {
+    if (BARE_PAST.has(p[0] ?? '') && !named && !longAgo) continue;
     const at = has(t, { start: other + 1, end: span.end }, none, p);
     // "she's had", "he has had": recent, not her history.
     if (p[0] === 'had' && (word(t, at - 1) === 'is' || word(t, at - 1) === 'has')) continue;
@@ -904,6 +1072,8 @@ const THINGS = new Set(
     'mark marks colour color smell sound noise signal light picture image scar bruise stain ' +
     'screen display number numbers strip result bottle packet sign stripe pattern outline ' +
     // Animals: a pet's emergency is not the patient's.
+    'telly tv television power lights electricity phone computer laptop wifi internet radio ' +
+    'engine battery car van boiler fridge freezer kettle clock ' +
     'dog dogs cat cats puppy kitten horse pony budgie parrot rabbit hamster pet goldfish bird'
   ).split(' '),
 );
@@ -1014,6 +1184,9 @@ const USUAL = split([
   'nothing new',
   'as usual',
   'for years',
+  'always been me',
+  'that is just me',
+  'always been that way',
 ]);
 // Any sign of change keeps the match: "more breathless than usual", "worse than normal".
 const CHANGED = new Set([
@@ -1088,11 +1261,33 @@ const GENERIC_WHEN = split([
   'like his',
   'like he did',
   'like she did',
+  'tomorrow',
+  'next week',
+  'during',
+  'at the op',
+  'at the operation',
+  'in the shower',
+  'in the bath',
+  'is that normal',
 ]);
+const FEAR_NOUNS = new Set(['fear', 'worry', 'dread', 'nightmare', 'concern', 'fears', 'worries']);
 const FEAR_STEP = new Set(['so', 'really', 'very', 'always', 'been', 'bit', 'a', 'little', 'that']);
 
 function feared(t: Tokens, span: Span, seg: Segment): boolean {
   if (presentMarked(t, span, seg) || has(t, seg, span, ['like', 'this']) >= 0) return false;
+  // "my biggest fear is having a stroke", "my worry is fainting in the shower".
+  {
+    let c = span.start - 1;
+    while (c >= seg.start && GENERIC_LEAD.has(word(t, c)) && brk(t, c + 1) < PAUSE) c--;
+    const gerund = word(t, span.start).endsWith('ing');
+    if (
+      (c < span.start - 1 || gerund) &&
+      (word(t, c) === 'is' || word(t, c) === 'was') &&
+      FEAR_NOUNS.has(word(t, c - 1))
+    ) {
+      return true;
+    }
+  }
   // "scared of having a stroke", "worry about fainting on these pills"
   let c = span.start - 1;
   let lead = 0;
@@ -1122,6 +1317,11 @@ function feared(t: Tokens, span: Span, seg: Segment): boolean {
       const w = word(t, f);
       if (!FEAR.has(w)) continue;
       if (HABITUAL_FEAR.has(w)) return true;
+      // Someone else's worry about what might happen: "my daughter's worried I might pass out".
+      if (word(t, m) !== 'will') {
+        for (let o = f - 1; o >= Math.max(seg.start, f - 4); o--)
+          if (OTHERS.has(word(t, o))) return true;
+      }
       for (const p of GENERIC_WHEN) {
         const at = has(t, seg, span, p);
         if (at >= span.end) return true;
@@ -1152,7 +1352,54 @@ const GIVE_CUES: Readonly<Record<string, ReadonlySet<string>>> = {
 // "I laughed so hard I couldn't breathe": laughter, not a breathing emergency.
 const LAUGH = new Set(['laughed', 'laughing', 'laugh', 'giggling', 'giggled']);
 
+// "the gas bill nearly made me faint", "I almost passed out when I saw the bill": a reaction to
+// news or a price, said for effect.
+const NEAR_MISS = new Set(['nearly', 'almost', 'practically', 'near']);
+const CAUSATIVE = new Set(['made', 'makes', 'make', 'making']);
+const REACTION_AFTER = split([
+  'when i saw',
+  'when i heard',
+  'when i got',
+  'when i read',
+  'when i looked',
+  'when i opened',
+  'when they told',
+  'when she told',
+  'when he told',
+  'when they said',
+  'when i found out',
+  'at the price',
+  'at the cost',
+  'at the bill',
+  'at the size',
+  'at the sight',
+  'at the news',
+  'at the thought',
+]);
+
+function exaggeration(t: Tokens, span: Span): boolean {
+  const k = span.start - 1;
+  // "the price of eggs makes me want to faint" (but "it made me pass out" is a report).
+  if (word(t, k) === 'to' && word(t, k - 1) === 'want' && word(t, k - 2) === 'me') {
+    if (CAUSATIVE.has(word(t, k - 3))) return true;
+  }
+  // "the gas bill nearly made me faint"
+  if (word(t, k) === 'me' && CAUSATIVE.has(word(t, k - 1)) && NEAR_MISS.has(word(t, k - 2))) {
+    return true;
+  }
+  let near = false;
+  for (let c = span.start - 1; c >= Math.max(0, span.start - 4); c--) {
+    if (brk(t, c + 1) >= PAUSE) break;
+    if (NEAR_MISS.has(word(t, c))) near = true;
+  }
+  if (!near) return false;
+  const after = { start: span.end, end: Math.min(t.words.length, span.end + 6) };
+  const none = { start: span.end, end: span.end, own: new Set<number>() };
+  return REACTION_AFTER.some((p) => has(t, after, none, p) >= 0);
+}
+
 function figureOfSpeech(t: Tokens, span: Span): boolean {
+  if (exaggeration(t, span)) return true;
   for (let k = span.start - 1; k >= Math.max(0, span.start - 6); k--) {
     if (brk(t, k + 1) >= PAUSE) break;
     const degree = word(t, k + 1);
@@ -1287,6 +1534,160 @@ function goneNow(t: Tokens, span: Span, seg: Segment): boolean {
       const ends = after >= seg.end || brk(t, after) >= PAUSE || GONE_THEN.has(word(t, after));
       return ends && !anyOf(t, whole, span, NOT_GONE);
     }
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Over, and said to be over: "I had a hypo once years ago but none since", "my son had a fever
+// with the flu last month, he's fine now", "the bruise is turning yellow like they said it would".
+
+const RECOVERED = split([
+  'fine now',
+  'grand now',
+  'okay now',
+  'ok now',
+  'better now',
+  'all better',
+  'fine after',
+  'grand after',
+  'fine afterwards',
+  'grand afterwards',
+  'right as rain',
+  'back to normal',
+  'been normal',
+  'none since',
+  'nothing since',
+  'not since',
+  'never since',
+  'not had one since',
+  'not had any since',
+  'never had it since',
+  'no problems since',
+  'no trouble since',
+  'cleared right up',
+  'cleared up',
+  'sorted her',
+  'sorted him',
+  'sorted it',
+  'sorted me',
+  'totally fine',
+  'perfectly fine',
+  'been fine since',
+  'fine ever since',
+  'it came back fine',
+  'and was fine',
+  'and i was fine',
+  'and felt fine',
+  'and felt better',
+  'but i was alright',
+  'but i was fine',
+  'but i was ok',
+  'but i was okay',
+  'but i was grand',
+  'it settled',
+  'settled before',
+  'it eased off',
+  'it went away',
+  'it passed',
+  'getting stronger',
+  'getting better',
+  'on the mend',
+  'much better',
+]);
+// Reassurance already given by the care team: recovery going as they said.
+const REASSURED = split([
+  'said that is normal',
+  'said it is normal',
+  'said that was normal',
+  'said it was normal',
+  'said that is to be expected',
+  'said it is to be expected',
+  'like they said it would',
+  'as they said it would',
+  'like the nurse said it would',
+  'like the doctor said it would',
+  'they said to expect',
+  'which is normal',
+  'is normal they said',
+]);
+// Recovery words that say something ended, not how someone was.
+const ENDED = new Set(['it', 'cleared', 'none', 'nothing', 'not', 'never', 'sorted']);
+const BEFORE_THEN = new Set([
+  'at',
+  'until',
+  'till',
+  'before',
+  'earlier',
+  'yesterday',
+  'this',
+  'last',
+]);
+// Any of these anywhere keeps the match: it is recent, back or getting worse.
+const STILL_NOW = split([
+  'today',
+  'tonight',
+  'this morning',
+  'this afternoon',
+  'this evening',
+  'last night',
+  'right now',
+  'just now',
+  'again',
+  'still',
+  'worse',
+  'spreading',
+  'is back',
+  'came back',
+  'come back',
+  'more and more',
+  'keeps',
+]);
+
+function recovered(t: Tokens, span: Span): boolean {
+  const rest = { start: span.end, end: t.words.length };
+  const whole = { start: 0, end: t.words.length };
+  const none = { start: 0, end: 0, own: new Set<number>() };
+  const at = (list: readonly (readonly string[])[]) => {
+    for (const p of list) {
+      const i = has(t, rest, span, p);
+      if (i >= 0)
+        return { i, n: p.length, state: !ENDED.has(p[0] ?? '') && !ENDED.has(p[1] ?? '') };
+    }
+    return null;
+  };
+  const found = at(REASSURED) ?? at(RECOVERED);
+  if (!found) return false;
+  // "he was right as rain at breakfast": how they were before it started ("it settled before
+  // they let me home" still ends it).
+  if (found.state && BEFORE_THEN.has(word(t, found.i + found.n))) return false;
+  // A sign of now outside the recovery words themselves ("fine now" has its own "now").
+  for (const p of STILL_NOW) {
+    const i = has(t, whole, none, p);
+    if (i >= 0 && (i < found.i || i >= found.i + found.n)) return false;
+  }
+  return true;
+}
+
+// "some folks faint at the blood draw", "people pass out in this heat": people in general.
+const GENERIC_PEOPLE = split([
+  'some people',
+  'some folks',
+  'lots of people',
+  'a lot of people',
+  'many people',
+  'most people',
+  'loads of people',
+  'plenty of people',
+]);
+const GENERIC_STEP = new Set(['can', 'do', 'often', 'sometimes', 'will', 'just', 'get', 'might']);
+
+function genericPeople(t: Tokens, span: Span): boolean {
+  let k = span.start - 1;
+  while (k >= 0 && GENERIC_STEP.has(word(t, k)) && brk(t, k + 1) < PAUSE) k--;
+  for (const p of GENERIC_PEOPLE) {
+    const from = k - p.length + 1;
+    if (from >= 0 && p.every((w, j) => word(t, from + j) === w)) return true;
   }
   return false;
 }

@@ -105,6 +105,7 @@ interface CompiledReading {
   readonly units: ReadonlySet<string>;
   readonly ranges: readonly SafetyReadingRange[];
   readonly window: number;
+  readonly decimalAlone: boolean;
 }
 
 // A rule's own phrases and patterns honour its concepts' `except` lists too: "I can't breathe
@@ -174,20 +175,31 @@ function buildIndex(
   for (const label of labels) {
     const stems = stemsOf(label);
     if (!stems.length) continue;
-    add({ stems, label });
+    // Variants chain ("cannot get my words out" → "could not get his words out"), each
+    // correction once per term, and a term never grows past MAX_VARIANTS forms.
+    let forms: { stems: string[]; notes: string[] }[] = [{ stems, notes: [] }];
     for (const [heard, meant, note] of heardAs) {
-      const at = indexOfSeq(stems, meant);
-      if (at < 0) continue;
-      add({
-        stems: [...stems.slice(0, at), ...heard, ...stems.slice(at + meant.length)],
-        label,
-        heard: note,
-      });
+      const more: typeof forms = [];
+      for (const f of forms) {
+        const at = indexOfSeq(f.stems, meant);
+        if (at < 0) continue;
+        more.push({
+          stems: [...f.stems.slice(0, at), ...heard, ...f.stems.slice(at + meant.length)],
+          notes: [...f.notes, note],
+        });
+      }
+      forms = [...forms, ...more].slice(0, MAX_VARIANTS);
+    }
+    for (const f of forms) {
+      add(f.notes.length ? { stems: f.stems, label, heard: f.notes.join(', ') } : { stems, label });
     }
   }
   for (const [k, v] of byFirst) byFirst.set(k, Object.freeze(v) as Term[]);
   return Object.freeze({ byFirst });
 }
+
+// Enough for a term's person, dialect and recogniser forms together; bounds the index size.
+const MAX_VARIANTS = 48;
 
 function indexOfSeq(hay: readonly string[], needle: readonly string[]): number {
   outer: for (let i = 0; i + needle.length <= hay.length; i++) {
@@ -198,9 +210,14 @@ function indexOfSeq(hay: readonly string[], needle: readonly string[]): number {
 }
 
 function compileConcept(c: SafetyConceptSpec): CompiledConcept {
-  const heardAs = Object.entries(c.heardAs ?? {}).map(
-    ([heard, meant]) => [stemsOf(heard), stemsOf(meant), `${heard} → ${meant}`] as const,
-  );
+  const heardAs = [
+    ...Object.entries(c.heardAs ?? {}).map(
+      ([heard, meant]) => [stemsOf(heard), stemsOf(meant), `${heard} → ${meant}`] as const,
+    ),
+    ...Object.entries(c.sayAlso ?? {}).flatMap(([meant, forms]) =>
+      forms.map((f) => [stemsOf(f), stemsOf(meant), `${f} → ${meant}`] as const),
+    ),
+  ];
   const classes = Object.entries(c.all ?? {}).map(([name, terms]) =>
     Object.freeze({ name, terms: buildIndex(terms, heardAs) }),
   );
@@ -209,7 +226,7 @@ function compileConcept(c: SafetyConceptSpec): CompiledConcept {
     classes: Object.freeze(classes),
     window: c.window ?? DEFAULT_WINDOW,
     phrases: buildIndex(c.phrases ?? [], heardAs),
-    except: buildIndex(c.except ?? [], []),
+    except: buildIndex(c.except ?? [], heardAs),
     exceptWith: buildIndex(c.exceptWith ?? [], []),
     readings: Object.freeze(
       (c.readings ?? []).map((r) =>
@@ -218,6 +235,7 @@ function compileConcept(c: SafetyConceptSpec): CompiledConcept {
           units: new Set((r.units ?? []).flatMap((u) => normalizeUtterance(u).split(' '))),
           ranges: r.ranges,
           window: r.window ?? DEFAULT_READING_WINDOW,
+          decimalAlone: r.decimalAlone ?? false,
         }),
       ),
     ),
@@ -372,7 +390,11 @@ function matchConcept(
   const phrasesMay = mayOccur(c.phrases, present);
   const classesMay =
     c.classes.length >= 2 && c.classes.every((cls) => mayOccur(cls.terms, present));
-  const readingsMay = c.readings.some((r) => mayOccur(r.near, present));
+  const readingsMay = c.readings.some(
+    (r) =>
+      mayOccur(r.near, present) ||
+      (r.decimalAlone && (present.has('point') || present.has('half'))),
+  );
   if (!phrasesMay && !classesMay && !readingsMay) return null;
   const mask = maskOf(tokens, c.except);
   const cancelled = cancelledBy(tokens, c.exceptWith);
@@ -444,12 +466,17 @@ const rangeLabel = (r: SafetyReadingRange): string =>
     .join(' ');
 
 const READING_UNITS = new Set(['degrees', 'degree', 'mmol', 'mg']);
+// A term that says where the number was read, not what it counts: "sixty eight it says", "two
+// point eight on the machine".
+const readOut = (label: string): boolean =>
+  /^(?:it |on |says|said|saying|reads|read |showing|shows)/.test(label);
 // Another measurement between the term and the number owns the number: "blood pressure reading
 // sixty", "my sugar is fine but my pulse is fifty".
 const OTHER_MEASURE = new Set(
   (
     'pressure bp pulse rate oxygen sats saturation weight weigh age aged cholesterol a1c hba1c ' +
-    'potassium sodium inr dose dosage insulin units unit thinner thinners'
+    'potassium sodium inr dose dosage insulin units unit thinner thinners sugar sugars glucose ' +
+    'temperature temp thermometer scales scale'
   ).split(' '),
 );
 
@@ -508,7 +535,13 @@ function matchReadings(
     const near = findTerms(tokens, r.near, mask).filter(
       (h) => !MEDICINE_AFTER.has(tokens.words[h.end] ?? ''),
     );
-    if (!near.length) continue;
+    if (!near.length) {
+      if (!r.decimalAlone) continue;
+      numbers ??= readReadings(tokens.words);
+      const alone = decimalAlone(tokens, r, numbers, cancelled);
+      if (alone) return { concept: c.id, terms: alone };
+      continue;
+    }
     // Words of any of this reading's own terms are not another measurement: "oxygen sats".
     const ownAt = new Set<number>();
     for (const h of near) for (let k = h.start; k < h.end; k++) ownAt.add(k);
@@ -524,10 +557,18 @@ function matchReadings(
       if (tokens.words[n.start - 1] === 'over' || DOSE_VERBS.has(tokens.words[n.start - 1] ?? ''))
         continue;
       if (doseSchedule(tokens.words, n)) continue;
+      // "the tuesday one", "only had the one": a pronoun, not a reading of one.
+      if (
+        n.end - n.start === 1 &&
+        tokens.words[n.start] === 'one' &&
+        !READING_BEFORE.has(tokens.words[n.start - 1] ?? '')
+      )
+        continue;
       for (const hit of near) {
         // A number right before the term counts it ("two sugars in my tea"), unless the term
         // is the reading's unit ("thirty nine degrees").
-        if (hit.start === n.end && !READING_UNITS.has(hit.term.label)) continue;
+        if (hit.start === n.end && !READING_UNITS.has(hit.term.label) && !readOut(hit.term.label))
+          continue;
         const start = Math.min(hit.start, n.start);
         const end = Math.max(hit.end, n.end);
         const gap = hit.end <= n.start ? n.start - hit.end : hit.start - n.end;
@@ -552,6 +593,45 @@ function matchReadings(
         };
       }
     }
+  }
+  return null;
+}
+
+// Other things said with a decimal: "thirty nine point five weeks", "ninety eight point two kilos".
+const BODY_MEASURE = new Set(
+  'weigh weighs weighed weight kilos kilo kg stone pounds lbs weeks pregnant percent bmi ph years'.split(
+    ' ',
+  ),
+);
+
+/**
+ * A number with a decimal part and nothing else measured in its sentence ("thirty eight point two
+ * this morning and I'm on the chemo"): the reading's terms, or null.
+ */
+function decimalAlone(
+  tokens: Tokens,
+  r: CompiledReading,
+  numbers: readonly Reading[],
+  cancelled: ((at: number) => boolean) | undefined,
+): Record<string, string> | null {
+  const sentence = sentenceNumbers(tokens);
+  for (const n of numbers) {
+    if (Number.isInteger(n.value)) continue;
+    const range = r.ranges.find((x) => n.value >= (x.from ?? 0) && n.value < (x.below ?? Infinity));
+    if (!range) continue;
+    const after = tokens.words[n.end] ?? '';
+    if (!r.units.has(after) && NOT_A_READING_AFTER.has(after)) continue;
+    if (DOSE_VERBS.has(tokens.words[n.start - 1] ?? '') || doseSchedule(tokens.words, n)) continue;
+    let other = false;
+    for (let k = 0; k < tokens.words.length && !other; k++) {
+      if (sentence[k] !== sentence[n.start] || (k >= n.start && k < n.end)) continue;
+      other = OTHER_MEASURE.has(tokens.words[k] ?? '') || BODY_MEASURE.has(tokens.words[k] ?? '');
+    }
+    if (other || cancelled?.(n.start)) continue;
+    const own = new Set<number>();
+    for (let k = n.start; k < n.end; k++) own.add(k);
+    if (suppressedBy(tokens, { start: n.start, end: n.end, own })) continue;
+    return { reading: 'a number with a decimal', range: rangeLabel(range) };
   }
   return null;
 }

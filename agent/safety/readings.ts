@@ -30,6 +30,10 @@ const HOMOPHONE: Readonly<Record<string, string>> = {
 // What "and" sounds like after "hundred": "a hundred in two", "hundred an three", "hundred n one".
 const AND_SLIPS = new Set(['in', 'an', 'n', 'end', 'on']);
 const ZERO_WORDS = new Set(['oh', 'o', 'zero']);
+const TENS = new Set(TENS_WORDS.filter(Boolean));
+// After a tens word only the slips that are not everyday words there ("thirty to forty" is a
+// range, "ninety for a while" a duration).
+const DIGIT_SLIPS: Readonly<Record<string, string>> = { ate: 'eight', won: 'one', fore: 'four' };
 
 const isNumeral = (w: string | undefined): boolean =>
   w !== undefined && (NUMERAL.has(w) || /^\d+$/.test(w) || HOMOPHONE[w] !== undefined);
@@ -54,6 +58,13 @@ export function repairNumberWords(words: readonly string[]): string[] {
       out[i + 1] = 'and';
       const h = HOMOPHONE[out[i + 2] ?? ''];
       if (h) out[i + 2] = h;
+    } else if (
+      TENS.has(prev ?? '') &&
+      DIGIT_SLIPS[w] &&
+      (i + 1 >= out.length || !isNumeral(next))
+    ) {
+      // "thirty ate point seven": a digit heard as a word after a tens word.
+      out[i] = DIGIT_SLIPS[w] ?? w;
     } else if (w === 'point' && next !== undefined && HOMOPHONE[next] && isNumeral(prev)) {
       out[i + 1] = HOMOPHONE[next] ?? next;
     }
@@ -61,9 +72,69 @@ export function repairNumberWords(words: readonly string[]): string[] {
   return out;
 }
 
-/** Every number said in the words, as a value and a span. Ordinals ("3rd") are not readings. */
+// "in the eighties", "in the low fifties", "in the threes": a range said as a plural.
+const DECADES: Readonly<Record<string, number>> = {
+  twenties: 20,
+  thirties: 30,
+  forties: 40,
+  fifties: 50,
+  sixties: 60,
+  seventies: 70,
+  eighties: 80,
+  nineties: 90,
+  twos: 2,
+  threes: 3,
+  fours: 4,
+  fives: 5,
+  sixes: 6,
+  sevens: 7,
+  eights: 8,
+  nines: 9,
+};
+const DECADE_LEAD = new Set(['the', 'low', 'high', 'mid', 'upper', 'lower', 'early', 'late']);
+const LOW_END = new Set(['low', 'lower', 'early']);
+const HIGH_END = new Set(['high', 'upper', 'late']);
+
+/**
+ * Every number said in the words, as a value and a span. Ordinals ("3rd") are not readings.
+ * Two more ways of saying a reading are read here: American three-digit readings said in two
+ * parts ("one twenty" is 120, "one thirty two" is 132) and a range said as a plural after "the",
+ * "low", "mid" or "high" ("in the low eighties" is 82, "in the threes" is 3.5).
+ */
 export function readReadings(words: readonly string[]): Reading[] {
-  return readNumbers(repairNumberWords(words))
+  const numbers = readNumbers(repairNumberWords(words))
     .filter((m) => !m.ordinal && !m.standalone)
     .map((m) => ({ value: m.value, start: m.start, end: m.end }));
+  const out: Reading[] = [];
+  for (let i = 0; i < numbers.length; i++) {
+    const a = numbers[i];
+    const b = numbers[i + 1];
+    if (!a) continue;
+    if (
+      b &&
+      a.end === b.start &&
+      a.end - a.start === 1 &&
+      Number.isInteger(a.value) &&
+      a.value >= 1 &&
+      a.value <= 2 &&
+      Number.isInteger(b.value) &&
+      b.value >= 10 &&
+      b.value <= 99 &&
+      words[a.start] !== 'a'
+    ) {
+      out.push({ value: a.value * 100 + b.value, start: a.start, end: b.end });
+      i++;
+      continue;
+    }
+    out.push(a);
+  }
+  for (let i = 1; i < words.length; i++) {
+    const base = DECADES[words[i] ?? ''];
+    const lead = words[i - 1] ?? '';
+    if (base === undefined || !DECADE_LEAD.has(lead)) continue;
+    const step = base >= 10 ? 10 : 1;
+    const part = LOW_END.has(lead) ? 0.2 : HIGH_END.has(lead) ? 0.8 : 0.5;
+    out.push({ value: base + step * part, start: i, end: i + 1 });
+  }
+  return out.sort((x, y) => x.start - y.start);
 }
