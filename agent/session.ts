@@ -100,8 +100,12 @@ export interface SessionDeps {
 /** A resumed job's look at the local spool (this machine's leftovers of the session). */
 const RESUME_SPOOL_MS = 500;
 const STILL_THERE = 'Are you still there?';
-/** The publisher is warm by then (session.started went out at the start). */
-const FINAL_EVENT_TIMEOUT_MS = 1500;
+/**
+ * The final event's budget. Warm (session.started went out): a publish takes milliseconds. Cold
+ * (the session failed before it started, e.g. an unknown profile): the client still has to open
+ * its channel, which takes seconds on a busy machine, and a backend waits on this event.
+ */
+const FINAL_EVENT_TIMEOUT_MS = { warm: 1500, cold: 8000 };
 /**
  * How long shutdown lets escalations in flight keep trying, alongside the other shutdown work.
  * What is not delivered by then waits in the outbox (or the local spool) for a relay.
@@ -239,6 +243,8 @@ class SessionRun<P> {
   private finalized = false;
   /** This job does not own the session record (stale or unclaimed): never write it. */
   private detached = false;
+  /** Set once this job's publisher has delivered an event (its channel is open). */
+  private publisherWarm = false;
   /** Set when this job continues a call an earlier job of the session started. */
   private resumed: ResumePoint | undefined;
 
@@ -576,15 +582,16 @@ class SessionRun<P> {
       // call. The dispatcher records `active` when it sees us join; the final record follows.
       this.log.warn({ err }, 'could not record the session active; carrying on with the call');
     }
-    this.enqueue('session.started', () =>
-      events.publish({
+    this.enqueue('session.started', async () => {
+      await events.publish({
         type: 'session.started',
         sessionId: this.sessionId,
         at: at.toISOString(),
         room: this.ctx.room.name ?? '',
         profile: { id: profile.id, version: profile.version },
-      }),
-    );
+      });
+      this.publisherWarm = true;
+    });
   }
 
   private wire(session: voice.AgentSession): void {
@@ -917,7 +924,7 @@ class SessionRun<P> {
           };
     await withTimeout(
       this.deps.events.publish(event),
-      FINAL_EVENT_TIMEOUT_MS,
+      FINAL_EVENT_TIMEOUT_MS[this.publisherWarm ? 'warm' : 'cold'],
       'final session event',
     ).catch((err: unknown) => this.log.error({ err }, 'could not publish final session event'));
     this.log.info(
