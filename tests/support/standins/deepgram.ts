@@ -92,8 +92,15 @@ export type DeepgramTuning = Omit<DeepgramStandinOptions, 'host' | 'port' | 'tra
 export type DeepgramFault =
   /** Refuse the next WebSocket handshakes (or REST requests) with this HTTP status. */
   | { kind: 'reject'; status: number; count?: number }
+  /** Leave the next WebSocket handshakes unanswered: a connect that times out. */
+  | { kind: 'hang'; count?: number }
   /** Kill the socket abruptly (no close frame) when the next audio message arrives. */
-  | { kind: 'drop'; count?: number };
+  | { kind: 'drop'; count?: number }
+  /**
+   * From the next audio message on, keep the socket open and reading but send nothing more
+   * on it (no results, no SpeechStarted): a connection that stalled on the vendor's side.
+   */
+  | { kind: 'silent'; count?: number };
 
 export type DeepgramEndReason = 'silence' | 'gap' | 'finalize' | 'close';
 
@@ -129,6 +136,8 @@ export interface DeepgramConnectionRecord {
   readonly closedAtMs: number | null;
   /** True when the stand-in killed the socket on an injected `drop` fault. */
   readonly dropped: boolean;
+  /** True when an injected `silent` fault muted this socket. */
+  readonly silenced: boolean;
   /** Every query parameter, repeated ones as several values. */
   readonly query: Readonly<Record<string, readonly string[]>>;
   readonly model: string | null;
@@ -266,6 +275,7 @@ export class DeepgramStandin {
       },
       peek: () => this.#queue[0]?.text ?? this.#opts.defaultTranscript,
       takeDrop: () => this.#faults.take((f) => f.kind === 'drop') !== undefined,
+      takeSilent: () => this.#faults.take((f) => f.kind === 'silent') !== undefined,
     };
   }
 
@@ -284,6 +294,10 @@ export class DeepgramStandin {
     const url = new URL(req.url ?? '/', 'http://standin');
     if (url.pathname !== '/v1/listen') {
       this.#refuse(socket, 404, 'NOT_FOUND', `Unknown path ${url.pathname}.`);
+      return;
+    }
+    if (this.#faults.take((f) => f.kind === 'hang')) {
+      this.#server.hold(socket);
       return;
     }
     const refused = this.#authorize(req);
@@ -312,6 +326,7 @@ export class DeepgramStandin {
       openedAtMs: nowMs(),
       closedAtMs: null,
       dropped: false,
+      silenced: false,
       query,
       model: url.searchParams.get('model'),
       language: url.searchParams.get('language'),
@@ -390,6 +405,8 @@ interface ListenScript {
   peek(): string | null;
   /** True when an injected drop fault applies to this audio message. */
   takeDrop(): boolean;
+  /** True when an injected silent fault applies from this audio message on. */
+  takeSilent(): boolean;
 }
 
 /** One live `/v1/listen` socket: segments the received audio and answers with the script. */
@@ -461,6 +478,7 @@ class ListenSession {
       this.#ws.terminate();
       return;
     }
+    if (!this.#record.silenced && this.#script.takeSilent()) this.#record.silenced = true;
     const bytes = rawToBuffer(data);
     this.#record.audioBytes += bytes.byteLength;
     this.#record.audioMessages += 1;
@@ -667,7 +685,7 @@ class ListenSession {
   }
 
   #send(message: unknown): boolean {
-    if (this.#ws.readyState !== WebSocket.OPEN) return false;
+    if (this.#ws.readyState !== WebSocket.OPEN || this.#record.silenced) return false;
     this.#ws.send(JSON.stringify(message));
     return true;
   }

@@ -74,10 +74,14 @@ export type ElevenLabsTuning = Omit<ElevenLabsStandinOptions, 'host' | 'port'>;
 export type ElevenLabsFault =
   /** Refuse the next WebSocket handshakes or HTTP synthesis requests with this status. */
   | { kind: 'status'; status: number; count?: number }
+  /** Leave the next WebSocket handshakes unanswered: a connect that times out. */
+  | { kind: 'hang'; count?: number }
   /** Close the socket (with `code`, default 1011) during the next generation, after `afterAudioChunks` audio messages (default 1). */
   | { kind: 'close'; code?: number; afterAudioChunks?: number; count?: number }
   /** Answer the next generation with an error message for its context instead of audio. */
-  | { kind: 'error'; message?: string; count?: number };
+  | { kind: 'error'; message?: string; count?: number }
+  /** Accept the next generation and never send anything for it: a socket open and silent. */
+  | { kind: 'silent'; count?: number };
 
 export interface ElevenLabsTextChunk {
   readonly text: string;
@@ -167,6 +171,8 @@ export class ElevenLabsStandin {
   #opts: ElevenLabsStandinOptions;
   #voice: SyntheticVoiceOptions;
   readonly #faults = new FaultQueue<ElevenLabsFault>();
+  /** `hang` faults, apart: they apply to handshakes, never to a generation. */
+  readonly #hangs = new FaultQueue<ElevenLabsFault>();
   readonly #connections: Writable<ElevenLabsConnectionRecord>[] = [];
   readonly #http: Writable<ElevenLabsHttpRecord>[] = [];
   readonly #sockets = new Set<MultiContextSocket>();
@@ -214,7 +220,7 @@ export class ElevenLabsStandin {
         ? null
         : 'code must be a sendable WebSocket close code',
     ]);
-    this.#faults.push(fault);
+    (fault.kind === 'hang' ? this.#hangs : this.#faults).push(fault);
   }
 
   get connections(): readonly ElevenLabsConnectionRecord[] {
@@ -244,13 +250,14 @@ export class ElevenLabsStandin {
     return {
       options: () => this.#opts,
       voice: () => this.#voice,
-      takeFault: () => this.#faults.take((f) => f.kind === 'close' || f.kind === 'error'),
+      takeFault: () => this.#faults.take((f) => f.kind !== 'status'),
     };
   }
 
   /** Forgets pending faults and recorded history. Open sockets stay open. */
   reset(): void {
     this.#faults.clear();
+    this.#hangs.clear();
     this.#connections.length = 0;
     this.#http.length = 0;
     this.#server.refusals.length = 0;
@@ -276,6 +283,10 @@ export class ElevenLabsStandin {
     }
     if (!this.#checkKey(req)) {
       this.#refuse(socket, 401, 'invalid_api_key', 'Invalid API key');
+      return;
+    }
+    if (this.#hangs.take()) {
+      this.#server.hold(socket);
       return;
     }
     const fault = this.#faults.take((f) => f.kind === 'status');
@@ -422,7 +433,7 @@ interface ContextState {
 interface SocketHost {
   options(): ElevenLabsStandinOptions;
   voice(): SyntheticVoiceOptions;
-  /** The pending `close` or `error` fault for the next generation, if any. */
+  /** The pending `close`, `error` or `silent` fault for the next generation, if any. */
   takeFault(): ElevenLabsFault | undefined;
 }
 
@@ -603,6 +614,11 @@ class MultiContextSocket {
         const generation = ctx.pending.shift();
         if (!generation) break;
         const fault = this.#host.takeFault();
+        if (fault?.kind === 'silent') {
+          // Nothing for this context, ever: it stays open until the client gives up on it.
+          ctx.pending = [];
+          return;
+        }
         if (!(await wait(this.#host.options().ttfbMs, signal))) return;
         if (fault?.kind === 'error') {
           const message = fault.message ?? 'injected fault';
