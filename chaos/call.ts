@@ -73,16 +73,19 @@ export class Call {
     };
   }
 
-  static async start(stack: ChaosStack, greetingTimeoutMs = 60_000): Promise<Call> {
-    const session = await stack.h.startSession();
-    const call = new Call(stack, session);
-    const greeting = await session.patient.waitForAgentSpeech({ timeoutMs: greetingTimeoutMs });
-    await session.patient.waitForAgentSilence({
+  /** Claims a session, puts the patient in its room and dispatches the agent there. */
+  static async dial(stack: ChaosStack): Promise<Call> {
+    return new Call(stack, await stack.h.startSession());
+  }
+
+  /** Waits for the greeting to start and finish. */
+  async greeted(timeoutMs = 60_000): Promise<void> {
+    const greeting = await this.patient.waitForAgentSpeech({ timeoutMs });
+    await this.patient.waitForAgentSilence({
       after: greeting.at,
       silenceMs: 800,
       timeoutMs: 20_000,
     });
-    return call;
   }
 
   get patient(): SimulatedPatient {
