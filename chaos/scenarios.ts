@@ -5,7 +5,7 @@
  * A vendor fault hits the turn after a clean one, then a red flag (an escalation, the call goes
  * on) follows once the fault is over, and the patient hangs up: the call must end `completed`.
  */
-import { PatientTimeoutError } from '../sim/patient.ts';
+import { PatientClosedError, PatientTimeoutError } from '../sim/patient.ts';
 import type { Standins } from '../tests/support/standins/index.ts';
 import { Call, NORMAL_PHRASES, RED_FLAG, settle, type CallOutcome } from './call.ts';
 import type { ChaosStack } from './stack.ts';
@@ -128,8 +128,8 @@ async function afterAgentDeath(ctx: ScenarioContext, call: Call, deathAt: number
     await call.turn(C);
     await call.hangUp();
   } catch (err) {
-    if (!(err instanceof PatientTimeoutError) && !(err instanceof Error)) throw err;
-    // Nobody came back: the patient waits on the line for the reaper (it closes the room).
+    // Nobody came back (or the reaper closed the room under the patient): the reaper's turn.
+    if (!(err instanceof PatientTimeoutError) && !(err instanceof PatientClosedError)) throw err;
   }
 }
 

@@ -43,6 +43,8 @@ export interface StackOptions {
   /** Extra worker environment. */
   workerEnv?: Record<string, string>;
   say?: (line: string) => void;
+  /** Print the workers' output (they log at `LOG_LEVEL`, 'error' unless workerEnv says). */
+  echoWorkers?: boolean;
 }
 
 /** A consumer of the events topic that survives its emulator restarting (see {@link reattach}). */
@@ -121,6 +123,7 @@ export class ChaosStack {
     readonly reaper: Reaper,
     readonly spoolDir: string,
     readonly say: (line: string) => void,
+    readonly echoWorkers: boolean,
   ) {}
 
   static async start(opts: StackOptions = {}): Promise<ChaosStack> {
@@ -171,7 +174,17 @@ export class ChaosStack {
         ...reaperCfg,
       });
       reaper.start();
-      return new ChaosStack(h, ferret, pubsub, livekit, events, reaper, spoolDir, say);
+      return new ChaosStack(
+        h,
+        ferret,
+        pubsub,
+        livekit,
+        events,
+        reaper,
+        spoolDir,
+        say,
+        opts.echoWorkers ?? false,
+      );
     } catch (err) {
       await Promise.allSettled(started.reverse().map((s) => s.stop()));
       throw err;
@@ -181,7 +194,7 @@ export class ChaosStack {
   /** Starts a worker and waits until it has a warm idle process. */
   async startWorker(): Promise<AgentWorker> {
     const t0 = Date.now();
-    const w = await this.h.startWorker();
+    const w = await this.h.startWorker({}, this.echoWorkers);
     this.worker = w;
     this.say(`worker up in ${Date.now() - t0} ms`);
     return w;

@@ -7,6 +7,7 @@
  *   npm run chaos -- --only stt-drop,worker-sigkill
  *   npm run chaos -- --list
  *   npm run chaos -- --out .run/chaos
+ *   npm run chaos -- --only livekit-restart --worker-log info   (the workers' own output)
  *
  * Needs the binaries scripts/install-tools.sh puts in .cache/tools (or VOICECARE_TOOLS_DIR)
  * and the gcloud Pub/Sub emulator; never touches the shared servers on 7880/8085/27017.
@@ -21,8 +22,17 @@ import { ChaosStack } from '../chaos/stack.ts';
 
 const SCENARIO_TIMEOUT_MS = 180_000;
 
-function parse(argv: string[]): { only: Set<string> | null; out: string; list: boolean } {
+interface Args {
+  only: Set<string> | null;
+  out: string;
+  list: boolean;
+  /** `--worker-log <level>`: print the workers' output at that level (for a failing scenario). */
+  workerLog: string | null;
+}
+
+function parse(argv: string[]): Args {
   let only: Set<string> | null = null;
+  let workerLog: string | null = null;
   let out = fileURLToPath(new URL('../bench/results', import.meta.url));
   let list = false;
   for (let i = 0; i < argv.length; i++) {
@@ -30,7 +40,12 @@ function parse(argv: string[]): { only: Set<string> | null; out: string; list: b
     if (a === '--only') only = new Set((argv[++i] ?? '').split(',').filter(Boolean));
     else if (a === '--out') out = argv[++i] ?? out;
     else if (a === '--list') list = true;
-    else throw new Error(`unknown argument ${a}; use --only <ids>, --out <dir>, --list`);
+    else if (a === '--worker-log') workerLog = argv[++i] ?? 'info';
+    else {
+      throw new Error(
+        `unknown argument ${a}; use --only <ids>, --out <dir>, --list, --worker-log <level>`,
+      );
+    }
   }
   if (only) {
     const known = new Set(SCENARIOS.map((s) => s.id));
@@ -39,7 +54,7 @@ function parse(argv: string[]): { only: Set<string> | null; out: string; list: b
       throw new Error(`unknown scenario(s) ${unknown.join(', ')}; --list shows them`);
     }
   }
-  return { only, out, list };
+  return { only, out, list, workerLog };
 }
 
 async function main(): Promise<number> {
@@ -81,7 +96,10 @@ async function main(): Promise<number> {
   process.on('exit', () => stack?.killNow());
 
   try {
-    stack = await ChaosStack.start({ say });
+    stack = await ChaosStack.start({
+      say,
+      ...(opts.workerLog ? { echoWorkers: true, workerEnv: { LOG_LEVEL: opts.workerLog } } : {}),
+    });
     await stack.startWorker();
     for (const s of chosen) {
       if (interrupted) break;
