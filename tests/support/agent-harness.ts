@@ -42,6 +42,8 @@ export interface StartedSession {
 export class AgentHarness {
   readonly agentName = uniqueName('agent');
   readonly events: SessionEvent[] = [];
+  /** Errors of the events subscription (e.g. its emulator restarted under it), kept, not thrown. */
+  readonly eventErrors: unknown[] = [];
   private workers: AgentWorker[] = [];
   private patients: SimulatedPatient[] = [];
   private eventsSub: Subscription | undefined;
@@ -107,6 +109,7 @@ export class AgentHarness {
       topic: cfg.pubsub.eventsTopic,
       subscription: `${cfg.pubsub.eventsTopic}-test`,
     });
+    h.eventsSub.on('error', (err: unknown) => h.eventErrors.push(err));
     h.eventsSub.on('message', (m: Message) => {
       h.events.push(JSON.parse(m.data.toString()) as SessionEvent);
       m.ack();

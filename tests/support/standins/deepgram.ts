@@ -92,6 +92,8 @@ export type DeepgramTuning = Omit<DeepgramStandinOptions, 'host' | 'port' | 'tra
 export type DeepgramFault =
   /** Refuse the next WebSocket handshakes (or REST requests) with this HTTP status. */
   | { kind: 'reject'; status: number; count?: number }
+  /** Leave the next WebSocket handshakes unanswered: a connect that times out. */
+  | { kind: 'hang'; count?: number }
   /** Kill the socket abruptly (no close frame) when the next audio message arrives. */
   | { kind: 'drop'; count?: number }
   /**
@@ -292,6 +294,10 @@ export class DeepgramStandin {
     const url = new URL(req.url ?? '/', 'http://standin');
     if (url.pathname !== '/v1/listen') {
       this.#refuse(socket, 404, 'NOT_FOUND', `Unknown path ${url.pathname}.`);
+      return;
+    }
+    if (this.#faults.take((f) => f.kind === 'hang')) {
+      this.#server.hold(socket);
       return;
     }
     const refused = this.#authorize(req);

@@ -74,6 +74,8 @@ export type ElevenLabsTuning = Omit<ElevenLabsStandinOptions, 'host' | 'port'>;
 export type ElevenLabsFault =
   /** Refuse the next WebSocket handshakes or HTTP synthesis requests with this status. */
   | { kind: 'status'; status: number; count?: number }
+  /** Leave the next WebSocket handshakes unanswered: a connect that times out. */
+  | { kind: 'hang'; count?: number }
   /** Close the socket (with `code`, default 1011) during the next generation, after `afterAudioChunks` audio messages (default 1). */
   | { kind: 'close'; code?: number; afterAudioChunks?: number; count?: number }
   /** Answer the next generation with an error message for its context instead of audio. */
@@ -169,6 +171,8 @@ export class ElevenLabsStandin {
   #opts: ElevenLabsStandinOptions;
   #voice: SyntheticVoiceOptions;
   readonly #faults = new FaultQueue<ElevenLabsFault>();
+  /** `hang` faults, apart: they apply to handshakes, never to a generation. */
+  readonly #hangs = new FaultQueue<ElevenLabsFault>();
   readonly #connections: Writable<ElevenLabsConnectionRecord>[] = [];
   readonly #http: Writable<ElevenLabsHttpRecord>[] = [];
   readonly #sockets = new Set<MultiContextSocket>();
@@ -216,7 +220,7 @@ export class ElevenLabsStandin {
         ? null
         : 'code must be a sendable WebSocket close code',
     ]);
-    this.#faults.push(fault);
+    (fault.kind === 'hang' ? this.#hangs : this.#faults).push(fault);
   }
 
   get connections(): readonly ElevenLabsConnectionRecord[] {
@@ -253,6 +257,7 @@ export class ElevenLabsStandin {
   /** Forgets pending faults and recorded history. Open sockets stay open. */
   reset(): void {
     this.#faults.clear();
+    this.#hangs.clear();
     this.#connections.length = 0;
     this.#http.length = 0;
     this.#server.refusals.length = 0;
@@ -278,6 +283,10 @@ export class ElevenLabsStandin {
     }
     if (!this.#checkKey(req)) {
       this.#refuse(socket, 401, 'invalid_api_key', 'Invalid API key');
+      return;
+    }
+    if (this.#hangs.take()) {
+      this.#server.hold(socket);
       return;
     }
     const fault = this.#faults.take((f) => f.kind === 'status');

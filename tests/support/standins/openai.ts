@@ -64,7 +64,12 @@ export type OpenAIFault =
   /** Start a normal response, then destroy the socket after `afterChunks` chunks (default 2). */
   | { kind: 'drop'; endpoint?: OpenAIEndpoint; afterChunks?: number; count?: number }
   /** Accept the request and never answer (until the client gives up or the stand-in closes). */
-  | { kind: 'hang'; endpoint?: OpenAIEndpoint; count?: number };
+  | { kind: 'hang'; endpoint?: OpenAIEndpoint; count?: number }
+  /**
+   * Answer 200 and open the event stream, then send nothing: a stream that stalled after its
+   * headers. A non-streaming request, or one to another endpoint, is hung as with `hang`.
+   */
+  | { kind: 'silent'; endpoint?: OpenAIEndpoint; count?: number };
 
 const messageSchema = z.looseObject({
   role: z.string(),
@@ -340,7 +345,10 @@ export class OpenAIStandin {
         code,
         fault.status === 429 ? { 'retry-after': '1' } : {},
       );
-    } else if (fault?.kind === 'hang') {
+    } else if (
+      fault?.kind === 'hang' ||
+      (fault?.kind === 'silent' && (endpoint === 'speech' || endpoint === 'models'))
+    ) {
       // Never answer; the per-request signal fires when the client gives up or we close.
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
     }
@@ -350,7 +358,7 @@ export class OpenAIStandin {
   async #models(res: ServerResponse, signal: AbortSignal): Promise<void> {
     this.#modelsRequests += 1;
     const fault = await this.#applyFault('models', res, signal);
-    if (fault?.kind === 'status' || fault?.kind === 'hang') return;
+    if (fault?.kind === 'status' || fault?.kind === 'hang' || fault?.kind === 'silent') return;
     if (fault?.kind === 'drop') {
       res.destroy();
       return;
@@ -434,6 +442,11 @@ export class OpenAIStandin {
       record.outcome = 'fault';
       return;
     }
+    if (fault?.kind === 'silent' && !record.stream) {
+      record.outcome = 'fault';
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+      return;
+    }
     const reply = isClassifier
       ? normalizeReply(this.#opts.classify(record))
       : this.#nextReply(record);
@@ -515,6 +528,11 @@ export class OpenAIStandin {
       'x-request-id': requestId,
     });
     res.flushHeaders();
+    if (fault?.kind === 'silent') {
+      record.outcome = 'fault';
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+      return;
+    }
     const dropAfter = fault?.kind === 'drop' ? (fault.afterChunks ?? 2) : Infinity;
     let sentChunks = 0;
     const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({
@@ -632,7 +650,7 @@ export class OpenAIStandin {
     }
     const fault = await this.#applyFault('speech', res, signal);
     record.fault = fault;
-    if (fault?.kind === 'status' || fault?.kind === 'hang') {
+    if (fault?.kind === 'status' || fault?.kind === 'hang' || fault?.kind === 'silent') {
       record.outcome = 'fault';
       return;
     }

@@ -174,6 +174,8 @@ export class WebSocketStandinServer {
   readonly wss = new WebSocketServer({ noServer: true });
   readonly refusals: RefusalRecord[] = [];
   readonly #loopback: LoopbackServer;
+  /** Handshakes held unanswered by {@link hold}; destroyed on close. */
+  readonly #held = new Set<Duplex>();
 
   constructor(
     host: string,
@@ -198,7 +200,19 @@ export class WebSocketStandinServer {
     refuseUpgrade(socket, status, body);
   }
 
+  /**
+   * Never answers the handshake: a vendor that accepted the TCP connection and then hung. The
+   * client's own connect timeout decides what happens; the socket is freed when it gives up.
+   */
+  hold(socket: Duplex): void {
+    this.#held.add(socket);
+    socket.once('close', () => this.#held.delete(socket));
+    socket.on('error', () => socket.destroy());
+  }
+
   close(): Promise<void> {
+    for (const socket of this.#held) socket.destroy();
+    this.#held.clear();
     return this.#loopback.close();
   }
 }
