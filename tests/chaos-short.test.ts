@@ -16,13 +16,13 @@ import { shutdownRtc } from './support/patient.ts';
 const SCENARIO_TIMEOUT_MS = 100_000;
 
 /**
- * Whether the patient hears at most 3 s of silence under this fault today (full run of
- * 2026-12-01: stt-drop 15.4 s, the turn is never answered; llm-5xx 3.6 s, two 503s and the
- * plugin's retry backoff; tts-drop 1.3 s). False: not yet (issue 15, item 3: no STT watchdog
- * or LLM first-token budget on main).
+ * Whether the patient hears at most 3 s of silence under this fault today. With the STT
+ * watchdog a dropped Deepgram socket costs ~2.4 s (a reprompt); before it, 15.4 s (the turn was
+ * never answered). Two LLM 503s still cost 3.4–8.4 s (the fallback's retries run before the
+ * holding line can play; issue 15, item 3): printed, not asserted, until that is fixed.
  */
 const SILENCE_MET_TODAY: Record<string, boolean> = {
-  'stt-drop': false,
+  'stt-drop': true,
   'llm-5xx': false,
   'tts-drop': true,
 };
@@ -68,7 +68,7 @@ describe('chaos, short', () => {
           expect(r.longestSilenceMs!).toBeLessThanOrEqual(SILENCE_GOAL_MS);
         } else {
           console.log(
-            `chaos-short ${id}: silence goal NOT MET today (not asserted): longest ${r.longestSilenceMs} ms > ${SILENCE_GOAL_MS} ms`,
+            `chaos-short ${id}: silence goal not asserted yet: longest ${r.longestSilenceMs} ms (goal ≤ ${SILENCE_GOAL_MS} ms)`,
           );
         }
       },
