@@ -11,14 +11,14 @@
  */
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDispatcher, type RunningDispatcher } from '../dispatcher/index.ts';
 import { sleep } from '../infra/time.ts';
 import { readProfile } from '../prompts/loader.ts';
 import { PatientTimeoutError, shutdownRtc, SimulatedPatient } from '../sim/patient.ts';
-import { AgentHarness } from './support/agent-harness.ts';
+import type { AgentHarness } from './support/agent-harness.ts';
 import type { AgentWorker } from './support/agent-worker.ts';
-import { json, startApi, type ApiFixture } from './support/api.ts';
-import { testConfig, uniqueName } from './support/env.ts';
+import { json, type ApiFixture } from './support/api.ts';
+import { uniqueName } from './support/env.ts';
+import { startFullStack, type FullStack } from './support/full-stack.ts';
 
 /** The framework's participant attribute for the agent's state (not exported by 1.9's index). */
 const ATTRIBUTE_AGENT_STATE = 'lk.agent.state';
@@ -38,40 +38,22 @@ interface Joined {
 }
 
 describe('the session API, end to end', () => {
+  let stack: FullStack;
   let h: AgentHarness;
   let worker: AgentWorker;
-  let dispatcher: RunningDispatcher;
   let f: ApiFixture;
   let backend: string;
   const people: SimulatedPatient[] = [];
 
   beforeAll(async () => {
-    h = await AgentHarness.start({
-      profiles: [{ file: 'intake.yaml', override }],
-      // This machine is shared: importing a job process has taken 20-30 s under load here.
-      workerEnv: { AGENT_INITIALIZE_PROCESS_TIMEOUT_MS: '90000' },
-    });
-    const shared = {
-      ...h.env,
-      AGENT_NAME: h.agentName,
-      PUBSUB_REQUESTS_TOPIC: uniqueName('requests'),
-      PUBSUB_REQUESTS_SUBSCRIPTION: uniqueName('requests-sub'),
-      PUBSUB_DEAD_LETTER_TOPIC: uniqueName('dead'),
-      DISPATCHER_HTTP_PORT: '0',
-      // A cold worker on a busy 2-core machine can take a while to take its first job.
-      DISPATCHER_JOIN_TIMEOUT_MS: '120000',
-    };
-    worker = await h.startWorker();
-    dispatcher = await runDispatcher(testConfig(shared), { processMetrics: false });
-    f = await startApi(shared);
+    stack = await startFullStack([{ file: 'intake.yaml', override }]);
+    ({ h, worker, api: f } = stack);
     backend = `ApiKey ${await f.apiKey(['sessions:create', 'sessions:read'])}`;
   });
 
   afterAll(async () => {
     await Promise.allSettled(people.map((p) => p.leave()));
-    await f?.stop();
-    await dispatcher?.stop();
-    await h?.close();
+    await stack?.close();
     await shutdownRtc();
   });
 

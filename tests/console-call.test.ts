@@ -14,9 +14,8 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleDir } from '../api/console.ts';
 import { JOIN_LINK_USES_COLLECTION, JoinLinks } from '../api/join/links.ts';
-import { runDispatcher, type RunningDispatcher } from '../dispatcher/index.ts';
 import { readProfile } from '../prompts/loader.ts';
-import { AgentHarness } from './support/agent-harness.ts';
+import type { AgentHarness } from './support/agent-harness.ts';
 import { launchBrowser, newContext, pageErrors, screenshot } from './support/browser.ts';
 import {
   installRemoteAudioProbe,
@@ -27,8 +26,9 @@ import {
   seriousA11yViolations,
   spokenAnswer,
 } from './support/call-page.ts';
-import { json, startApi, type ApiFixture } from './support/api.ts';
-import { testConfig, uniqueName } from './support/env.ts';
+import { json, type ApiFixture } from './support/api.ts';
+import { uniqueName } from './support/env.ts';
+import { startFullStack, type FullStack } from './support/full-stack.ts';
 
 const intake = await readProfile(fileURLToPath(new URL('../prompts/intake.yaml', import.meta.url)));
 const GREETING = 'Hi there, is now a good time?';
@@ -54,8 +54,8 @@ const unexpected = (errors: string[]): string[] =>
   errors.filter((e) => !e.startsWith('Failed to load resource'));
 
 describe('the patient page and the Patient Test page, in Chromium', () => {
+  let stack: FullStack;
   let h: AgentHarness;
-  let dispatcher: RunningDispatcher;
   let f: ApiFixture;
   let browser: Browser;
   let backend: string;
@@ -64,23 +64,8 @@ describe('the patient page and the Patient Test page, in Chromium', () => {
 
   beforeAll(async () => {
     if (!consoleDir()) throw new Error('the console is not built: run `npm run console:build`');
-    h = await AgentHarness.start({
-      profiles: [{ file: 'intake.yaml', override }],
-      workerEnv: { AGENT_INITIALIZE_PROCESS_TIMEOUT_MS: '90000' },
-    });
-    const shared = {
-      ...h.env,
-      AGENT_NAME: h.agentName,
-      PUBSUB_REQUESTS_TOPIC: uniqueName('requests'),
-      PUBSUB_REQUESTS_SUBSCRIPTION: uniqueName('requests-sub'),
-      PUBSUB_DEAD_LETTER_TOPIC: uniqueName('dead'),
-      DISPATCHER_HTTP_PORT: '0',
-      DISPATCHER_JOIN_TIMEOUT_MS: '120000',
-    };
-    const [, started, api] = await Promise.all([
-      h.startWorker(),
-      runDispatcher(testConfig(shared), { processMetrics: false }),
-      startApi(shared),
+    const [started] = await Promise.all([
+      startFullStack([{ file: 'intake.yaml', override }]),
       ...[
         ['yes', YES],
         ['knee', KNEE],
@@ -89,8 +74,8 @@ describe('the patient page and the Patient Test page, in Chromium', () => {
         clips[name!] = (await spokenAnswer(name!, text!)).wav;
       }),
     ]);
-    dispatcher = started;
-    f = api;
+    stack = started;
+    ({ h, api: f } = stack);
     backend = `ApiKey ${await f.apiKey(['sessions:create', 'sessions:read'])}`;
     // Permission prompts follow each context's grants, so a context can be refused the microphone.
     browser = await launchBrowser({ acceptPermissionPrompts: false });
@@ -100,9 +85,7 @@ describe('the patient page and the Patient Test page, in Chromium', () => {
   afterAll(async () => {
     await Promise.allSettled(contexts.map((c) => c.close()));
     await browser?.close();
-    await f?.stop();
-    await dispatcher?.stop();
-    await h?.close();
+    await stack?.close();
   });
 
   /** The LLM stand-in answers by what the patient said (preemptive requests may come early). */

@@ -11,9 +11,8 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleDir } from '../api/console.ts';
-import { runDispatcher, type RunningDispatcher } from '../dispatcher/index.ts';
 import { readProfile } from '../prompts/loader.ts';
-import { AgentHarness } from './support/agent-harness.ts';
+import type { AgentHarness } from './support/agent-harness.ts';
 import { launchBrowser, newContext, pageErrors, screenshot } from './support/browser.ts';
 import {
   installRemoteAudioProbe,
@@ -23,8 +22,9 @@ import {
   say,
   spokenAnswer,
 } from './support/call-page.ts';
-import { json, startApi, type ApiFixture } from './support/api.ts';
-import { testConfig, uniqueName } from './support/env.ts';
+import { json, type ApiFixture } from './support/api.ts';
+import { uniqueName } from './support/env.ts';
+import { startFullStack, type FullStack } from './support/full-stack.ts';
 
 const intake = await readProfile(fileURLToPath(new URL('../prompts/intake.yaml', import.meta.url)));
 /** Long enough that a loaded machine's slow turns never end the call for silence. */
@@ -42,8 +42,8 @@ const unexpected = (errors: string[]): string[] =>
   errors.filter((e) => !e.startsWith('Failed to load resource'));
 
 describe('the console end to end, in Chromium', () => {
+  let stack: FullStack;
   let h: AgentHarness;
-  let dispatcher: RunningDispatcher;
   let f: ApiFixture;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
@@ -51,27 +51,12 @@ describe('the console end to end, in Chromium', () => {
 
   beforeAll(async () => {
     if (!consoleDir()) throw new Error('the console is not built: run `npm run console:build`');
-    h = await AgentHarness.start({
-      profiles: [{ file: 'intake.yaml', override }],
-      workerEnv: { AGENT_INITIALIZE_PROCESS_TIMEOUT_MS: '90000' },
-    });
-    const shared = {
-      ...h.env,
-      AGENT_NAME: h.agentName,
-      PUBSUB_REQUESTS_TOPIC: uniqueName('requests'),
-      PUBSUB_REQUESTS_SUBSCRIPTION: uniqueName('requests-sub'),
-      PUBSUB_DEAD_LETTER_TOPIC: uniqueName('dead'),
-      DISPATCHER_HTTP_PORT: '0',
-      DISPATCHER_JOIN_TIMEOUT_MS: '120000',
-    };
-    const [, started, api, redFlag] = await Promise.all([
-      h.startWorker(),
-      runDispatcher(testConfig(shared), { processMetrics: false }),
-      startApi(shared),
+    const [started, redFlag] = await Promise.all([
+      startFullStack([{ file: 'intake.yaml', override }]),
       spokenAnswer('red-flag', RED_FLAG),
     ]);
-    dispatcher = started;
-    f = api;
+    stack = started;
+    ({ h, api: f } = stack);
     clips['red-flag'] = redFlag.wav;
     browser = await launchBrowser();
   });
@@ -79,9 +64,7 @@ describe('the console end to end, in Chromium', () => {
   afterAll(async () => {
     await Promise.allSettled(contexts.map((c) => c.close()));
     await browser?.close();
-    await f?.stop();
-    await dispatcher?.stop();
-    await h?.close();
+    await stack?.close();
   });
 
   async function signedIn(token: string, phone = false): Promise<{ page: Page; errors: string[] }> {
