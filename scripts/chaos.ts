@@ -1,6 +1,6 @@
 /**
  * `npm run chaos`: calls with the vendor stand-ins while faults are injected one kind at a time
- * (chaos/scenarios.ts), against private servers of its own; prints the table and writes it with
+ * (bench/chaos/scenarios.ts), against private servers of its own; prints the table and writes it with
  * a JSON of every figure to bench/results/ (chaos-<time>.md/.json, chaos-latest.*).
  *
  *   npm run chaos                          every scenario (~12 min on 2 cores)
@@ -15,10 +15,10 @@
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { shutdownRtc } from '../sim/patient.ts';
-import { writeReport, tableOf, type ChaosReport } from '../chaos/report.ts';
-import { goalsOf, runScenario, type ScenarioResult } from '../chaos/run.ts';
-import { SCENARIOS } from '../chaos/scenarios.ts';
-import { ChaosStack } from '../chaos/stack.ts';
+import { writeReport, tableOf, type ChaosReport } from '../bench/chaos/report.ts';
+import { goalsOf, runScenario, type ScenarioResult } from '../bench/chaos/run.ts';
+import { SCENARIOS } from '../bench/chaos/scenarios.ts';
+import { ChaosStack } from '../bench/chaos/stack.ts';
 
 const SCENARIO_TIMEOUT_MS = 180_000;
 

@@ -1,16 +1,16 @@
 /**
  * The short version of `npm run chaos` (issue 15, item 6): one fault of each vendor and a
  * worker SIGKILL, each in one call against the chaos run's own LiveKit, Pub/Sub emulator and
- * FerretDB, measured from outside exactly as the full run measures them (chaos/).
+ * FerretDB, measured from outside exactly as the full run measures them (bench/chaos/).
  *
  * Asserted: every goal our code meets today. A goal it does not meet yet is printed with its
  * figure, not asserted (see SILENCE_MET_TODAY), so this file neither passes falsely nor hides
  * the gap; the full run's table is where the figures are compared.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runScenario, SILENCE_GOAL_MS, type ScenarioResult } from '../chaos/run.ts';
-import { shortScenario } from '../chaos/scenarios.ts';
-import { ChaosStack } from '../chaos/stack.ts';
+import { runScenario, SILENCE_GOAL_MS, type ScenarioResult } from '../bench/chaos/run.ts';
+import { shortScenario } from '../bench/chaos/scenarios.ts';
+import { ChaosStack } from '../bench/chaos/stack.ts';
 import { shutdownRtc } from './support/patient.ts';
 
 const SCENARIO_TIMEOUT_MS = 100_000;

@@ -8,16 +8,19 @@ import type { Message, Subscription } from '@google-cloud/pubsub';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoPlacementLeases } from '../dispatcher/leases.ts';
-import { LiveKitAgentRooms } from '../dispatcher/livekit.ts';
-import { Reaper } from '../dispatcher/reaper.ts';
-import { createLogger } from '../infra/logger.ts';
-import { ensureSubscription } from '../infra/pubsub.ts';
-import { PubSubEventPublisher } from '../sessions/events.ts';
-import { AgentHarness } from '../tests/support/agent-harness.ts';
-import type { AgentWorker } from '../tests/support/agent-worker.ts';
-import { testConfig, uniqueName } from '../tests/support/env.ts';
-import { startPrivateFerretDb, type PrivateFerretDb } from '../tests/support/private-ferretdb.ts';
+import { MongoPlacementLeases } from '../../dispatcher/leases.ts';
+import { LiveKitAgentRooms } from '../../dispatcher/livekit.ts';
+import { Reaper } from '../../dispatcher/reaper.ts';
+import { createLogger } from '../../infra/logger.ts';
+import { ensureSubscription } from '../../infra/pubsub.ts';
+import { PubSubEventPublisher } from '../../sessions/events.ts';
+import { AgentHarness } from '../../tests/support/agent-harness.ts';
+import type { AgentWorker } from '../../tests/support/agent-worker.ts';
+import { testConfig, uniqueName } from '../../tests/support/env.ts';
+import {
+  startPrivateFerretDb,
+  type PrivateFerretDb,
+} from '../../tests/support/private-ferretdb.ts';
 import {
   startPrivateLiveKit,
   startPrivatePubSub,

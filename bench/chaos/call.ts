@@ -9,11 +9,11 @@
  * - escalations: those in the outbox for the session against `session.escalation` events the
  *   care team's subscription received.
  */
-import { TERMINAL_STATES, type SessionRecord } from '../sessions/schema.ts';
-import { OUTBOX_COLLECTIONS } from '../sessions/mongo-outbox.ts';
-import type { StartedSession } from '../tests/support/agent-harness.ts';
-import { PatientTimeoutError, toEpochMs, type SimulatedPatient } from '../sim/patient.ts';
-import { measureSilence } from '../tests/support/silence.ts';
+import { TERMINAL_STATES, type SessionRecord } from '../../sessions/schema.ts';
+import { OUTBOX_COLLECTIONS } from '../../sessions/mongo-outbox.ts';
+import type { StartedSession } from '../../tests/support/agent-harness.ts';
+import { PatientTimeoutError, toEpochMs, type SimulatedPatient } from '../../sim/patient.ts';
+import { measureSilence } from '../../tests/support/silence.ts';
 import type { ChaosStack } from './stack.ts';
 
 export const NORMAL_PHRASES = [

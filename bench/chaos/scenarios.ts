@@ -5,8 +5,8 @@
  * A vendor fault hits the turn after a clean one, then a red flag (an escalation, the call goes
  * on) follows once the fault is over, and the patient hangs up: the call must end `completed`.
  */
-import { PatientClosedError, PatientTimeoutError } from '../sim/patient.ts';
-import type { Standins } from '../tests/support/standins/index.ts';
+import { PatientClosedError, PatientTimeoutError } from '../../sim/patient.ts';
+import type { Standins } from '../../tests/support/standins/index.ts';
 import { Call, NORMAL_PHRASES, RED_FLAG, settle, type CallOutcome } from './call.ts';
 import type { ChaosStack } from './stack.ts';
 

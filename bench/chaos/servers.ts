@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const LIVEKIT_VERSION = 'v1.13.5';
 /** The ports everybody else uses: a private server must never take one of them. */
 const SHARED_PORTS = new Set([7880, 7881, 7882, 8085, 27017]);
