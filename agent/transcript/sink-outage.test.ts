@@ -6,35 +6,16 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../infra/logger.ts';
 import { MemoryUtteranceStore } from '../../sessions/memory-store.ts';
 import { FaultyUtteranceStore } from '../../sessions/testing/faulty-utterance-store.ts';
 import { UtteranceSpool } from '../../sessions/utterance-spool.ts';
 import { TranscriptSink, type TranscriptSinkOptions, type UtteranceInput } from './sink.ts';
+import { capturedLogger, utteranceNo } from './testing.ts';
 
 const SESSION = 'sess-outage-1';
 const SECRET = 'spool-secret-words';
 
-function said(i: number): UtteranceInput {
-  const startedAt = new Date(Date.UTC(2026, 0, 5, 10, 0, i));
-  return {
-    role: i % 2 === 0 ? 'agent' : 'patient',
-    text: `${SECRET} ${i}`,
-    startedAt,
-    endedAt: new Date(startedAt.getTime() + 800),
-    interrupted: false,
-  };
-}
-
-function logger() {
-  const lines: string[] = [];
-  const log = createLogger(
-    { level: 'debug', service: 'test' },
-    { write: (l: string) => void lines.push(l) },
-  );
-  const records = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { log, lines, records };
-}
+const said = (i: number): UtteranceInput => utteranceNo(i, SECRET);
 
 const dirs: string[] = [];
 async function spoolDir(): Promise<string> {
@@ -57,7 +38,7 @@ function pausedStore() {
 
 function sinkOver(
   store: TranscriptSinkOptions['store'],
-  log: ReturnType<typeof logger>['log'],
+  log: ReturnType<typeof capturedLogger>['logger'],
   overrides: Partial<TranscriptSinkOptions> = {},
 ): TranscriptSink {
   return new TranscriptSink({
@@ -74,8 +55,8 @@ function sinkOver(
 describe('TranscriptSink through a database outage', () => {
   it('gives up on a store call that never settles after writeTimeoutMs and tries again', async () => {
     const { memory, store, release } = pausedStore();
-    const l = logger();
-    const sink = sinkOver(store, l.log, { writeTimeoutMs: 30, maxAttempts: 100 });
+    const l = capturedLogger();
+    const sink = sinkOver(store, l.logger, { writeTimeoutMs: 30, maxAttempts: 100 });
     sink.append(said(0));
     // Two calls at least: the first was abandoned at its timeout, not waited on for ever.
     const deadline = Date.now() + 5000;
@@ -93,8 +74,8 @@ describe('TranscriptSink through a database outage', () => {
     const { memory, store, release } = pausedStore();
     const dir = await spoolDir();
     const spool = new UtteranceSpool({ dir });
-    const l = logger();
-    const sink = sinkOver(store, l.log, {
+    const l = capturedLogger();
+    const sink = sinkOver(store, l.logger, {
       writeTimeoutMs: 60_000,
       spill: (us) => spool.write(SESSION, us, { by: 'job:test' }),
     });
@@ -109,7 +90,7 @@ describe('TranscriptSink through a database outage', () => {
     // rest and duplicates nothing.
     release();
     await new Promise((r) => setTimeout(r, 20));
-    const replayed = await spool.replayInto(memory, l.log);
+    const replayed = await spool.replayInto(memory, l.logger);
     expect(replayed).toMatchObject({ replayed: 1, utterances: 5, left: 0 });
     const stored = await memory.listUtterances(SESSION);
     expect(stored.map((u) => u.seq)).toEqual([0, 1, 2, 3, 4]);
@@ -124,8 +105,8 @@ describe('TranscriptSink through a database outage', () => {
     const { memory, store, release } = pausedStore();
     const dir = await spoolDir();
     const spool = new UtteranceSpool({ dir });
-    const l = logger();
-    const sink = sinkOver(store, l.log, {
+    const l = capturedLogger();
+    const sink = sinkOver(store, l.logger, {
       maxPending: 4,
       writeTimeoutMs: 60_000,
       spill: (us) => spool.write(SESSION, us, { by: 'job:test' }),
@@ -149,7 +130,7 @@ describe('TranscriptSink through a database outage', () => {
     release();
     const report = await sink.close({ deadlineMs: 2000 });
     expect(report.unwritten).toBe(0);
-    await spool.replayInto(memory, l.log);
+    await spool.replayInto(memory, l.logger);
     expect((await memory.listUtterances(SESSION)).map((u) => u.seq)).toEqual([
       0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
     ]);
@@ -157,8 +138,8 @@ describe('TranscriptSink through a database outage', () => {
 
   it('without a spool, reaching the bound warns once and keeps everything in memory', async () => {
     const { store, release } = pausedStore();
-    const l = logger();
-    const sink = sinkOver(store, l.log, { maxPending: 3, writeTimeoutMs: 60_000 });
+    const l = capturedLogger();
+    const sink = sinkOver(store, l.logger, { maxPending: 3, writeTimeoutMs: 60_000 });
     expect(() => {
       for (let i = 0; i < 8; i++) sink.append(said(i));
     }).not.toThrow();
@@ -171,18 +152,18 @@ describe('TranscriptSink through a database outage', () => {
 
   it('a resumed session numbers on from startSeq', async () => {
     const memory = new MemoryUtteranceStore();
-    const l = logger();
-    const sink = sinkOver(memory, l.log, { startSeq: 7 });
+    const l = capturedLogger();
+    const sink = sinkOver(memory, l.logger, { startSeq: 7 });
     expect([sink.append(said(0)), sink.append(said(1))]).toEqual([7, 8]);
     await sink.close({ deadlineMs: 2000 });
     expect((await memory.listUtterances(SESSION)).map((u) => u.seq)).toEqual([7, 8]);
-    expect(() => sinkOver(memory, l.log, { startSeq: -1 })).toThrow(/startSeq/);
+    expect(() => sinkOver(memory, l.logger, { startSeq: -1 })).toThrow(/startSeq/);
   });
 
   it('keeps a spool file whose batch the store refused, and reports the highest spooled seq', async () => {
     const dir = await spoolDir();
     const spool = new UtteranceSpool({ dir });
-    const l = logger();
+    const l = capturedLogger();
     const u = (seq: number) => ({ ...said(seq), sessionId: SESSION, seq });
     await spool.write(SESSION, [u(3), u(4)], { by: 'job:a' });
     await spool.write('sess-other', [{ ...u(9), sessionId: 'sess-other' }], { by: 'job:a' });
@@ -190,7 +171,7 @@ describe('TranscriptSink through a database outage', () => {
     expect(await spool.lastSeq('sess-none')).toBeUndefined();
 
     const down = new FaultyUtteranceStore(new MemoryUtteranceStore()).failNext(Infinity);
-    await expect(spool.replayInto(down, l.log)).rejects.toThrow();
+    await expect(spool.replayInto(down, l.logger)).rejects.toThrow();
     expect((await spool.list()).entries).toHaveLength(2);
   });
 });

@@ -1,39 +1,16 @@
 import { describe, expect, it, vi } from 'vitest';
 import { PermanentError, ValidationError } from '../../infra/errors.ts';
-import { createLogger } from '../../infra/logger.ts';
 import { MemoryUtteranceStore } from '../../sessions/memory-store.ts';
 import type { UtteranceStore } from '../../sessions/store.ts';
 import { FaultyUtteranceStore } from '../../sessions/testing/faulty-utterance-store.ts';
 import { TranscriptSink, type TranscriptSinkOptions, type UtteranceInput } from './sink.ts';
+import { capturedLogger, utteranceNo } from './testing.ts';
 
 const SESSION = 'sess-sink-1';
 /** Marks utterance text so a test can prove it never reaches the logs. */
 const SECRET = 'chest-tightness-secret';
 
-function said(i: number): UtteranceInput {
-  const startedAt = new Date(Date.UTC(2026, 0, 5, 10, 0, i));
-  return {
-    role: i % 2 === 0 ? 'agent' : 'patient',
-    text: `${SECRET} ${i}`,
-    startedAt,
-    endedAt: new Date(startedAt.getTime() + 800),
-    interrupted: false,
-  };
-}
-
-function capturedLogger() {
-  const lines: string[] = [];
-  const logger = createLogger(
-    { level: 'debug', service: 'test' },
-    {
-      write: (line: string) => {
-        lines.push(line);
-      },
-    },
-  );
-  const records = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { logger, lines, records };
-}
+const said = (i: number): UtteranceInput => utteranceNo(i, SECRET);
 
 /** A sink over a memory store behind a fault injector, with fast timings for tests. */
 function setup(overrides: Partial<TranscriptSinkOptions> = {}) {
