@@ -128,6 +128,49 @@ describe('Dispatcher placement', () => {
     );
   });
 
+  it('counts a placement as placed when the agent recorded the session active before the dispatcher did', async () => {
+    // The agent marks the session active as it starts; on a slow machine that lands first.
+    class AgentFirst extends MemorySessionStore {
+      override async transition(...args: Parameters<MemorySessionStore['transition']>) {
+        const [id, to, now, patch] = args;
+        if (to === 'active' && patch?.dispatch) {
+          await super.transition(id, 'active', now, { room: patch.room, profileVersion: 2 });
+        }
+        return super.transition(...args);
+      }
+    }
+    const t = harness({}, { store: new AgentFirst() });
+    const body = request();
+    const msg = new FakeMessage(body);
+
+    const s = await t.dispatcher.handle(msg);
+
+    expect(s).toMatchObject({ outcome: 'placed', action: 'ack' });
+    const room = t.dispatcher.roomFor(body.sessionId, 1);
+    // Nothing of the live call was torn down, and the patient's app hears it is ready.
+    expect(t.rooms.rooms.has(room)).toBe(true);
+    expect(t.rooms.deletedRooms).toEqual([]);
+    expect(t.rooms.deletedDispatches).toEqual([]);
+    expect(t.events.ofType('session.ready')).toHaveLength(1);
+    const text = await t.dispatcher.metrics.registry.metrics();
+    expect(text).toMatch(/^voicecare_dispatcher_requests_total\{outcome="placed"\} 1$/m);
+  });
+
+  it('still treats a session active in another room as moved on', async () => {
+    class OtherRoom extends MemorySessionStore {
+      override async transition(...args: Parameters<MemorySessionStore['transition']>) {
+        const [id, to, now, patch] = args;
+        if (to === 'active' && patch?.dispatch) {
+          await super.transition(id, 'active', now, { room: 'someone-elses-room' });
+        }
+        return super.transition(...args);
+      }
+    }
+    const t = harness({}, { store: new OtherRoom() });
+    const s = await t.dispatcher.handle(new FakeMessage(request()));
+    expect(s.outcome).toBe('duplicate');
+  });
+
   it('acks a redelivery of a placed session without dispatching or announcing again', async () => {
     const t = harness();
     const msg = new FakeMessage(request());

@@ -118,7 +118,7 @@ export async function place(ctx: DispatchContext, attempt: Attempt): Promise<Ver
       room,
       dispatch: { dispatchId: dispatch.id, dispatchedAt, agentJoinedMs: dispatchToJoinedMs },
     });
-    if (!active) return movedOn(ctx, attempt);
+    if (!active && !(await agentRecordedActive(ctx, id, room))) return movedOn(ctx, attempt);
     attempt.settled = true;
 
     await announce(ctx, {
@@ -259,6 +259,21 @@ function startHeartbeat(
   );
   timer.unref();
   return { stop: () => clearInterval(timer) };
+}
+
+/**
+ * Whether the agent we dispatched recorded the session `active` in our room before we did: it
+ * marks the session itself as it starts, and on a slow machine that can land before the
+ * dispatcher sees it join. The placement is ours all the same; only the dispatch details are
+ * missing from the record.
+ */
+async function agentRecordedActive(
+  ctx: DispatchContext,
+  sessionId: string,
+  room: string,
+): Promise<boolean> {
+  const session = await ctx.store.get(sessionId);
+  return session?.state === 'active' && session.room === room;
 }
 
 /** The session left `dispatching` while we placed it (failed by someone else, say). */
