@@ -14,12 +14,7 @@ import * as elevenlabs from '@livekit/agents-plugin-elevenlabs';
 import * as openai from '@livekit/agents-plugin-openai';
 import type { Config, TtsProvider } from '../../infra/config.ts';
 import { ConfigError } from '../../infra/errors.ts';
-import {
-  FirstAudioDeadlineTTS,
-  FirstTokenDeadlineLLM,
-  HoldingLineLLM,
-  ReconnectingSTT,
-} from './resilience.ts';
+import { FirstAudioDeadlineTTS, HoldingLineLLM, ReconnectingSTT } from './resilience.ts';
 
 /** What a profile may say about the providers. All optional: config supplies the rest. */
 export interface ProviderPreferences {
@@ -195,7 +190,7 @@ const ttsChain = (ttss: ttsNs.TTS[]): ttsNs.TTS =>
 function resilientLlm(cfg: Config['providers'], llms: llmNs.LLM[], r: Resilience): llmNs.LLM {
   if (cfg.llm.every((p) => p === 'local')) return llmChain(llms);
   const chain = new llmNs.FallbackAdapter({
-    llms: llms.map((l) => new FirstTokenDeadlineLLM(l)),
+    llms,
     attemptTimeout: r.llm.attemptTimeoutMs / 1000,
     maxRetryPerLLM: r.llm.retriesPerProvider,
     retryInterval: 0.1,

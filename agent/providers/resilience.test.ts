@@ -12,7 +12,7 @@ import {
 } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
 import { describe, expect, it } from 'vitest';
-import { FirstAudioDeadlineTTS, FirstTokenDeadlineLLM, HoldingLineLLM } from './resilience.ts';
+import { FirstAudioDeadlineTTS, HoldingLineLLM } from './resilience.ts';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -165,78 +165,6 @@ describe('HoldingLineLLM when the whole chain fails', () => {
     });
     expect((await collect(llm.chat({ chatCtx: ctx() }))).texts).toEqual(['Your next']);
     expect(failures).toEqual([]);
-  });
-});
-
-/** A 200 with an open stream and no tokens: never answers, never fails, until closed. */
-class SilentLLM extends llmNs.LLM {
-  calls = 0;
-  label(): string {
-    return 'silent';
-  }
-  chat(p: Parameters<llmNs.LLM['chat']>[0]): llmNs.LLMStream {
-    this.calls += 1;
-    return new (class extends llmNs.LLMStream {
-      protected async run(): Promise<void> {
-        const signal = this.abortController.signal;
-        await new Promise<void>((resolve) =>
-          signal.addEventListener('abort', () => resolve(), { once: true }),
-        );
-      }
-    })(this, {
-      chatCtx: p.chatCtx,
-      connOptions: { maxRetry: 0, retryIntervalMs: 0, timeoutMs: 60_000 },
-    });
-  }
-}
-
-describe('FirstTokenDeadlineLLM', () => {
-  it('fails a silent attempt at the attempt timeout, so the chain moves to the next LLM', async () => {
-    const silent = new SilentLLM();
-    const backup = new FakeLLM('From the backup.', 20);
-    const chain = new llmNs.FallbackAdapter({
-      llms: [new FirstTokenDeadlineLLM(silent), new FirstTokenDeadlineLLM(backup)],
-      attemptTimeout: 0.3,
-      maxRetryPerLLM: 0,
-      retryInterval: 0,
-    });
-    const { texts, atMs } = await collect(chain.chat({ chatCtx: ctx() }));
-    expect(texts).toEqual(['From the backup.']);
-    expect(atMs[0]).toBeGreaterThanOrEqual(280);
-    expect(atMs[0]).toBeLessThan(2000);
-    expect(backup.calls).toBe(1);
-  });
-
-  it('retries the same provider with a fresh request when it has retries left', async () => {
-    let first = true;
-    class SilentOnce extends FakeLLM {
-      override chat(p: Parameters<llmNs.LLM['chat']>[0]): llmNs.LLMStream {
-        if (first) {
-          first = false;
-          return new SilentLLM().chat(p);
-        }
-        return super.chat(p);
-      }
-    }
-    const once = new SilentOnce('Second try.', 10);
-    const chain = new llmNs.FallbackAdapter({
-      llms: [new FirstTokenDeadlineLLM(once)],
-      attemptTimeout: 0.3,
-      maxRetryPerLLM: 1,
-      retryInterval: 0,
-    });
-    const { texts, atMs } = await collect(chain.chat({ chatCtx: ctx() }));
-    expect(texts).toEqual(['Second try.']);
-    expect(atMs[0]).toBeLessThan(2000);
-  });
-
-  it('leaves a slow but streaming answer alone once its first token is in', async () => {
-    const llm = new FirstTokenDeadlineLLM(new FakeLLM('Steady.', 50));
-    const stream = llm.chat({
-      chatCtx: ctx(),
-      connOptions: { maxRetry: 0, retryIntervalMs: 0, timeoutMs: 300 },
-    });
-    expect((await collect(stream)).texts).toEqual(['Steady.']);
   });
 });
 

@@ -14,16 +14,11 @@
  *   up before saying anything speaks the failure line instead of leaving the turn unanswered
  *   (the framework drops a failed generation silently, and the patient waits for a reply that
  *   never comes).
- * - `FirstTokenDeadlineLLM`: one provider's attempt that has no first token within the attempt
- *   timeout fails, so the chain retries or moves on. The FallbackAdapter hands its attempt
- *   timeout to the plugin, whose client bounds only the wait for response headers: a 200 with
- *   an open stream and no tokens otherwise holds the turn until something else gives up.
  * - `FirstAudioDeadlineTTS`: a stream that has had text for `timeoutMs` with no audio fails, so
  *   `tts.FallbackAdapter` (which has no timeout of its own) moves to the next voice.
  */
 import {
   APIConnectionError,
-  APITimeoutError,
   llm as llmNs,
   stt as sttNs,
   tts as ttsNs,
@@ -278,97 +273,6 @@ class HoldingLineStream extends llmNs.LLMStream {
 
   private get abortSignal(): AbortSignal {
     return this.abortController.signal;
-  }
-}
-
-type ChatParams = Parameters<llmNs.LLM['chat']>[0];
-
-export class FirstTokenDeadlineLLM extends llmNs.LLM {
-  readonly inner: llmNs.LLM;
-
-  constructor(inner: llmNs.LLM) {
-    super();
-    this.inner = inner;
-    inner.on('metrics_collected', (m) => this.emit('metrics_collected', m));
-  }
-
-  label(): string {
-    return this.inner.label();
-  }
-
-  override get model(): string {
-    return this.inner.model;
-  }
-
-  override get provider(): string {
-    return this.inner.provider;
-  }
-
-  chat(params: ChatParams): llmNs.LLMStream {
-    return new FirstTokenDeadlineStream(this, params);
-  }
-}
-
-class FirstTokenDeadlineStream extends llmNs.LLMStream {
-  readonly #owner: FirstTokenDeadlineLLM;
-  readonly #params: ChatParams;
-
-  constructor(owner: FirstTokenDeadlineLLM, params: ChatParams) {
-    // The connOptions are the chain's for this provider: its attempt timeout and retries. The
-    // retries run here (each a fresh request to the provider), so the inner stream has none.
-    super(owner, {
-      chatCtx: params.chatCtx,
-      toolCtx: params.toolCtx,
-      connOptions: params.connOptions ?? ttsDefaults,
-    });
-    this.#owner = owner;
-    this.#params = params;
-  }
-
-  protected async run(): Promise<void> {
-    const llm = this.#owner.inner;
-    const timeoutMs = this.connOptions.timeoutMs;
-    const inner = llm.chat({ ...this.#params, connOptions: { ...this.connOptions, maxRetry: 0 } });
-    // The inner stream ends its iteration quietly on failure and reports on its LLM instead.
-    let failure: unknown;
-    const onError = (ev: { error: unknown; recoverable: boolean }): void => {
-      if (!ev.recoverable) failure = ev.error;
-    };
-    llm.on('error', onError);
-    const signal = this.abortController.signal;
-    const onAbort = (): void => inner.close();
-    signal.addEventListener('abort', onAbort, { once: true });
-    let responded = false;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'expired'>((resolve) => {
-      if (timeoutMs > 0) timer = setTimeout(() => resolve('expired'), timeoutMs);
-    });
-    const output = (async () => {
-      for await (const chunk of inner) {
-        if (signal.aborted) break;
-        if (!responded && llmNs.hasResponse(chunk)) {
-          responded = true;
-          clearTimeout(timer);
-        }
-        this.queue.put(chunk);
-      }
-      return 'done' as const;
-    })();
-    try {
-      const first = await Promise.race([output, deadline.then((d) => (responded ? output : d))]);
-      if (first === 'expired') {
-        throw new APITimeoutError({
-          message: `no first token within ${timeoutMs} ms`,
-          options: { retryable: true },
-        });
-      }
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      inner.close();
-      llm.off('error', onError);
-    }
-    if (failure !== undefined) throw failure;
   }
 }
 
