@@ -49,16 +49,12 @@ export interface Resilience {
   llm: {
     holdAfterMs: number;
     holdLine: string;
-    /** Spoken when every LLM failed before answering; empty: the turn goes unanswered. */
-    failureLine: string;
     attemptTimeoutMs: number;
     retriesPerProvider: number;
   };
   tts: { firstAudioTimeoutMs: number };
   /** The holding line went out. */
   onHold?: () => void;
-  /** Every LLM failed and the failure line went out. */
-  onLlmFailure?: (err: unknown) => void;
 }
 
 function required<T>(value: T | undefined, variable: string, provider: string): T {
@@ -195,13 +191,11 @@ function resilientLlm(cfg: Config['providers'], llms: llmNs.LLM[], r: Resilience
     maxRetryPerLLM: r.llm.retriesPerProvider,
     retryInterval: 0.1,
   });
-  if (r.llm.holdAfterMs <= 0 && !r.llm.failureLine) return chain;
+  if (r.llm.holdAfterMs <= 0) return chain;
   return new HoldingLineLLM(chain, {
-    holdAfterMs: Math.max(0, r.llm.holdAfterMs),
+    holdAfterMs: r.llm.holdAfterMs,
     line: r.llm.holdLine,
     ...(r.onHold ? { onHold: r.onHold } : {}),
-    ...(r.llm.failureLine ? { failureLine: r.llm.failureLine } : {}),
-    ...(r.onLlmFailure ? { onFailure: r.onLlmFailure } : {}),
   });
 }
 

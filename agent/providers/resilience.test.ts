@@ -115,59 +115,6 @@ describe('HoldingLineLLM', () => {
   });
 });
 
-describe('HoldingLineLLM when the whole chain fails', () => {
-  const failing = () =>
-    new llmNs.FallbackAdapter({
-      llms: [new FakeLLM('never', 0, true), new FakeLLM('never either', 0, true)],
-      attemptTimeout: 0.2,
-      maxRetryPerLLM: 0,
-      retryInterval: 0,
-    });
-
-  it('speaks the failure line instead of leaving the turn unanswered, and reports it', async () => {
-    const failures: unknown[] = [];
-    const llm = new HoldingLineLLM(failing(), {
-      holdAfterMs: 100,
-      line: 'One moment.',
-      failureLine: 'Sorry, could you say that again?',
-      onFailure: (err) => failures.push(err),
-    });
-    const { texts, atMs } = await collect(llm.chat({ chatCtx: ctx() }));
-    // The holding line while the chain tried, then the failure line once it gave up.
-    expect(texts).toEqual(['One moment. ', 'Sorry, could you say that again?']);
-    expect(atMs[1]).toBeLessThan(3000);
-    expect(failures).toHaveLength(1);
-  });
-
-  it('without a failure line, the turn stays unanswered as before', async () => {
-    const llm = new HoldingLineLLM(failing(), { holdAfterMs: 0, line: 'One moment.' });
-    expect((await collect(llm.chat({ chatCtx: ctx() }))).texts).toEqual([]);
-  });
-
-  it('a reply already under way is not apologised over', async () => {
-    class HalfThenFail extends FakeLLM {
-      override chat(p: Parameters<llmNs.LLM['chat']>[0]): llmNs.LLMStream {
-        return new (class extends FakeLLMStream {
-          protected override async run(): Promise<void> {
-            this.queue.put({ id: 'c1', delta: { role: 'assistant', content: 'Your next' } });
-            await new Promise((r) => setTimeout(r, 20));
-            throw new APITimeoutError({ options: { retryable: false } });
-          }
-        })(this, p.chatCtx, p.connOptions);
-      }
-    }
-    const failures: unknown[] = [];
-    const llm = new HoldingLineLLM(new HalfThenFail('x', 0), {
-      holdAfterMs: 0,
-      line: 'One moment.',
-      failureLine: 'Sorry, could you say that again?',
-      onFailure: (err) => failures.push(err),
-    });
-    expect((await collect(llm.chat({ chatCtx: ctx() }))).texts).toEqual(['Your next']);
-    expect(failures).toEqual([]);
-  });
-});
-
 const RATE = 24_000;
 
 /** Streams 100 ms of a constant sample per flushed segment; `silent` never sends any. */

@@ -10,10 +10,7 @@
  *   decides, this makes it possible. Its own `updateOptions` reset is not used: it leaves the
  *   old send loop reading the shared input, which then takes every other frame.
  * - `HoldingLineLLM`: no first token within the turn's budget speaks a short holding line while
- *   the chain (`llm.FallbackAdapter`, with its attempt timeout) keeps trying; a chain that gives
- *   up before saying anything speaks the failure line instead of leaving the turn unanswered
- *   (the framework drops a failed generation silently, and the patient waits for a reply that
- *   never comes).
+ *   the chain (`llm.FallbackAdapter`, with its attempt timeout) keeps trying.
  * - `FirstAudioDeadlineTTS`: a stream that has had text for `timeoutMs` with no audio fails, so
  *   `tts.FallbackAdapter` (which has no timeout of its own) moves to the next voice.
  */
@@ -173,13 +170,6 @@ export interface HoldingLineOptions {
   line: string;
   /** The line went out (for the session's log and tallies). */
   onHold?: () => void;
-  /**
-   * Spoken when the whole chain failed before its first token, e.g. an apology and a request to
-   * say it again. Unset: the failure propagates as before (the turn goes unanswered).
-   */
-  failureLine?: string;
-  /** The chain failed and the failure line went out; `err` is the chain's last error. */
-  onFailure?: (err: unknown) => void;
 }
 
 export class HoldingLineLLM extends llmNs.LLM {
@@ -222,7 +212,7 @@ class HoldingLineStream extends llmNs.LLMStream {
   }
 
   protected async run(): Promise<void> {
-    const { holdAfterMs, line, onHold, failureLine, onFailure } = this.#owner.opts;
+    const { holdAfterMs, line, onHold } = this.#owner.opts;
     const inner = this.#owner.inner.chat(this.#params);
     let responded = false;
     const timer =
@@ -238,12 +228,6 @@ class HoldingLineStream extends llmNs.LLMStream {
         : undefined;
     const onAbort = (): void => inner.close();
     this.abortSignal.addEventListener('abort', onAbort, { once: true });
-    // A stream that gives up ends its iteration quietly and reports on its LLM's error event.
-    let failure: unknown;
-    const onError = (ev: { error: unknown; recoverable: boolean }): void => {
-      if (!ev.recoverable) failure = ev.error;
-    };
-    this.#owner.inner.on('error', onError);
     try {
       for await (const chunk of inner) {
         if (this.abortSignal.aborted) break;
@@ -253,21 +237,10 @@ class HoldingLineStream extends llmNs.LLMStream {
         }
         this.queue.put(chunk);
       }
-    } catch (err) {
-      failure = err;
     } finally {
       clearTimeout(timer);
       this.abortSignal.removeEventListener('abort', onAbort);
-      this.#owner.inner.off('error', onError);
       inner.close();
-    }
-    // Half a reply already spoken is left as it is; a turn with none gets the failure line.
-    if (failure !== undefined && !responded && !this.abortSignal.aborted && failureLine) {
-      this.queue.put({
-        id: 'voicecare_failure',
-        delta: { role: 'assistant', content: failureLine },
-      });
-      onFailure?.(failure);
     }
   }
 
