@@ -118,7 +118,15 @@ export async function place(ctx: DispatchContext, attempt: Attempt): Promise<Ver
       room,
       dispatch: { dispatchId: dispatch.id, dispatchedAt, agentJoinedMs: dispatchToJoinedMs },
     });
-    if (!active && !(await agentRecordedActive(ctx, id, room))) return movedOn(ctx, attempt);
+    if (!active) {
+      // The agent marks the session active itself as it starts; on a slow machine that can land
+      // before we see it join. Active in our very room is our placement all the same (only the
+      // dispatch details are missing from the record); anything else moved on without us.
+      const current = await ctx.store.get(id);
+      if (current?.state !== 'active' || current.room !== room) {
+        return movedOn(ctx, attempt, current);
+      }
+    }
     attempt.settled = true;
 
     await announce(ctx, {
@@ -261,24 +269,12 @@ function startHeartbeat(
   return { stop: () => clearInterval(timer) };
 }
 
-/**
- * Whether the agent we dispatched recorded the session `active` in our room before we did: it
- * marks the session itself as it starts, and on a slow machine that can land before the
- * dispatcher sees it join. The placement is ours all the same; only the dispatch details are
- * missing from the record.
- */
-async function agentRecordedActive(
-  ctx: DispatchContext,
-  sessionId: string,
-  room: string,
-): Promise<boolean> {
-  const session = await ctx.store.get(sessionId);
-  return session?.state === 'active' && session.room === room;
-}
-
 /** The session left `dispatching` while we placed it (failed by someone else, say). */
-async function movedOn(ctx: DispatchContext, attempt: Attempt): Promise<Verdict> {
-  const session = await ctx.store.get(attempt.request.sessionId);
+async function movedOn(
+  ctx: DispatchContext,
+  attempt: Attempt,
+  session: SessionRecord | null,
+): Promise<Verdict> {
   attempt.log.warn({ state: session?.state }, 'session moved on during placement');
   // Our dispatch stays only if the session is active in our very room.
   if (session?.state !== 'active') await cleanup(ctx, attempt);
