@@ -232,7 +232,7 @@ class SessionRun<P> {
   private readonly classifierStats = { runs: 0, flagged: 0, failed: {} as Record<string, number> };
   private typedTurns = 0;
   /** What the bounded-silence machinery did this call (reported with the final log line). */
-  private readonly faultTally = { llmHolds: 0, sttReconnects: 0 };
+  private readonly faultTally = { llmHolds: 0, llmFailures: 0, sttReconnects: 0 };
   private sttWatchdog: SttWatchdog | undefined;
   /** Identities in the room that were neither the patient nor an agent (see start()). */
   private readonly intruders = new Set<string>();
@@ -335,6 +335,14 @@ class SessionRun<P> {
           this.log.warn(
             { holdAfterMs: faults.llm.holdAfterMs },
             'no first LLM token; holding line',
+          );
+        },
+        onLlmFailure: (err) => {
+          this.faultTally.llmFailures += 1;
+          // The error's class and code only: its message may quote the request.
+          this.log.error(
+            { error: err instanceof Error ? err.name : typeof err },
+            'every LLM attempt failed; failure line spoken',
           );
         },
       },

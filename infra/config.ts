@@ -166,6 +166,15 @@ const envSchema = z.object({
    */
   AGENT_LLM_HOLD_AFTER_MS: ms.default(1500),
   AGENT_LLM_HOLD_LINE: z.string().min(1).max(80).default('One moment.'),
+  /**
+   * Spoken when every LLM attempt of a turn failed before its first word (outage, 5xx, timeouts
+   * through the whole chain), so the patient is not left waiting for a reply that never comes.
+   * Empty: say nothing (not recommended).
+   */
+  AGENT_LLM_FAILURE_LINE: z
+    .string()
+    .max(200)
+    .default("I'm sorry, I couldn't answer that just now. Could you say it again?"),
   /** Each LLM provider's attempt (to its response); then the next in the chain is tried. */
   AGENT_LLM_ATTEMPT_TIMEOUT_MS: ms.min(200, { message: 'expected at least 200 ms' }).default(2500),
   /** Retries of one LLM provider before the chain moves on (the last one's are the last word). */
@@ -475,6 +484,7 @@ export function loadConfig(env: Env) {
       llm: {
         holdAfterMs: e.AGENT_LLM_HOLD_AFTER_MS,
         holdLine: e.AGENT_LLM_HOLD_LINE,
+        failureLine: e.AGENT_LLM_FAILURE_LINE,
         attemptTimeoutMs: e.AGENT_LLM_ATTEMPT_TIMEOUT_MS,
         retriesPerProvider: e.AGENT_LLM_RETRIES_PER_PROVIDER,
       },

@@ -14,7 +14,12 @@ import * as elevenlabs from '@livekit/agents-plugin-elevenlabs';
 import * as openai from '@livekit/agents-plugin-openai';
 import type { Config, TtsProvider } from '../../infra/config.ts';
 import { ConfigError } from '../../infra/errors.ts';
-import { FirstAudioDeadlineTTS, HoldingLineLLM, ReconnectingSTT } from './resilience.ts';
+import {
+  FirstAudioDeadlineTTS,
+  FirstTokenDeadlineLLM,
+  HoldingLineLLM,
+  ReconnectingSTT,
+} from './resilience.ts';
 
 /** What a profile may say about the providers. All optional: config supplies the rest. */
 export interface ProviderPreferences {
@@ -49,12 +54,16 @@ export interface Resilience {
   llm: {
     holdAfterMs: number;
     holdLine: string;
+    /** Spoken when every LLM failed before answering; empty: the turn goes unanswered. */
+    failureLine: string;
     attemptTimeoutMs: number;
     retriesPerProvider: number;
   };
   tts: { firstAudioTimeoutMs: number };
   /** The holding line went out. */
   onHold?: () => void;
+  /** Every LLM failed and the failure line went out. */
+  onLlmFailure?: (err: unknown) => void;
 }
 
 function required<T>(value: T | undefined, variable: string, provider: string): T {
@@ -186,16 +195,19 @@ const ttsChain = (ttss: ttsNs.TTS[]): ttsNs.TTS =>
 function resilientLlm(cfg: Config['providers'], llms: llmNs.LLM[], r: Resilience): llmNs.LLM {
   if (cfg.llm.every((p) => p === 'local')) return llmChain(llms);
   const chain = new llmNs.FallbackAdapter({
-    llms,
+    // Each cloud attempt must start answering within the attempt timeout (see the wrapper).
+    llms: llms.map((l, i) => (cfg.llm[i] === 'local' ? l : new FirstTokenDeadlineLLM(l))),
     attemptTimeout: r.llm.attemptTimeoutMs / 1000,
     maxRetryPerLLM: r.llm.retriesPerProvider,
     retryInterval: 0.1,
   });
-  if (r.llm.holdAfterMs <= 0) return chain;
+  if (r.llm.holdAfterMs <= 0 && !r.llm.failureLine) return chain;
   return new HoldingLineLLM(chain, {
-    holdAfterMs: r.llm.holdAfterMs,
+    holdAfterMs: Math.max(0, r.llm.holdAfterMs),
     line: r.llm.holdLine,
     ...(r.onHold ? { onHold: r.onHold } : {}),
+    ...(r.llm.failureLine ? { failureLine: r.llm.failureLine } : {}),
+    ...(r.onLlmFailure ? { onFailure: r.onLlmFailure } : {}),
   });
 }
 

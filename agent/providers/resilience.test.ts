@@ -4,6 +4,8 @@
  * TTS chain moving on when a voice has text and no audio.
  */
 import {
+  APIConnectionError,
+  APIStatusError,
   APITimeoutError,
   initializeLogger,
   llm as llmNs,
@@ -12,7 +14,7 @@ import {
 } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
 import { describe, expect, it } from 'vitest';
-import { FirstAudioDeadlineTTS, HoldingLineLLM } from './resilience.ts';
+import { FirstAudioDeadlineTTS, FirstTokenDeadlineLLM, HoldingLineLLM } from './resilience.ts';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -112,6 +114,186 @@ describe('HoldingLineLLM', () => {
     // The adapter probes the failed primary again in the background (its recovery check).
     expect(hung.calls).toBeGreaterThanOrEqual(1);
     expect(backup.calls).toBe(1);
+  });
+});
+
+describe('HoldingLineLLM when the whole chain fails', () => {
+  const failing = () =>
+    new llmNs.FallbackAdapter({
+      llms: [new FakeLLM('never', 0, true), new FakeLLM('never either', 0, true)],
+      attemptTimeout: 0.2,
+      maxRetryPerLLM: 0,
+      retryInterval: 0,
+    });
+
+  it('speaks the failure line instead of leaving the turn unanswered, and reports it', async () => {
+    const failures: unknown[] = [];
+    const llm = new HoldingLineLLM(failing(), {
+      holdAfterMs: 100,
+      line: 'One moment.',
+      failureLine: 'Sorry, could you say that again?',
+      onFailure: (err) => failures.push(err),
+    });
+    const { texts, atMs } = await collect(llm.chat({ chatCtx: ctx() }));
+    // The holding line while the chain tried, then the failure line once it gave up.
+    expect(texts).toEqual(['One moment. ', 'Sorry, could you say that again?']);
+    expect(atMs[1]).toBeLessThan(3000);
+    expect(failures).toHaveLength(1);
+  });
+
+  it('without a failure line, the turn stays unanswered as before', async () => {
+    const llm = new HoldingLineLLM(failing(), { holdAfterMs: 0, line: 'One moment.' });
+    expect((await collect(llm.chat({ chatCtx: ctx() }))).texts).toEqual([]);
+  });
+
+  it('a reply already under way is not apologised over', async () => {
+    class HalfThenFail extends FakeLLM {
+      override chat(p: Parameters<llmNs.LLM['chat']>[0]): llmNs.LLMStream {
+        return new (class extends FakeLLMStream {
+          protected override async run(): Promise<void> {
+            this.queue.put({ id: 'c1', delta: { role: 'assistant', content: 'Your next' } });
+            await new Promise((r) => setTimeout(r, 20));
+            throw new APITimeoutError({ options: { retryable: false } });
+          }
+        })(this, p.chatCtx, p.connOptions);
+      }
+    }
+    const failures: unknown[] = [];
+    const llm = new HoldingLineLLM(new HalfThenFail('x', 0), {
+      holdAfterMs: 0,
+      line: 'One moment.',
+      failureLine: 'Sorry, could you say that again?',
+      onFailure: (err) => failures.push(err),
+    });
+    expect((await collect(llm.chat({ chatCtx: ctx() }))).texts).toEqual(['Your next']);
+    expect(failures).toEqual([]);
+  });
+});
+
+/**
+ * A provider whose attempts go as scripted, one step per request: `ok` answers, `fail` is a
+ * retryable 503 before any token, `silent` opens and never sends a token, `drop` sends part of
+ * the reply and then fails.
+ */
+type Step = 'ok' | 'fail' | 'silent' | 'drop';
+
+class ScriptedLLM extends llmNs.LLM {
+  requests = 0;
+  constructor(
+    readonly text: string,
+    readonly steps: Step[],
+  ) {
+    super();
+  }
+  label(): string {
+    return `scripted(${this.steps.join(',')})`;
+  }
+  chat(p: Parameters<llmNs.LLM['chat']>[0]): llmNs.LLMStream {
+    return new ScriptedStream(this, p.chatCtx, p.connOptions);
+  }
+}
+
+class ScriptedStream extends llmNs.LLMStream {
+  constructor(
+    readonly owner: ScriptedLLM,
+    chatCtx: llmNs.ChatContext,
+    connOptions: APIConnectOptions | undefined,
+  ) {
+    super(owner, {
+      chatCtx,
+      connOptions: connOptions ?? { maxRetry: 0, retryIntervalMs: 0, timeoutMs: 10_000 },
+    });
+  }
+  protected async run(): Promise<void> {
+    const step = this.owner.steps[this.owner.requests] ?? 'ok';
+    this.owner.requests += 1;
+    const signal = this.abortController.signal;
+    await new Promise((r) => setTimeout(r, 10));
+    if (step === 'fail') {
+      throw new APIStatusError({ message: 'unavailable', options: { statusCode: 503 } });
+    }
+    if (step === 'silent') {
+      await new Promise<void>((resolve) =>
+        signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
+      return;
+    }
+    const [head, tail] = [this.owner.text.slice(0, 5), this.owner.text.slice(5)];
+    this.queue.put({ id: 'c1', delta: { role: 'assistant', content: head } });
+    if (step === 'drop') {
+      throw new APIConnectionError({ message: 'socket closed' });
+    }
+    this.queue.put({ id: 'c1', delta: { role: 'assistant', content: tail } });
+  }
+}
+
+/** The production shape: holding line over the fallback chain over bounded providers. */
+function guarded(providers: llmNs.LLM[], opts: { attemptTimeoutS: number; retries: number }) {
+  const failures: unknown[] = [];
+  const llm = new HoldingLineLLM(
+    new llmNs.FallbackAdapter({
+      llms: providers.map((p) => new FirstTokenDeadlineLLM(p)),
+      attemptTimeout: opts.attemptTimeoutS,
+      maxRetryPerLLM: opts.retries,
+      retryInterval: 0,
+    }),
+    {
+      holdAfterMs: 0,
+      line: 'One moment.',
+      failureLine: 'Sorry, could you say that again?',
+      onFailure: (err) => failures.push(err),
+    },
+  );
+  return { llm, failures };
+}
+
+describe('FirstTokenDeadlineLLM in the chain', () => {
+  it('a reply after a failed first attempt is said once', async () => {
+    const { llm, failures } = guarded([new ScriptedLLM('Noted, thank you.', ['fail', 'ok'])], {
+      attemptTimeoutS: 1,
+      retries: 1,
+    });
+    expect((await collect(llm.chat({ chatCtx: ctx() }))).texts.join('')).toBe('Noted, thank you.');
+    expect(failures).toEqual([]);
+  });
+
+  it('an attempt that opens and stays silent fails at the attempt timeout and is retried', async () => {
+    const provider = new ScriptedLLM('Here you are.', ['silent', 'ok']);
+    const { llm } = guarded([provider], { attemptTimeoutS: 0.3, retries: 1 });
+    const { texts, atMs } = await collect(llm.chat({ chatCtx: ctx() }));
+    expect(texts.join('')).toBe('Here you are.');
+    expect(atMs[0]).toBeGreaterThanOrEqual(280);
+    expect(atMs[0]).toBeLessThan(1500);
+    expect(provider.requests).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a silent primary with no retries moves on to the next provider', async () => {
+    const primary = new ScriptedLLM('never', ['silent', 'silent', 'silent']);
+    const backup = new ScriptedLLM('From the backup.', ['ok']);
+    const { llm } = guarded([primary, backup], { attemptTimeoutS: 0.3, retries: 0 });
+    const { texts, atMs } = await collect(llm.chat({ chatCtx: ctx() }));
+    expect(texts.join('')).toBe('From the backup.');
+    expect(atMs[0]).toBeLessThan(1500);
+  });
+
+  it('a reply that broke off is not asked again, and is not apologised over', async () => {
+    const provider = new ScriptedLLM('Your next dose is at noon.', ['drop', 'ok']);
+    const { llm, failures } = guarded([provider], { attemptTimeoutS: 1, retries: 1 });
+    expect((await collect(llm.chat({ chatCtx: ctx() }))).texts.join('')).toBe('Your ');
+    expect(provider.requests).toBe(1);
+    expect(failures).toEqual([]);
+  });
+
+  it('when every attempt fails, the failure line is said once, in one pass of the chain', async () => {
+    const provider = new ScriptedLLM('never', ['fail', 'fail', 'fail', 'fail', 'fail']);
+    const { llm, failures } = guarded([provider], { attemptTimeoutS: 1, retries: 1 });
+    const { texts, atMs } = await collect(llm.chat({ chatCtx: ctx() }));
+    expect(texts).toEqual(['Sorry, could you say that again?']);
+    expect(atMs[0]).toBeLessThan(1000);
+    expect(failures).toHaveLength(1);
+    // Two attempts (one retry); the adapter's recovery probe may add one in the background.
+    expect(provider.requests).toBeGreaterThanOrEqual(2);
+    expect(provider.requests).toBeLessThanOrEqual(3);
   });
 });
 

@@ -9,13 +9,20 @@
  *   notice a socket that stays open and silent; the session's watchdog (`stt-watchdog.ts`)
  *   decides, this makes it possible. Its own `updateOptions` reset is not used: it leaves the
  *   old send loop reading the shared input, which then takes every other frame.
+ * - `FirstTokenDeadlineLLM`: one provider's attempt with no first token within the chain's attempt
+ *   timeout fails and is retried or moved on from (the plugin bounds only the wait for headers).
  * - `HoldingLineLLM`: no first token within the turn's budget speaks a short holding line while
- *   the chain (`llm.FallbackAdapter`, with its attempt timeout) keeps trying.
+ *   the chain (`llm.FallbackAdapter`, with its attempt timeout) keeps trying; a chain that gives
+ *   up before saying anything speaks the failure line instead of leaving the turn unanswered
+ *   (the framework drops a failed generation silently, and the patient waits for a reply that
+ *   never comes).
  * - `FirstAudioDeadlineTTS`: a stream that has had text for `timeoutMs` with no audio fails, so
  *   `tts.FallbackAdapter` (which has no timeout of its own) moves to the next voice.
  */
 import {
   APIConnectionError,
+  APIError,
+  APITimeoutError,
   llm as llmNs,
   stt as sttNs,
   tts as ttsNs,
@@ -170,6 +177,13 @@ export interface HoldingLineOptions {
   line: string;
   /** The line went out (for the session's log and tallies). */
   onHold?: () => void;
+  /**
+   * Spoken when the whole chain failed before its first token, e.g. an apology and a request to
+   * say it again. Unset: the failure propagates as before (the turn goes unanswered).
+   */
+  failureLine?: string;
+  /** The chain failed and the failure line went out; `err` is the chain's last error. */
+  onFailure?: (err: unknown) => void;
 }
 
 export class HoldingLineLLM extends llmNs.LLM {
@@ -212,8 +226,10 @@ class HoldingLineStream extends llmNs.LLMStream {
   }
 
   protected async run(): Promise<void> {
-    const { holdAfterMs, line, onHold } = this.#owner.opts;
-    const inner = this.#owner.inner.chat(this.#params);
+    const { holdAfterMs, line, onHold, failureLine, onFailure } = this.#owner.opts;
+    // One pass of the chain, never a rerun of the whole of it: it has its own per-provider
+    // retries, each costs silence, and a rerun after part of a reply was sent repeats it.
+    const inner = this.#owner.inner.chat({ ...this.#params, connOptions: this.connOptions });
     let responded = false;
     const timer =
       holdAfterMs > 0
@@ -228,6 +244,12 @@ class HoldingLineStream extends llmNs.LLMStream {
         : undefined;
     const onAbort = (): void => inner.close();
     this.abortSignal.addEventListener('abort', onAbort, { once: true });
+    // A stream that gives up ends its iteration quietly and reports on its LLM's error event.
+    let failure: unknown;
+    const onError = (ev: { error: unknown; recoverable: boolean }): void => {
+      if (!ev.recoverable) failure = ev.error;
+    };
+    this.#owner.inner.on('error', onError);
     try {
       for await (const chunk of inner) {
         if (this.abortSignal.aborted) break;
@@ -237,16 +259,167 @@ class HoldingLineStream extends llmNs.LLMStream {
         }
         this.queue.put(chunk);
       }
+    } catch (err) {
+      failure = err;
     } finally {
       clearTimeout(timer);
       this.abortSignal.removeEventListener('abort', onAbort);
+      this.#owner.inner.off('error', onError);
       inner.close();
+    }
+    // Half a reply already spoken is left as it is; a turn with none gets the failure line.
+    if (failure !== undefined && !responded && !this.abortSignal.aborted && failureLine) {
+      this.queue.put({
+        id: 'voicecare_failure',
+        delta: { role: 'assistant', content: failureLine },
+      });
+      onFailure?.(failure);
     }
   }
 
   private get abortSignal(): AbortSignal {
     return this.abortController.signal;
   }
+}
+
+type ChatParams = Parameters<llmNs.LLM['chat']>[0];
+
+/** How one attempt at a provider ended. */
+type AttemptOutcome = { ok: true } | { ok: false; error: unknown; responded: boolean };
+
+/**
+ * One provider in the LLM chain, with attempts that must produce a first token in time. The
+ * FallbackAdapter hands each provider its attempt timeout and retry count as `connOptions`;
+ * the plugin applies the timeout to the wait for response headers only, so a 200 whose stream
+ * stays silent holds the turn until something else gives up. Here an attempt with no first
+ * token by `timeoutMs` fails.
+ *
+ * The retries run here, not in the framework's stream base: each gets its own first-token
+ * deadline, none follows a reply that already started (it would be said twice), and the chain,
+ * which records every error a provider emits (a recoverable one too), hears only the last.
+ */
+export class FirstTokenDeadlineLLM extends llmNs.LLM {
+  readonly inner: llmNs.LLM;
+
+  constructor(inner: llmNs.LLM) {
+    super();
+    this.inner = inner;
+    inner.on('metrics_collected', (m) => this.emit('metrics_collected', m));
+    // The inner streams report failures on the inner instance; with no listener there,
+    // EventEmitter would throw them. Each attempt listens for its own while it runs.
+    inner.on('error', () => undefined);
+  }
+
+  label(): string {
+    return this.inner.label();
+  }
+
+  override get model(): string {
+    return this.inner.model;
+  }
+
+  override get provider(): string {
+    return this.inner.provider;
+  }
+
+  chat(params: ChatParams): llmNs.LLMStream {
+    return new FirstTokenDeadlineStream(this, params);
+  }
+}
+
+class FirstTokenDeadlineStream extends llmNs.LLMStream {
+  readonly #owner: FirstTokenDeadlineLLM;
+  readonly #params: ChatParams;
+  /** The chain's settings for this provider: attempt timeout, retries and their interval. */
+  readonly #attempts: APIConnectOptions;
+
+  constructor(owner: FirstTokenDeadlineLLM, params: ChatParams) {
+    const attempts = params.connOptions ?? ttsDefaults;
+    super(owner, {
+      chatCtx: params.chatCtx,
+      toolCtx: params.toolCtx,
+      connOptions: { ...attempts, maxRetry: 0 },
+    });
+    this.#owner = owner;
+    this.#params = params;
+    this.#attempts = attempts;
+  }
+
+  protected async run(): Promise<void> {
+    const { maxRetry, retryIntervalMs } = this.#attempts;
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await this.attempt();
+      if (outcome.ok || this.abortSignal.aborted) return;
+      // Part of a reply already went out: another attempt would say it again.
+      const retryable = outcome.error instanceof APIError ? outcome.error.retryable : false;
+      if (outcome.responded || !retryable || attempt >= maxRetry) throw outcome.error;
+      await abortableDelay(retryIntervalMs, this.abortSignal);
+    }
+  }
+
+  private async attempt(): Promise<AttemptOutcome> {
+    const llm = this.#owner.inner;
+    const { timeoutMs } = this.#attempts;
+    const inner = llm.chat({
+      ...this.#params,
+      connOptions: { ...this.#attempts, maxRetry: 0 },
+    });
+    let failure: unknown;
+    let responded = false;
+    // With no retries the inner stream reports each failure once, as not recoverable.
+    const onError = (ev: { error: unknown; recoverable: boolean }): void => {
+      if (!ev.recoverable) failure ??= ev.error;
+    };
+    llm.on('error', onError);
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            if (responded) return;
+            failure ??= new APITimeoutError({
+              message: `no first token within ${timeoutMs} ms`,
+              options: { retryable: true },
+            });
+            inner.close();
+          }, timeoutMs)
+        : undefined;
+    const onAbort = (): void => inner.close();
+    this.abortSignal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const chunk of inner) {
+        if (this.abortSignal.aborted) break;
+        if (!responded && llmNs.hasResponse(chunk)) {
+          responded = true;
+          clearTimeout(timer);
+        }
+        this.queue.put(chunk);
+      }
+    } catch (err) {
+      failure ??= err;
+    } finally {
+      clearTimeout(timer);
+      this.abortSignal.removeEventListener('abort', onAbort);
+      llm.off('error', onError);
+      inner.close();
+    }
+    return failure === undefined ? { ok: true } : { ok: false, error: failure, responded };
+  }
+
+  private get abortSignal(): AbortSignal {
+    return this.abortController.signal;
+  }
+}
+
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 const ttsDefaults: APIConnectOptions = { maxRetry: 0, retryIntervalMs: 0, timeoutMs: 10_000 };
