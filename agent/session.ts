@@ -20,7 +20,7 @@ import type { Profile, SafetyRule } from '../prompts/schema.ts';
 import type { EscalationCourier } from '../sessions/escalation-delivery.ts';
 import type { SessionEventPublisher } from '../sessions/events.ts';
 import { bindActive, runInSpan } from '../infra/tracing.ts';
-import { readJobMetadata, rejectionRecord } from '../sessions/intake.ts';
+import { readJobMetadata, rejectionRecord, type JobHandoff } from '../sessions/intake.ts';
 import {
   type CapturedAnswer,
   type Escalation,
@@ -68,6 +68,13 @@ import {
   resumePoint,
   type ResumePoint,
 } from './resume.ts';
+import {
+  agentIdentity,
+  HANDOVER_RPC,
+  readHandoverReply,
+  readHandoverRequest,
+  type HandoverReply,
+} from './handoff.ts';
 import { agentTracer } from './tracing.ts';
 import { TurnTally, utteranceFromMessage } from './transcript/recorder.ts';
 import { TranscriptSink } from './transcript/sink.ts';
@@ -99,6 +106,10 @@ export interface SessionDeps {
 
 /** A resumed job's look at the local spool (this machine's leftovers of the session). */
 const RESUME_SPOOL_MS = 500;
+/** A successor's handover request waits this long for the old agent's answer. */
+const HANDOVER_RPC_TIMEOUT_MS = 4000;
+/** Lets a reply cut short be recorded, and the handover answer leave, before the next step. */
+const HANDOVER_SETTLE_MS = 200;
 const STILL_THERE = 'Are you still there?';
 /**
  * The final event's budget. Warm (session.started went out): a publish takes milliseconds. Cold
@@ -200,7 +211,7 @@ export async function runSession<P>(ctx: JobContext<P>, deps: SessionDeps): Prom
         },
       }
     : deps;
-  const runner = new SessionRun(ctx, traced, request, log, now);
+  const runner = new SessionRun(ctx, traced, request, log, now, intake.handoff);
   await runInSpan(span, async () => {
     try {
       await runner.start();
@@ -243,6 +254,11 @@ class SessionRun<P> {
   private finalized = false;
   /** This job does not own the session record (stale or unclaimed): never write it. */
   private detached = false;
+  /** This job stepped aside for a successor (see `stepAside`): the call and its record are theirs. */
+  private handedOver = false;
+  private connected = false;
+  /** The first seq the job this one took over from had not used. */
+  private handoverNextSeq = 0;
   /** Set once this job's publisher has delivered an event (its channel is open). */
   private publisherWarm = false;
   /** Set when this job continues a call an earlier job of the session started. */
@@ -254,6 +270,8 @@ class SessionRun<P> {
     private readonly request: SessionRequest,
     private readonly log: Logger,
     private readonly now: () => Date,
+    /** Set when this job was dispatched to take the call over from a draining worker. */
+    private readonly handoff: JobHandoff | undefined,
   ) {}
 
   private get sessionId(): string {
@@ -274,9 +292,18 @@ class SessionRun<P> {
     // Both reads gate joining the room; run them together (a stale job ignores the profile).
     const resolving = deps.profiles.resolve(this.request.profile);
     resolving.catch(() => undefined);
-    const current = await this.currentDispatch();
+    let current = await this.currentDispatch();
     if (!current) return;
+    if (this.handoff && isResumedCall(current)) {
+      // Join first: the old agent is asked to step aside, and the call stands where it left it.
+      await this.connect();
+      current = await this.takeOver(this.handoff);
+      if (!current) return;
+    }
     if (isResumedCall(current)) this.resumed = await this.resumePoint(current);
+    if (this.resumed && this.handoverNextSeq > this.resumed.startSeq) {
+      this.resumed = { ...this.resumed, startSeq: this.handoverNextSeq };
+    }
 
     let plan: SessionPlan;
     try {
@@ -310,7 +337,7 @@ class SessionRun<P> {
         : {}),
     });
 
-    await ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
+    await this.connect();
     await this.markActive(profile);
 
     const board = new ExpectationBoard();
@@ -462,6 +489,121 @@ class SessionRun<P> {
       { reason: o.reason, attempts: o.attempts, durationMs: o.durationMs },
       'safety classifier failed; the deterministic rules still apply',
     );
+  }
+
+  /** Joins the room (once), and from then on answers a successor's handover request. */
+  private async connect(): Promise<void> {
+    if (this.connected) return;
+    await this.ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
+    this.connected = true;
+    this.ctx.room.localParticipant?.registerRpcMethod(HANDOVER_RPC, (data) =>
+      this.stepAside(data.callerIdentity, data.payload).then((r) => JSON.stringify(r)),
+    );
+  }
+
+  /**
+   * A successor asks this job to step aside (its worker is draining, see `handoff.ts`). Only
+   * an agent in this room, for this session, and only while the call is not already ending.
+   * Stops speaking, writes what it holds, answers, then ends the job without ending the call.
+   */
+  private async stepAside(caller: string, payload: string): Promise<HandoverReply> {
+    const req = readHandoverRequest(payload);
+    if (!req) return { ok: false, reason: 'bad_request' };
+    if (req.sessionId !== this.sessionId) return { ok: false, reason: 'wrong_session' };
+    if (!(await this.isAgent(caller))) return { ok: false, reason: 'not_an_agent' };
+    if (this.outcome || this.finalized || this.handedOver) return { ok: false, reason: 'ending' };
+    const started = performance.now();
+    try {
+      void this.session?.interrupt({ force: true }).await.catch(() => undefined);
+    } catch {
+      // Nothing playing.
+    }
+    // The reply just cut short is recorded (as interrupted) before the transcript changes hands.
+    await new Promise((r) => setTimeout(r, HANDOVER_SETTLE_MS));
+    this.handedOver = true;
+    this.sttWatchdog?.stop();
+    const flush = await this.sink?.close({
+      deadlineMs: this.deps.cfg.faults.transcript.flushDeadlineMs,
+    });
+    await withTimeout(this.writes, 1000, 'session side writes').catch((err: unknown) =>
+      this.log.error({ err }, 'session side writes unfinished at handover'),
+    );
+    this.log.info(
+      {
+        handoverMs: Math.round(performance.now() - started),
+        unwritten: flush?.unwritten ?? 0,
+        spilled: flush?.spilled ?? 0,
+      },
+      'stepping aside for a successor',
+    );
+    // The reply must reach the successor before this participant leaves the room.
+    setTimeout(() => this.ctx.shutdown('handed_over'), HANDOVER_SETTLE_MS).unref();
+    return { ok: true, ...(this.sink ? { nextSeq: this.sink.nextSeq } : {}) };
+  }
+
+  /**
+   * Whether the participant is an agent. A request can arrive before the room has told us the
+   * caller joined, so an unknown caller is waited for, briefly.
+   */
+  private async isAgent(identity: string): Promise<boolean> {
+    const known = (): boolean | undefined => {
+      const p = this.ctx.room.remoteParticipants.get(identity);
+      return p ? p.kind === ParticipantKind.AGENT : undefined;
+    };
+    const now = known();
+    if (now !== undefined) return now;
+    return new Promise<boolean>((resolve) => {
+      const onJoin = (p: RemoteParticipant): void => {
+        if (p.identity !== identity) return;
+        done(p.kind === ParticipantKind.AGENT);
+      };
+      const timer = setTimeout(() => done(known() ?? false), HANDOVER_RPC_TIMEOUT_MS / 4);
+      const done = (v: boolean): void => {
+        clearTimeout(timer);
+        this.ctx.room.off(RoomEvent.ParticipantConnected, onJoin);
+        resolve(v);
+      };
+      this.ctx.room.on(RoomEvent.ParticipantConnected, onJoin);
+    });
+  }
+
+  /**
+   * Takes the call over from the job named in the handoff: asks its agent to step aside, then
+   * reads the session again (its final answers are stored by then). An old agent that is gone
+   * already, or does not answer in time, does not stop the call from continuing.
+   */
+  private async takeOver(handoff: JobHandoff): Promise<SessionRecord | undefined> {
+    const identity = agentIdentity(handoff.fromJob);
+    const started = performance.now();
+    if (this.ctx.room.remoteParticipants.has(identity)) {
+      try {
+        const reply = readHandoverReply(
+          await this.ctx.room.localParticipant!.performRpc({
+            destinationIdentity: identity,
+            method: HANDOVER_RPC,
+            payload: JSON.stringify({ sessionId: this.sessionId }),
+            responseTimeout: HANDOVER_RPC_TIMEOUT_MS,
+          }),
+        );
+        this.log.info(
+          { ok: reply.ok, reason: reply.reason, tookMs: Math.round(performance.now() - started) },
+          'handover requested from the earlier agent',
+        );
+        // What it could not store sits in its machine's spool: never reuse those seqs.
+        if (reply.nextSeq !== undefined) this.handoverNextSeq = reply.nextSeq;
+      } catch (err) {
+        this.log.warn({ err }, 'the earlier agent did not answer the handover; resuming anyway');
+      }
+    } else {
+      this.log.info('handover: the earlier agent has already left; resuming');
+    }
+    const current = await this.deps.sessions.get(this.sessionId);
+    if (current && isResumedCall(current)) return current;
+    // The old job ended the call meanwhile (the patient hung up, or its drain ran out).
+    this.log.warn({ state: current?.state ?? 'missing' }, 'handover found the call ended; leaving');
+    this.detached = true;
+    this.ctx.shutdown('session_already_ended');
+    return undefined;
   }
 
   /**
@@ -650,6 +792,8 @@ class SessionRun<P> {
   }
 
   private record(item: llm.ChatItem): void {
+    // After a handover the successor numbers and writes the transcript.
+    if (this.handedOver) return;
     const u = utteranceFromMessage(this.sessionId, item);
     if (!u || !this.sink) return;
     this.tally.add(u);
@@ -838,6 +982,18 @@ class SessionRun<P> {
         if (unfinished > 0) this.log.warn({ unfinished }, 'escalations left to the outbox relay');
       })
       .catch((err: unknown) => this.log.error({ err }, 'escalation drain failed'));
+    if (this.handedOver) {
+      clearTimeout(this.maxDurationTimer);
+      clearTimeout(this.noShowTimer);
+      await this.sink?.close({ deadlineMs: this.deps.cfg.faults.transcript.flushDeadlineMs });
+      await draining;
+      this.log.info(
+        { turns: this.tally.summary().turns, faults: this.faultTally },
+        'session handed over to a successor',
+      );
+      await this.deps.afterFinalize?.();
+      return;
+    }
     if (this.detached) {
       await draining;
       await this.deps.afterFinalize?.();

@@ -31,6 +31,8 @@ import { ensureIndexes, MongoSessionStore, MongoUtteranceStore } from '../sessio
 import { escalationPublisher, startOutboxRelay } from '../sessions/escalations.ts';
 import { currentTracing } from '../infra/tracing.ts';
 import { UtteranceSpool } from '../sessions/utterance-spool.ts';
+import { LiveKitAgentRooms } from '../dispatcher/livekit.ts';
+import { handOverLiveCalls, JobLedger } from './handoff.ts';
 import { createLoadFunction } from './load.ts';
 import { AgentMetrics, startMetricsServer } from './metrics.ts';
 import { assertProvidersConfigured } from './providers/index.ts';
@@ -239,7 +241,42 @@ async function main(): Promise<void> {
     process.once('SIGTERM', () => m.draining.set(1));
   }
   startRelay(cfg, log, mongo, metrics);
-  cli.runApp(serverOptions(cfg, metrics, tracedJobRequests(tracing)));
+  const traced = tracedJobRequests(tracing);
+  const requests = cfg.agent.handoffOnDrain ? handOffOnSigterm(cfg, log, mongo, traced) : traced;
+  cli.runApp(serverOptions(cfg, metrics, requests));
+}
+
+/** LiveKit has had the draining worker's "full" status before the successor's dispatch. */
+const HANDOFF_SETTLE_MS = 250;
+
+/**
+ * Notes each job this worker accepts, and on SIGTERM dispatches its live calls to successors
+ * (`handoff.ts`). Returns the job request handler that does the noting.
+ */
+function handOffOnSigterm(
+  cfg: Config,
+  log: Logger,
+  mongo: MongoHandle,
+  inner: ((req: JobRequest) => Promise<void>) | undefined,
+): (req: JobRequest) => Promise<void> {
+  const ledger = new JobLedger({ maxAgeMs: cfg.agent.maxSessionMs + 5 * 60_000 });
+  process.once('SIGTERM', () => {
+    const jobs = ledger.recent();
+    if (jobs.length === 0) return;
+    setTimeout(() => {
+      void handOverLiveCalls(jobs, {
+        dispatcher: new LiveKitAgentRooms({ ...cfg.livekit, requestTimeoutMs: 2000 }),
+        sessions: new MongoSessionStore({ db: mongo.db }),
+        agentName: cfg.agent.name,
+        log,
+      }).then((r) => log.info({ ...r }, 'handoff of live calls on SIGTERM'));
+    }, HANDOFF_SETTLE_MS);
+  });
+  return async (req) => {
+    const room = req.room?.name;
+    if (room) ledger.note({ jobId: req.id, room, metadata: req.job.metadata });
+    await (inner ? inner(req) : req.accept());
+  };
 }
 
 // Every job process imports this file; only the entry point starts a worker.

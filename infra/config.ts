@@ -79,6 +79,12 @@ const envSchema = z.object({
   AGENT_NUM_IDLE_PROCESSES: z.coerce.number().int().min(0).default(1),
   /** Cloud Run sends SIGTERM and kills after ~10 s; drain must finish inside that. */
   AGENT_DRAIN_TIMEOUT_MS: ms.default(6500),
+  /**
+   * On SIGTERM, dispatch each live call to another worker, whose agent takes it over (the old
+   * one steps aside once the new one has joined), instead of holding it until the drain
+   * timeout ends it `interrupted`.
+   */
+  AGENT_HANDOFF_ON_DRAIN: bool.default(true),
   /** Machine CPU share above which the worker stops taking jobs. */
   AGENT_LOAD_THRESHOLD: z.coerce.number().gt(0).max(1).default(0.75),
   /** Count CPU in the load reported to LiveKit (off: only AGENT_MAX_JOBS limits). */
@@ -447,6 +453,7 @@ export function loadConfig(env: Env) {
       metricsPort: e.AGENT_METRICS_PORT,
       numIdleProcesses: e.AGENT_NUM_IDLE_PROCESSES,
       drainTimeoutMs: e.AGENT_DRAIN_TIMEOUT_MS,
+      handoffOnDrain: e.AGENT_HANDOFF_ON_DRAIN,
       loadThreshold: e.AGENT_LOAD_THRESHOLD,
       cpuLoad: e.AGENT_CPU_LOAD,
       maxJobs: e.AGENT_MAX_JOBS,

@@ -145,26 +145,60 @@ export function jobMetadata(request: SessionRequest, trace?: Record<string, stri
 }
 
 /**
- * Reads the agent's job metadata: {@link readRequest} on everything but `trace`. A missing or
- * malformed trace is no reason to refuse a call: the job just starts a trace of its own.
+ * A job dispatched to take a live call over from a worker that is shutting down (SIGTERM, a
+ * scale-in): the new job asks the old one to step aside, then continues the call.
+ */
+export const JobHandoff = z
+  .object({
+    /** The job that held the call; its agent is asked to step aside. */
+    fromJob: z.string().min(1).max(128),
+    requestedAt: z.iso.datetime({ offset: true }),
+  })
+  .strict();
+export type JobHandoff = z.infer<typeof JobHandoff>;
+
+/** The envelope fields job metadata carries beside the request itself. */
+const ENVELOPE_KEYS = ['trace', 'handoff'] as const;
+
+/** A running job's metadata, re-addressed to a successor that takes the call over. */
+export function handoffMetadata(metadata: string, handoff: JobHandoff): string {
+  const json = JSON.parse(metadata) as Record<string, unknown>;
+  return JSON.stringify({ ...json, handoff: JobHandoff.parse(handoff) });
+}
+
+/**
+ * Reads the agent's job metadata: {@link readRequest} on everything but the envelope (`trace`,
+ * `handoff`). A missing or malformed trace is no reason to refuse a call: the job just starts a
+ * trace of its own. A malformed handoff is ignored the same way: the job still finds the
+ * session active and resumes it, it only does not ask the old agent to step aside.
  */
 export function readJobMetadata(
   data: string | undefined,
   opts: ReadRequestOptions = {},
-): Intake & { trace?: JobTrace } {
+): Intake & { trace?: JobTrace; handoff?: JobHandoff } {
   let json: unknown;
   try {
     json = JSON.parse(data ?? '');
   } catch {
     return readRequest(data, opts);
   }
-  if (typeof json !== 'object' || json === null || !Object.hasOwn(json, 'trace')) {
+  if (
+    typeof json !== 'object' ||
+    json === null ||
+    !ENVELOPE_KEYS.some((k) => Object.hasOwn(json, k))
+  ) {
     return readRequest(data, opts);
   }
-  const { trace, ...request } = json as Record<string, unknown>;
+  const { trace, handoff, ...request } = json as Record<string, unknown>;
   const intake = readRequest(JSON.stringify(request), opts);
-  const parsed = JobTrace.safeParse(trace);
-  return parsed.success && intake.ok ? { ...intake, trace: parsed.data } : intake;
+  if (!intake.ok) return intake;
+  const t = JobTrace.safeParse(trace);
+  const h = JobHandoff.safeParse(handoff);
+  return {
+    ...intake,
+    ...(t.success ? { trace: t.data } : {}),
+    ...(h.success ? { handoff: h.data } : {}),
+  };
 }
 
 export interface FreshnessOptions {

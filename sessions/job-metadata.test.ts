@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jobMetadata, readJobMetadata, readRequest } from './intake.ts';
+import { handoffMetadata, jobMetadata, readJobMetadata, readRequest } from './intake.ts';
 import { SessionRequestV1 } from './schema.ts';
 
 const request = SessionRequestV1.parse({
@@ -46,5 +46,33 @@ describe('job metadata', () => {
   it('leaves a trace key in a Pub/Sub request body an unknown key', () => {
     const body = JSON.stringify({ ...request, trace: { traceparent } });
     expect(readRequest(body)).toMatchObject({ ok: false, rejection: { code: 'invalid_request' } });
+  });
+
+  it('re-addresses a running job to a successor, trace and request unchanged', () => {
+    const metadata = jobMetadata(request, { traceparent });
+    const handoff = { fromJob: 'AJ_old', requestedAt: '2026-01-01T00:05:00.000Z' };
+    expect(readJobMetadata(handoffMetadata(metadata, handoff))).toEqual({
+      ok: true,
+      request,
+      trace: { traceparent },
+      handoff,
+    });
+    expect(readJobMetadata(handoffMetadata(jobMetadata(request), handoff))).toEqual({
+      ok: true,
+      request,
+      handoff,
+    });
+  });
+
+  it('resumes without a handover when the handoff is malformed, and a bad request is still refused', () => {
+    const bad = JSON.stringify({ ...request, handoff: { fromJob: '' } });
+    expect(readJobMetadata(bad)).toEqual({ ok: true, request });
+    const badRequest = JSON.stringify({
+      ...request,
+      sessionId: '',
+      handoff: { fromJob: 'AJ_old', requestedAt: '2026-01-01T00:05:00.000Z' },
+    });
+    expect(readJobMetadata(badRequest)).toMatchObject({ ok: false });
+    expect(readRequest(JSON.stringify({ ...request, handoff: {} }))).toMatchObject({ ok: false });
   });
 });

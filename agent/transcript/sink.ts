@@ -300,6 +300,11 @@ export class TranscriptSink {
    * until done or until the deadline, and reports what was not written. Idempotent: later calls
    * return the same report.
    */
+  /** The seq the next appended utterance gets (a successor that takes the call starts here). */
+  get nextSeq(): number {
+    return this.#nextSeq;
+  }
+
   close(opts: { deadlineMs?: number } = {}): Promise<TranscriptSinkReport> {
     const deadlineMs = opts.deadlineMs ?? this.#settings.closeDeadlineMs;
     if (!Number.isFinite(deadlineMs) || deadlineMs < 0) {

@@ -138,17 +138,18 @@ const workerKill = (sig: 'SIGKILL' | 'SIGTERM'): Scenario => ({
   title:
     sig === 'SIGKILL'
       ? 'worker SIGKILL (whole group) mid-call, during the safety response'
-      : 'worker SIGTERM mid-call (drain), red flag during the drain',
+      : 'worker SIGTERM mid-call (scale-in), the call handed over, red flag after',
   class: 'worker',
   async run(ctx) {
     const worker = await ctx.stack.ensureWorker();
-    const call = await ctx.call(['interrupted']);
+    // A killed worker's call is interrupted (or resumed, see afterAgentDeath); a drained
+    // worker's call is handed over and goes on to its end.
+    const call = await ctx.call(sig === 'SIGKILL' ? ['interrupted'] : ['completed']);
     await call.turn(A);
     let replacement: Promise<unknown> | undefined;
     const kill = () => {
       call.markFault();
-      if (sig === 'SIGKILL') worker.killHard();
-      else worker.signal('SIGTERM');
+      worker.killHard();
       // A new worker comes up, as an orchestrator would start one; its relay takes over.
       replacement = ctx.stack.replaceWorker().catch((err: unknown) => {
         ctx.note(`replacement worker failed: ${String(err)}`);
@@ -157,9 +158,16 @@ const workerKill = (sig: 'SIGKILL' | 'SIGTERM'): Scenario => ({
     if (sig === 'SIGKILL') {
       await call.turn(RED_FLAG, { redFlag: true, onReplyStart: kill });
       ctx.faultEnded(call);
+      await afterAgentDeath(ctx, call, performance.now());
+      await replacement;
     } else {
-      kill();
-      // The draining job still serves the call until its drain timeout.
+      // A scale-in: the pool still has another worker when this one is told to go.
+      const successorUpAt = performance.now();
+      await ctx.stack.replaceWorker();
+      ctx.note(`second worker up in ${(performance.now() - successorUpAt).toFixed(0)} ms`);
+      call.markFault();
+      worker.signal('SIGTERM');
+      // The draining worker hands the call to the other one, which continues it.
       await call.turn(B);
       await call.turn(RED_FLAG, { redFlag: true });
       const code = await Promise.race([
@@ -169,8 +177,6 @@ const workerKill = (sig: 'SIGKILL' | 'SIGTERM'): Scenario => ({
       ctx.note(`old worker exit: ${String(code)}`);
       ctx.faultEnded(call);
     }
-    await afterAgentDeath(ctx, call, performance.now());
-    await replacement;
     await ctx.settle(call);
     await call.hangUp();
   },
