@@ -257,6 +257,8 @@ class SessionRun<P> {
   /** This job stepped aside for a successor (see `stepAside`): the call and its record are theirs. */
   private handedOver = false;
   private connected = false;
+  /** The session's patient (the identity the join token carries), once the call started. */
+  private patientIdentity: string | undefined;
   /** The first seq the job this one took over from had not used. */
   private handoverNextSeq = 0;
   /** Set once this job's publisher has delivered an event (its channel is open). */
@@ -440,7 +442,12 @@ class SessionRun<P> {
     ctx.room.on(RoomEvent.ParticipantConnected, noteIntruder);
     // Whoever was already in the room when we joined raised no ParticipantConnected.
     for (const p of ctx.room.remoteParticipants.values()) noteIntruder(p);
-    this.awaitPatient(patient, deps.cfg.agent.noShowTimeoutMs);
+    this.patientIdentity = patient;
+    this.awaitPatient(patient, deps.cfg.agent.noShowTimeoutMs, (timeoutMs) => ({
+      state: 'failed',
+      code: 'no_show',
+      reason: `the patient did not join within ${Math.round(timeoutMs / 1000)} s`,
+    }));
     await session.start({
       agent,
       room: ctx.room,
@@ -496,9 +503,35 @@ class SessionRun<P> {
     if (this.connected) return;
     await this.ctx.connect(undefined, AutoSubscribe.AUDIO_ONLY);
     this.connected = true;
+    this.watchRoomConnection();
     this.ctx.room.localParticipant?.registerRpcMethod(HANDOVER_RPC, (data) =>
       this.stepAside(data.callerIdentity, data.payload).then((r) => JSON.stringify(r)),
     );
+  }
+
+  /**
+   * The agent's own connection to LiveKit. A server that restarted (or a node that failed over)
+   * forgets who was in the room: the agent reconnects into a room of its own, and the patient's
+   * leaving raised no event. After a reconnect a patient who is not back within the wait ends
+   * the call `interrupted` (`patient_lost`) rather than leaving it open with nobody to talk to.
+   */
+  private watchRoomConnection(): void {
+    const room = this.ctx.room;
+    room.on(RoomEvent.Reconnecting, () => this.log.warn('room connection lost; reconnecting'));
+    room.on(RoomEvent.Disconnected, (reason) =>
+      this.log.warn({ reason }, 'room connection closed'),
+    );
+    room.on(RoomEvent.Reconnected, () => {
+      this.log.info('room connection back');
+      const patient = this.patientIdentity;
+      if (!patient || this.outcome || this.handedOver) return;
+      clearTimeout(this.noShowTimer);
+      this.awaitPatient(patient, this.deps.cfg.agent.patientLostTimeoutMs, () => ({
+        state: 'interrupted',
+        reason: 'patient_lost',
+        code: 'patient_lost',
+      }));
+    });
   }
 
   /**
@@ -688,7 +721,11 @@ class SessionRun<P> {
    * Ends the session as `no_show` when the patient has not joined within `timeoutMs` of the
    * agent, rather than waiting in an empty room until the room or the job times out.
    */
-  private awaitPatient(identity: string, timeoutMs: number): void {
+  private awaitPatient(
+    identity: string,
+    timeoutMs: number,
+    missing: (timeoutMs: number) => Outcome,
+  ): void {
     const present = () =>
       [...this.ctx.room.remoteParticipants.values()].some((p) => p.identity === identity);
     if (present()) return;
@@ -700,13 +737,12 @@ class SessionRun<P> {
     this.ctx.room.on(RoomEvent.ParticipantConnected, onJoin);
     this.noShowTimer = setTimeout(() => {
       this.ctx.room.off(RoomEvent.ParticipantConnected, onJoin);
-      if (present() || this.outcome) return;
-      this.log.info({ timeoutMs }, 'patient did not join; ending as no_show');
-      this.outcome = {
-        state: 'failed',
-        code: 'no_show',
-        reason: `the patient did not join within ${Math.round(timeoutMs / 1000)} s`,
-      };
+      if (present() || this.outcome || this.handedOver) return;
+      this.outcome = missing(timeoutMs);
+      this.log.info(
+        { timeoutMs, state: this.outcome.state, reason: this.outcome.code ?? this.outcome.reason },
+        'patient not in the room; ending the call',
+      );
       this.end(this.outcome);
     }, timeoutMs);
     this.noShowTimer.unref();

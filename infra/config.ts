@@ -104,6 +104,11 @@ const envSchema = z.object({
   AGENT_SHUTDOWN_TIMEOUT_MS: ms.default(2500),
   AGENT_MAX_SESSION_MS: ms.default(30 * 60_000),
   /** The patient has not joined the room this long after the agent did: the session ends `no_show`. */
+  /**
+   * After the agent's room connection came back (a LiveKit restart or node failover), how long
+   * the patient has to be back in the room before the call ends `interrupted` (patient_lost).
+   */
+  AGENT_PATIENT_LOST_TIMEOUT_MS: ms.default(20_000),
   AGENT_NO_SHOW_TIMEOUT_MS: ms
     .min(1000, { message: 'expected at least 1000 ms' })
     .default(3 * 60_000),
@@ -461,6 +466,7 @@ export function loadConfig(env: Env) {
       initializeProcessTimeoutMs: e.AGENT_INITIALIZE_PROCESS_TIMEOUT_MS,
       maxSessionMs: e.AGENT_MAX_SESSION_MS,
       noShowTimeoutMs: e.AGENT_NO_SHOW_TIMEOUT_MS,
+      patientLostTimeoutMs: e.AGENT_PATIENT_LOST_TIMEOUT_MS,
       turnDetection: e.AGENT_TURN_DETECTION,
       timeZone: e.AGENT_TIME_ZONE,
       vadMinSilenceMs: e.AGENT_VAD_MIN_SILENCE_MS,

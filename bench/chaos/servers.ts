@@ -94,6 +94,9 @@ class GroupProcess {
       env: env ?? process.env,
     });
     const keep = (c: Buffer) => {
+      if (process.env['CHAOS_ECHO_SERVERS']?.split(',').includes(this.name)) {
+        process.stderr.write(c);
+      }
       this.#log.push(c.toString());
       if (this.#log.length > 200) this.#log.splice(0, this.#log.length - 200);
     };
@@ -180,7 +183,7 @@ export async function startPrivateLiveKit(timeoutMs = 30_000): Promise<PrivateLi
       'keys:',
       '  devkey: secret',
       'logging:',
-      '  level: warn',
+      `  level: ${process.env['CHAOS_LIVEKIT_LOG_LEVEL'] ?? 'warn'}`,
       'room:',
       '  auto_create: true',
       '  empty_timeout: 60',
