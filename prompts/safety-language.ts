@@ -345,6 +345,12 @@ export interface SafetyReadingSpec {
    * is measured ("thirty eight point two this morning" for a temperature).
    */
   readonly decimalAlone?: boolean | undefined;
+  /**
+   * A number that is the whole utterance apart from filler and time words ("a hundred and two",
+   * "it said a hundred and three this morning") may fire with no `near` term: the answer is a
+   * bare reading.
+   */
+  readonly numberAlone?: boolean | undefined;
 }
 
 export interface SafetyReadingRange {

@@ -1045,13 +1045,41 @@ const SEVERE = new Set([
   'just',
 ]);
 
+// Reassurance said with the exertion: its words are not signs of severity ("fine at rest",
+// "out of breath running for the bus, but who doesn't").
+const EXERTION_REASSURED = split([
+  'fine at rest',
+  'fine sitting',
+  'fine sat',
+  'fine on the flat',
+  'okay at rest',
+  'ok at rest',
+  'alright at rest',
+  'all right at rest',
+  'normal at rest',
+  'fine when i rest',
+  'fine when i sit',
+  'fine once i sit',
+  'who does not',
+  'does not everyone',
+  'not too bad',
+]);
+
 function afterExertion(t: Tokens, span: Span): boolean {
   let breath = false;
   for (const k of span.own) if (BREATH_WORDS.has(word(t, k))) breath = true;
   if (!breath) return false;
   const whole = { start: 0, end: t.words.length };
   if (!anyOf(t, whole, span, EXERTION)) return false;
+  const calm = new Set<number>();
   for (let i = 0; i < t.words.length; i++) {
+    for (const p of EXERTION_REASSURED) {
+      if (p.every((w, j) => word(t, i + j) === w))
+        for (let j = 0; j < p.length; j++) calm.add(i + j);
+    }
+  }
+  for (let i = 0; i < t.words.length; i++) {
+    if (calm.has(i)) continue;
     const w = word(t, i);
     // "just" is severity only as "just sitting"/"just talking"; "I'm just catching my breath".
     if (w === 'just') continue;
