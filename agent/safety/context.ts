@@ -548,6 +548,9 @@ const CAUSES = split([
   'increase',
 ]);
 
+const ASK_TO_ACT = new Set(['should', 'do', 'can', 'could', 'would', 'shall']);
+const ACTIONS = new Set(['use', 'take', 'give', 'call', 'ring', 'phone', 'go', 'inject']);
+
 // Cues that what follows is imagined: "suppose I did faint", "let's say I get chest pain".
 const SUPPOSE = split(['suppose', 'supposing', 'let us say', 'hypothetically', 'imagine if']);
 // "should I get chest pain again, …": an inverted "if".
@@ -592,6 +595,15 @@ function hypothetical(t: Tokens, span: Span, seg: Segment): boolean {
   ) {
     // "should I get chest pain again, what do I do": the question is after a comma.
     for (let k = span.end; k < seg.end; k++) if (brk(t, k) >= PAUSE) return true;
+  }
+  // "should I use the EpiPen if it's only a rash?": asking whether to do the matched action.
+  if (
+    ASK_TO_ACT.has(word(t, span.start - 2)) &&
+    CONDITIONAL_SUBJECTS.has(word(t, span.start - 1)) &&
+    ACTIONS.has(word(t, span.start)) &&
+    has(t, seg, span, ['if']) > span.start
+  ) {
+    return true;
   }
   if (modalFuture(t, span, seg)) return true;
   for (const p of INFO_BEFORE) {
@@ -775,6 +787,15 @@ const REMOTE = split([
   'runs in my family',
   'family history',
   'over the years',
+  // An earlier operation or stay: "my wound got infected after the last op".
+  'the last op',
+  'my last op',
+  'the last operation',
+  'my last operation',
+  'the previous operation',
+  'my previous operation',
+  'the operation before',
+  'the last time i was in',
 ]);
 
 const NUMBER_WORD =
@@ -946,6 +967,20 @@ const RESOLVED = split([
   'they said it was just',
   'was a false alarm',
   'all clear',
+  // Explained by drink, said of a past occasion: "I slurred my words at the party, but that was
+  // the wine".
+  'that was the wine',
+  'that was the drink',
+  'that was the drinks',
+  'that was the booze',
+  'that was the alcohol',
+  'that was the beer',
+  'that was the gin',
+  'that was the whisky',
+  'it was the wine',
+  'it was the drink',
+  'it was the booze',
+  'it was the alcohol',
 ]);
 const PAST_VERBS = new Set(['was', 'were', 'had', 'went', 'got', 'thought', 'took']);
 
@@ -955,6 +990,8 @@ function resolvedPast(t: Tokens, span: Span, seg: Segment): boolean {
   if (anyOf(t, whole, span, PRESENT) || anyOf(t, whole, span, RECURRENCE)) return false;
   let past = false;
   for (let k = seg.start; k < span.start; k++) if (PAST_VERBS.has(word(t, k))) past = true;
+  // The symptom's own verb in the past: "I slurred my words".
+  if (span.own.has(span.start) && /[a-z]{3}ed$/.test(word(t, span.start))) past = true;
   if (!past) return false;
   for (const p of RESOLVED) {
     const at = has(t, whole, span, p);

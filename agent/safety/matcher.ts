@@ -587,7 +587,8 @@ function matchReadings(
           // A trend: "sats were ninety one yesterday and now it says eighty seven". A number
           // the term reaches carries the term on to a later number of the same kind nearby,
           // across "but now" too, never across a full stop.
-          if (hit.end > n.start || !trendReaches(tokens, numbers, hit.end, n, r.window)) continue;
+          if (hit.end > n.start || !trendReaches(tokens, numbers, hit.end, n, r.window, TREND_STEP))
+            continue;
         }
         let other = false;
         for (let k = Math.max(0, start - 2); k < end && !other; k++) {
@@ -629,6 +630,10 @@ function saidAsAge(words: readonly string[], n: Reading): boolean {
   return AGE_BEFORE.some((p) => p.every((w, j) => words[n.start - p.length + j] === w));
 }
 
+// Most words between one number of a trend and the next ("ninety two this morning and it has
+// gone to eighty five").
+const TREND_STEP = 10;
+
 /**
  * Whether a chain of numbers leads from a term (ending at `from`) to `n`: each number at most
  * `window` words after the one before, all in one sentence (a contrast word does not end it).
@@ -639,13 +644,14 @@ function trendReaches(
   from: number,
   n: Reading,
   window: number,
+  step: number,
 ): boolean {
   for (let k = from + 1; k <= n.start; k++)
     if ((tokens.breaks[k] ?? NO_BREAK) >= STOP) return false;
   let reach = from;
   for (const m of numbers) {
     if (m.start < from) continue;
-    if (m.start > n.start || m.start - reach > window) return false;
+    if (m.start > n.start || m.start - reach > (reach === from ? window : step)) return false;
     if (m.start === n.start) return true;
     reach = m.end;
   }
