@@ -520,6 +520,14 @@ const INFO_BEFORE = split([
   'film about',
   'video about',
   'book about',
+  'on the telly about',
+  'on the tv about',
+  'on the news about',
+  'on the radio about',
+  'in the paper about',
+  'in the papers about',
+  'on facebook about',
+  'online about',
 ]);
 const QUESTION_START = new Set([
   'does',
@@ -1135,6 +1143,7 @@ const THINGS = new Set(
     'cake souffle scaffolding tunnel floor balcony sofa pile tree garage porch stage gazebo ' +
     'greenhouse trellis box boxes pram buggy writing print label line lines ink text letters ' +
     'mark marks colour color smell sound noise signal light picture image scar bruise stain ' +
+    'leaflet page paper form printer printout ' +
     'screen display number numbers strip result bottle packet sign stripe pattern outline ' +
     // Animals: a pet's emergency is not the patient's.
     'telly tv television power lights electricity phone computer laptop wifi internet radio ' +
