@@ -422,3 +422,24 @@ describe('concept library v5 through the real profiles', () => {
     expect(ruleFor(text)).toBeNull();
   });
 });
+
+describe('overdose as amounts and containers (library v5)', () => {
+  it.each([
+    ['she swallowed the rest of the bottle', 'overdose'],
+    ['two whole boxes of the co codamol since this morning', 'overdose'],
+    ['he necked seven of the tramadol', 'overdose'],
+    ["I've been taking the old packet and the new packet, taking both since Monday", 'overdose'],
+  ])('%j → %s', (text, ruleId) => {
+    expect(ruleFor(text)).toBe(ruleId);
+  });
+
+  it.each([
+    'my tablets come in a blister pack',
+    'I have a full bottle of the liquid morphine left',
+    'I finished the whole box of antibiotics like they said',
+    'six of the co codamol a day is what the label says',
+    'the kids ate the whole packet of crisps',
+  ])('does not fire on %j', (text) => {
+    expect(ruleFor(text)).toBeNull();
+  });
+});
