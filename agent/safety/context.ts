@@ -520,6 +520,13 @@ const INFO_BEFORE = split([
   'film about',
   'video about',
   'book about',
+  // A threshold, not a reading: "the nurse said anything under four is low".
+  'anything under',
+  'anything below',
+  'anything over',
+  'anything above',
+  'anything less than',
+  'anything more than',
   'on the telly about',
   'on the tv about',
   'on the news about',
@@ -617,6 +624,16 @@ function hypothetical(t: Tokens, span: Span, seg: Segment): boolean {
   for (const p of INFO_BEFORE) {
     const at = has(t, seg, span, p);
     if (at >= 0 && at < span.start) return true;
+  }
+  // "is thirty eight a fever?": asking what a number means, not reporting one.
+  if ((word(t, seg.start) === 'is' || word(t, seg.start) === 'would') && span.own.size) {
+    const before = word(t, span.start - 1);
+    if ((before === 'a' || before === 'an') && NUMBER_WORD.test(word(t, span.start - 2)))
+      return true;
+    for (let k = span.start; k < span.end; k++) {
+      if ((word(t, k) === 'a' || word(t, k) === 'an') && span.own.has(k + 1) && !span.own.has(k))
+        return true;
+    }
   }
   // "does metformin cause low blood sugar?", "is bleeding a side effect of warfarin?"
   if (QUESTION_START.has(word(t, seg.start)) && !span.own.has(seg.start)) {
