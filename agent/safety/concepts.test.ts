@@ -418,6 +418,10 @@ describe('concept library v5 through the real profiles', () => {
     'I slurred my words at the wedding but that was the wine',
     'should I use the inhaler if it is only a tickle',
     'my wound got infected after my last op but this one is fine',
+    'should I take the inhaler if I get wheezy',
+    'is a hundred and one a fever',
+    'I hope it all stops being so busy at the surgery',
+    'I sit here puffing on my inhaler twice a day',
   ])('does not fire on %j', (text) => {
     expect(ruleFor(text)).toBeNull();
   });

@@ -563,6 +563,7 @@ const CAUSES = split([
   'increase',
 ]);
 
+const SMALL_NUMBER = new Set(['one', 'two', 'three', 'four', 'hundred']);
 const ASK_TO_ACT = new Set(['should', 'do', 'can', 'could', 'would', 'shall']);
 const ACTIONS = new Set(['use', 'take', 'give', 'call', 'ring', 'phone', 'go', 'inject']);
 
@@ -611,14 +612,17 @@ function hypothetical(t: Tokens, span: Span, seg: Segment): boolean {
     // "should I get chest pain again, what do I do": the question is after a comma.
     for (let k = span.end; k < seg.end; k++) if (brk(t, k) >= PAUSE) return true;
   }
-  // "should I use the EpiPen if it's only a rash?": asking whether to do the matched action.
-  if (
-    ASK_TO_ACT.has(word(t, span.start - 2)) &&
-    CONDITIONAL_SUBJECTS.has(word(t, span.start - 1)) &&
-    ACTIONS.has(word(t, span.start)) &&
-    has(t, seg, span, ['if']) > span.start
-  ) {
-    return true;
+  // "should I use the EpiPen if it's only a rash?", "should I take the inhaler if I get
+  // wheezy": asking whether to do the matched action (or one said just before it).
+  for (let a = span.start; a >= Math.max(seg.start + 2, span.start - 3); a--) {
+    if (
+      ASK_TO_ACT.has(word(t, a - 2)) &&
+      CONDITIONAL_SUBJECTS.has(word(t, a - 1)) &&
+      ACTIONS.has(word(t, a)) &&
+      has(t, seg, span, ['if']) > span.start
+    ) {
+      return true;
+    }
   }
   if (modalFuture(t, span, seg)) return true;
   for (const p of INFO_BEFORE) {
@@ -628,7 +632,11 @@ function hypothetical(t: Tokens, span: Span, seg: Segment): boolean {
   // "is thirty eight a fever?": asking what a number means, not reporting one.
   if ((word(t, seg.start) === 'is' || word(t, seg.start) === 'would') && span.own.size) {
     const before = word(t, span.start - 1);
-    if ((before === 'a' || before === 'an') && NUMBER_WORD.test(word(t, span.start - 2)))
+    const number = word(t, span.start - 2);
+    if (
+      (before === 'a' || before === 'an') &&
+      (NUMBER_WORD.test(number) || SMALL_NUMBER.has(number))
+    )
       return true;
     for (let k = span.start; k < span.end; k++) {
       if ((word(t, k) === 'a' || word(t, k) === 'an') && span.own.has(k + 1) && !span.own.has(k))
