@@ -351,6 +351,11 @@ export interface SafetyReadingSpec {
    * bare reading.
    */
   readonly numberAlone?: boolean | undefined;
+  /**
+   * The `near` terms do not name the measurement (signs such as "sweating"), so the number must
+   * stand bare: followed by nothing, a time or a new clause, never by a noun it counts.
+   */
+  readonly bareNumber?: boolean | undefined;
 }
 
 export interface SafetyReadingRange {

@@ -150,6 +150,8 @@ export const SafetyConcept = z.strictObject(
            * morning"), with only filler and time words around it, fires with no `near` term.
            */
           numberAlone: z.boolean().optional(),
+          /** The number must stand bare ("forty nine and I'm sweating", not "forty nine stitches"). */
+          bareNumber: z.boolean().optional(),
         }),
       )
       .max(5)

@@ -107,6 +107,7 @@ interface CompiledReading {
   readonly window: number;
   readonly decimalAlone: boolean;
   readonly numberAlone: boolean;
+  readonly bareNumber: boolean;
 }
 
 // A rule's own phrases and patterns honour its concepts' `except` lists too: "I can't breathe
@@ -238,6 +239,7 @@ function compileConcept(c: SafetyConceptSpec): CompiledConcept {
           window: r.window ?? DEFAULT_READING_WINDOW,
           decimalAlone: r.decimalAlone ?? false,
           numberAlone: r.numberAlone ?? false,
+          bareNumber: r.bareNumber ?? false,
         }),
       ),
     ),
@@ -567,6 +569,8 @@ function matchReadings(
         continue;
       if (doseSchedule(tokens.words, n)) continue;
       if (saidAsAge(tokens.words, n)) continue;
+      if (r.bareNumber && !BARE_AFTER.has(after) && n.end < tokens.words.length) continue;
+      if (recoveredAfter(tokens, numbers, n, r.ranges)) continue;
       // "the tuesday one", "only had the one": a pronoun, not a reading of one.
       if (
         n.end - n.start === 1 &&
@@ -612,6 +616,41 @@ function matchReadings(
     }
   }
   return null;
+}
+
+// After a reading given without its measurement's name (`bareNumber`), only these may follow
+// the number: "forty nine this morning and I'm sweating", not "forty nine stitches".
+const BARE_AFTER = new Set(
+  (
+    'and but so then now this last earlier today tonight yesterday at i im it its is was and ' +
+    'on when after before or my mmol something odd ish'
+  ).split(' '),
+);
+// Before or after a later number, these say the reading has come back: "sixty before, and
+// after the juice it is a hundred and ten now".
+const RECOVERY = new Set(['now', 'back', 'after', 'since']);
+
+/**
+ * Whether a later number in the same sentence, out of every range and said as where the reading
+ * is now ("… it is a hundred and ten now", "back up to six"), shows it has recovered.
+ */
+function recoveredAfter(
+  tokens: Tokens,
+  numbers: readonly Reading[],
+  n: Reading,
+  ranges: readonly SafetyReadingRange[],
+): boolean {
+  for (const m of numbers) {
+    if (m.start < n.end) continue;
+    if (m.start - n.end > TREND_STEP) return false;
+    for (let k = n.end; k <= m.start; k++) if ((tokens.breaks[k] ?? NO_BREAK) >= STOP) return false;
+    if (ranges.some((x) => m.value >= (x.from ?? 0) && m.value < (x.below ?? Infinity))) continue;
+    if (NOT_A_READING_AFTER.has(tokens.words[m.end] ?? '')) continue;
+    for (let k = Math.max(n.end, m.start - 4); k < Math.min(tokens.words.length, m.end + 2); k++) {
+      if (RECOVERY.has(tokens.words[k] ?? '')) return true;
+    }
+  }
+  return false;
 }
 
 // "I'm sixty five and my hands shake": after these a whole number from sixteen up is an age.

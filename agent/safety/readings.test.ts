@@ -223,3 +223,44 @@ describe('readings v5: bare answers, dropped points, trends', () => {
     expect(low('my sats were ninety six. i walked the dog for about eighty yards')).toBeNull();
   });
 });
+
+describe('readings v5: a number told with signs must stand bare; a recovery later wins', () => {
+  const SIGNS = {
+    id: 'low-blood-sugar',
+    concepts: [
+      {
+        id: 'hypoglycaemia',
+        readings: [
+          { near: ['sugar', 'meter'], ranges: [{ below: 4 }, { from: 20, below: 70 }] },
+          {
+            near: ['sweating', 'shaky'],
+            ranges: [
+              { from: 1.5, below: 4 },
+              { from: 20, below: 70 },
+            ],
+            window: 8,
+            bareNumber: true,
+          },
+        ],
+      },
+    ],
+  } as const satisfies SafetyRuleSpec;
+  const signs = compileSafetyRules<SafetyRuleSpec>([SIGNS]);
+  const hypo = (text: string) => matchSafety(signs, text)?.rule.id ?? null;
+
+  it('fires on a bare low number with the signs of a hypo', () => {
+    expect(hypo("forty nine this morning and I'm sweating")).toBe('low-blood-sugar');
+    expect(hypo('two point nine and shaky')).toBe('low-blood-sugar');
+    expect(hypo('it went to forty something and i am shaky')).toBe('low-blood-sugar');
+  });
+
+  it('does not read a number that counts something as a reading', () => {
+    expect(hypo("I climbed fifty stairs and I'm sweating")).toBeNull();
+    expect(hypo('forty nine stitches out and a bit shaky')).toBeNull();
+  });
+
+  it('does not fire when a later number says the reading has come back up', () => {
+    expect(hypo('my sugar was sixty and after the juice it is a hundred and ten now')).toBeNull();
+    expect(hypo('my sugar was sixty at seven this morning')).toBe('low-blood-sugar');
+  });
+});
