@@ -345,6 +345,17 @@ export interface SafetyReadingSpec {
    * is measured ("thirty eight point two this morning" for a temperature).
    */
   readonly decimalAlone?: boolean | undefined;
+  /**
+   * A number that is the whole utterance apart from filler and time words ("a hundred and two",
+   * "it said a hundred and three this morning") may fire with no `near` term: the answer is a
+   * bare reading.
+   */
+  readonly numberAlone?: boolean | undefined;
+  /**
+   * The `near` terms do not name the measurement (signs such as "sweating"), so the number must
+   * stand bare: followed by nothing, a time or a new clause, never by a noun it counts.
+   */
+  readonly bareNumber?: boolean | undefined;
 }
 
 export interface SafetyReadingRange {

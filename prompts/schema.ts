@@ -145,6 +145,13 @@ export const SafetyConcept = z.strictObject(
            * measured.
            */
           decimalAlone: z.boolean().optional(),
+          /**
+           * A number that is the whole answer ("a hundred and two", "a hundred and three this
+           * morning"), with only filler and time words around it, fires with no `near` term.
+           */
+          numberAlone: z.boolean().optional(),
+          /** The number must stand bare ("forty nine and I'm sweating", not "forty nine stitches"). */
+          bareNumber: z.boolean().optional(),
         }),
       )
       .max(5)

@@ -386,3 +386,64 @@ describe('the shared concept library through the real profiles', () => {
     expect(hits).toBe(rounds);
   });
 });
+
+describe('concept library v5 through the real profiles', () => {
+  it.each([
+    ["I'm not planning to be around when the refill is due", 'suicidal-ideation'],
+    ["he keeps saying he won't be here after the weekend", 'suicidal-ideation'],
+    ["I've sorted my affairs and I'm done with it all", 'suicidal-ideation'],
+    ['she wrote letters for the children to find', 'suicidal-ideation'],
+    ["I'm praying it will all just end soon", 'suicidal-ideation'],
+    ['my temperature: a hundred and one point nine', 'fever'],
+    ['one oh four', 'fever'],
+    ['thirty nine two', 'fever'],
+    ['fifty eight and really shaky', 'low-blood-sugar'],
+    [
+      'the oxygen was ninety two this morning and it has gone to eighty five',
+      'breathing-difficulty',
+    ],
+  ])('%j → %s', (text, ruleId) => {
+    expect(ruleFor(text)).toBe(ruleId);
+  });
+
+  it.each([
+    "I won't be around on Thursday, I'm at my daughter's, ring me Friday",
+    "I'm not sticking around in the waiting room for hours",
+    'I wrote a letter for my son to take to school',
+    'I just want the pain to stop',
+    'I get out of breath running up the hill but I am fine at rest',
+    'my grandson ate the whole packet of biscuits',
+    'I took an extra ibuprofen but I am still under the limit',
+    'my sugar was low so I had a biscuit and now it is six',
+    'I slurred my words at the wedding but that was the wine',
+    'should I use the inhaler if it is only a tickle',
+    'my wound got infected after my last op but this one is fine',
+    'should I take the inhaler if I get wheezy',
+    'is a hundred and one a fever',
+    'I hope it all stops being so busy at the surgery',
+    'I sit here puffing on my inhaler twice a day',
+  ])('does not fire on %j', (text) => {
+    expect(ruleFor(text)).toBeNull();
+  });
+});
+
+describe('overdose as amounts and containers (library v5)', () => {
+  it.each([
+    ['she swallowed the rest of the bottle', 'overdose'],
+    ['two whole boxes of the co codamol since this morning', 'overdose'],
+    ['he necked seven of the tramadol', 'overdose'],
+    ["I've been taking the old packet and the new packet, taking both since Monday", 'overdose'],
+  ])('%j → %s', (text, ruleId) => {
+    expect(ruleFor(text)).toBe(ruleId);
+  });
+
+  it.each([
+    'my tablets come in a blister pack',
+    'I have a full bottle of the liquid morphine left',
+    'I finished the whole box of antibiotics like they said',
+    'six of the co codamol a day is what the label says',
+    'the kids ate the whole packet of crisps',
+  ])('does not fire on %j', (text) => {
+    expect(ruleFor(text)).toBeNull();
+  });
+});

@@ -520,6 +520,21 @@ const INFO_BEFORE = split([
   'film about',
   'video about',
   'book about',
+  // A threshold, not a reading: "the nurse said anything under four is low".
+  'anything under',
+  'anything below',
+  'anything over',
+  'anything above',
+  'anything less than',
+  'anything more than',
+  'on the telly about',
+  'on the tv about',
+  'on the news about',
+  'on the radio about',
+  'in the paper about',
+  'in the papers about',
+  'on facebook about',
+  'online about',
 ]);
 const QUESTION_START = new Set([
   'does',
@@ -547,6 +562,10 @@ const CAUSES = split([
   'raise',
   'increase',
 ]);
+
+const SMALL_NUMBER = new Set(['one', 'two', 'three', 'four', 'hundred']);
+const ASK_TO_ACT = new Set(['should', 'do', 'can', 'could', 'would', 'shall']);
+const ACTIONS = new Set(['use', 'take', 'give', 'call', 'ring', 'phone', 'go', 'inject']);
 
 // Cues that what follows is imagined: "suppose I did faint", "let's say I get chest pain".
 const SUPPOSE = split(['suppose', 'supposing', 'let us say', 'hypothetically', 'imagine if']);
@@ -593,10 +612,36 @@ function hypothetical(t: Tokens, span: Span, seg: Segment): boolean {
     // "should I get chest pain again, what do I do": the question is after a comma.
     for (let k = span.end; k < seg.end; k++) if (brk(t, k) >= PAUSE) return true;
   }
+  // "should I use the EpiPen if it's only a rash?", "should I take the inhaler if I get
+  // wheezy": asking whether to do the matched action (or one said just before it).
+  for (let a = span.start; a >= Math.max(seg.start + 2, span.start - 3); a--) {
+    if (
+      ASK_TO_ACT.has(word(t, a - 2)) &&
+      CONDITIONAL_SUBJECTS.has(word(t, a - 1)) &&
+      ACTIONS.has(word(t, a)) &&
+      has(t, seg, span, ['if']) > span.start
+    ) {
+      return true;
+    }
+  }
   if (modalFuture(t, span, seg)) return true;
   for (const p of INFO_BEFORE) {
     const at = has(t, seg, span, p);
     if (at >= 0 && at < span.start) return true;
+  }
+  // "is thirty eight a fever?": asking what a number means, not reporting one.
+  if ((word(t, seg.start) === 'is' || word(t, seg.start) === 'would') && span.own.size) {
+    const before = word(t, span.start - 1);
+    const number = word(t, span.start - 2);
+    if (
+      (before === 'a' || before === 'an') &&
+      (NUMBER_WORD.test(number) || SMALL_NUMBER.has(number))
+    )
+      return true;
+    for (let k = span.start; k < span.end; k++) {
+      if ((word(t, k) === 'a' || word(t, k) === 'an') && span.own.has(k + 1) && !span.own.has(k))
+        return true;
+    }
   }
   // "does metformin cause low blood sugar?", "is bleeding a side effect of warfarin?"
   if (QUESTION_START.has(word(t, seg.start)) && !span.own.has(seg.start)) {
@@ -775,6 +820,15 @@ const REMOTE = split([
   'runs in my family',
   'family history',
   'over the years',
+  // An earlier operation or stay: "my wound got infected after the last op".
+  'the last op',
+  'my last op',
+  'the last operation',
+  'my last operation',
+  'the previous operation',
+  'my previous operation',
+  'the operation before',
+  'the last time i was in',
 ]);
 
 const NUMBER_WORD =
@@ -946,6 +1000,20 @@ const RESOLVED = split([
   'they said it was just',
   'was a false alarm',
   'all clear',
+  // Explained by drink, said of a past occasion: "I slurred my words at the party, but that was
+  // the wine".
+  'that was the wine',
+  'that was the drink',
+  'that was the drinks',
+  'that was the booze',
+  'that was the alcohol',
+  'that was the beer',
+  'that was the gin',
+  'that was the whisky',
+  'it was the wine',
+  'it was the drink',
+  'it was the booze',
+  'it was the alcohol',
 ]);
 const PAST_VERBS = new Set(['was', 'were', 'had', 'went', 'got', 'thought', 'took']);
 
@@ -955,6 +1023,8 @@ function resolvedPast(t: Tokens, span: Span, seg: Segment): boolean {
   if (anyOf(t, whole, span, PRESENT) || anyOf(t, whole, span, RECURRENCE)) return false;
   let past = false;
   for (let k = seg.start; k < span.start; k++) if (PAST_VERBS.has(word(t, k))) past = true;
+  // The symptom's own verb in the past: "I slurred my words".
+  if (span.own.has(span.start) && /[a-z]{3}ed$/.test(word(t, span.start))) past = true;
   if (!past) return false;
   for (const p of RESOLVED) {
     const at = has(t, whole, span, p);
@@ -1045,13 +1115,41 @@ const SEVERE = new Set([
   'just',
 ]);
 
+// Reassurance said with the exertion: its words are not signs of severity ("fine at rest",
+// "out of breath running for the bus, but who doesn't").
+const EXERTION_REASSURED = split([
+  'fine at rest',
+  'fine sitting',
+  'fine sat',
+  'fine on the flat',
+  'okay at rest',
+  'ok at rest',
+  'alright at rest',
+  'all right at rest',
+  'normal at rest',
+  'fine when i rest',
+  'fine when i sit',
+  'fine once i sit',
+  'who does not',
+  'does not everyone',
+  'not too bad',
+]);
+
 function afterExertion(t: Tokens, span: Span): boolean {
   let breath = false;
   for (const k of span.own) if (BREATH_WORDS.has(word(t, k))) breath = true;
   if (!breath) return false;
   const whole = { start: 0, end: t.words.length };
   if (!anyOf(t, whole, span, EXERTION)) return false;
+  const calm = new Set<number>();
   for (let i = 0; i < t.words.length; i++) {
+    for (const p of EXERTION_REASSURED) {
+      if (p.every((w, j) => word(t, i + j) === w))
+        for (let j = 0; j < p.length; j++) calm.add(i + j);
+    }
+  }
+  for (let i = 0; i < t.words.length; i++) {
+    if (calm.has(i)) continue;
     const w = word(t, i);
     // "just" is severity only as "just sitting"/"just talking"; "I'm just catching my breath".
     if (w === 'just') continue;
@@ -1070,6 +1168,7 @@ const THINGS = new Set(
     'cake souffle scaffolding tunnel floor balcony sofa pile tree garage porch stage gazebo ' +
     'greenhouse trellis box boxes pram buggy writing print label line lines ink text letters ' +
     'mark marks colour color smell sound noise signal light picture image scar bruise stain ' +
+    'leaflet page paper form printer printout ' +
     'screen display number numbers strip result bottle packet sign stripe pattern outline ' +
     // Animals: a pet's emergency is not the patient's.
     'telly tv television power lights electricity phone computer laptop wifi internet radio ' +

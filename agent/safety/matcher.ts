@@ -106,6 +106,8 @@ interface CompiledReading {
   readonly ranges: readonly SafetyReadingRange[];
   readonly window: number;
   readonly decimalAlone: boolean;
+  readonly numberAlone: boolean;
+  readonly bareNumber: boolean;
 }
 
 // A rule's own phrases and patterns honour its concepts' `except` lists too: "I can't breathe
@@ -236,6 +238,8 @@ function compileConcept(c: SafetyConceptSpec): CompiledConcept {
           ranges: r.ranges,
           window: r.window ?? DEFAULT_READING_WINDOW,
           decimalAlone: r.decimalAlone ?? false,
+          numberAlone: r.numberAlone ?? false,
+          bareNumber: r.bareNumber ?? false,
         }),
       ),
     ),
@@ -391,9 +395,7 @@ function matchConcept(
   const classesMay =
     c.classes.length >= 2 && c.classes.every((cls) => mayOccur(cls.terms, present));
   const readingsMay = c.readings.some(
-    (r) =>
-      mayOccur(r.near, present) ||
-      (r.decimalAlone && (present.has('point') || present.has('half'))),
+    (r) => mayOccur(r.near, present) || r.numberAlone || r.decimalAlone,
   );
   if (!phrasesMay && !classesMay && !readingsMay) return null;
   const mask = maskOf(tokens, c.except);
@@ -453,7 +455,11 @@ const NOT_A_READING_AFTER = new Set(
     'year years yr yrs old month months week weeks day days hour hours hr hrs minute minutes ' +
     'min mins second seconds time times percent per pound pounds lb lbs kilo kilos kg stone ' +
     'mile miles pm am oclock clock tablet tablets pill pills puff puffs bpm beat beats over ' +
-    'calorie calories carbs gram grams g step steps daily nightly weekly'
+    'calorie calories carbs gram grams g step steps daily nightly weekly ' +
+    // Things counted: "three cups of coffee", "two flights of stairs".
+    'cup cups coffees teas glass glasses pint pints drink drinks can cans bottle bottles ' +
+    'biscuit biscuits sweets people kids children grandchildren floors flights nights ' +
+    'sprays spray doses dose injections jabs packets boxes'
   ).split(' '),
 );
 // "one a day", "two per night": a dose schedule, not a reading.
@@ -535,6 +541,11 @@ function matchReadings(
     const near = findTerms(tokens, r.near, mask).filter(
       (h) => !MEDICINE_AFTER.has(tokens.words[h.end] ?? ''),
     );
+    if (r.numberAlone) {
+      numbers ??= readReadings(tokens.words);
+      const alone = numberAlone(tokens, r, numbers, cancelled);
+      if (alone) return { concept: c.id, terms: alone };
+    }
     if (!near.length) {
       if (!r.decimalAlone) continue;
       numbers ??= readReadings(tokens.words);
@@ -557,6 +568,9 @@ function matchReadings(
       if (tokens.words[n.start - 1] === 'over' || DOSE_VERBS.has(tokens.words[n.start - 1] ?? ''))
         continue;
       if (doseSchedule(tokens.words, n)) continue;
+      if (saidAsAge(tokens.words, n)) continue;
+      if (r.bareNumber && !BARE_AFTER.has(after) && n.end < tokens.words.length) continue;
+      if (recoveredAfter(tokens, numbers, n, r.ranges)) continue;
       // "the tuesday one", "only had the one": a pronoun, not a reading of one.
       if (
         n.end - n.start === 1 &&
@@ -572,7 +586,14 @@ function matchReadings(
         const start = Math.min(hit.start, n.start);
         const end = Math.max(hit.end, n.end);
         const gap = hit.end <= n.start ? n.start - hit.end : hit.start - n.end;
-        if (gap < 0 || gap > r.window || !sameSentence(tokens, start, end)) continue;
+        if (gap < 0) continue;
+        if (gap > r.window || !sameSentence(tokens, start, end)) {
+          // A trend: "sats were ninety one yesterday and now it says eighty seven". A number
+          // the term reaches carries the term on to a later number of the same kind nearby,
+          // across "but now" too, never across a full stop.
+          if (hit.end > n.start || !trendReaches(tokens, numbers, hit.end, n, r.window, TREND_STEP))
+            continue;
+        }
         let other = false;
         for (let k = Math.max(0, start - 2); k < end && !other; k++) {
           if (k >= n.start && k < n.end) continue;
@@ -595,6 +616,121 @@ function matchReadings(
     }
   }
   return null;
+}
+
+// After a reading given without its measurement's name (`bareNumber`), only these may follow
+// the number: "forty nine this morning and I'm sweating", not "forty nine stitches".
+const BARE_AFTER = new Set(
+  (
+    'and but so then now this last earlier today tonight yesterday at i im it its is was and ' +
+    'on when after before or my mmol something odd ish'
+  ).split(' '),
+);
+// Before or after a later number, these say the reading has come back: "sixty before, and
+// after the juice it is a hundred and ten now".
+const RECOVERY = new Set(['now', 'back', 'after', 'since']);
+
+/**
+ * Whether a later number in the same sentence, out of every range and said as where the reading
+ * is now ("… it is a hundred and ten now", "back up to six"), shows it has recovered.
+ */
+function recoveredAfter(
+  tokens: Tokens,
+  numbers: readonly Reading[],
+  n: Reading,
+  ranges: readonly SafetyReadingRange[],
+): boolean {
+  for (const m of numbers) {
+    if (m.start < n.end) continue;
+    if (m.start - n.end > TREND_STEP) return false;
+    for (let k = n.end; k <= m.start; k++) if ((tokens.breaks[k] ?? NO_BREAK) >= STOP) return false;
+    if (ranges.some((x) => m.value >= (x.from ?? 0) && m.value < (x.below ?? Infinity))) continue;
+    if (NOT_A_READING_AFTER.has(tokens.words[m.end] ?? '')) continue;
+    for (let k = Math.max(n.end, m.start - 4); k < Math.min(tokens.words.length, m.end + 2); k++) {
+      if (RECOVERY.has(tokens.words[k] ?? '')) return true;
+    }
+  }
+  return false;
+}
+
+// "I'm sixty five and my hands shake": after these a whole number from sixteen up is an age.
+const AGE_BEFORE = [
+  ['i', 'am'],
+  ['im'],
+  ['he', 'is'],
+  ['she', 'is'],
+  ['aged'],
+  ['age'],
+  ['turned'],
+];
+
+function saidAsAge(words: readonly string[], n: Reading): boolean {
+  if (!Number.isInteger(n.value) || n.value < 16) return false;
+  return AGE_BEFORE.some((p) => p.every((w, j) => words[n.start - p.length + j] === w));
+}
+
+// Most words between one number of a trend and the next ("ninety two this morning and it has
+// gone to eighty five").
+const TREND_STEP = 10;
+
+/**
+ * Whether a chain of numbers leads from a term (ending at `from`) to `n`: each number at most
+ * `window` words after the one before, all in one sentence (a contrast word does not end it).
+ */
+function trendReaches(
+  tokens: Tokens,
+  numbers: readonly Reading[],
+  from: number,
+  n: Reading,
+  window: number,
+  step: number,
+): boolean {
+  for (let k = from + 1; k <= n.start; k++)
+    if ((tokens.breaks[k] ?? NO_BREAK) >= STOP) return false;
+  let reach = from;
+  for (const m of numbers) {
+    if (m.start < from) continue;
+    if (m.start > n.start || m.start - reach > (reach === from ? window : step)) return false;
+    if (m.start === n.start) return true;
+    reach = m.end;
+  }
+  return false;
+}
+
+// Words that may stand around a bare reading: fillers, "it said", times of day.
+const ALONE_FILLER = new Set(
+  (
+    'um umm uh er erm ah oh well so like about around roughly nearly almost just it its is was ' +
+    'were said says say read reads reading showed shows showing went up to now still again ' +
+    'this that morning afternoon evening night last tonight today earlier yesterday and yeah ' +
+    'yes the a at of been has have i think maybe'
+  ).split(' '),
+);
+
+/**
+ * A number that is the whole answer ("a hundred and two", "it said a hundred and three this
+ * morning"): one number in range and nothing but filler and time words around it.
+ */
+function numberAlone(
+  tokens: Tokens,
+  r: CompiledReading,
+  numbers: readonly Reading[],
+  cancelled: ((at: number) => boolean) | undefined,
+): Record<string, string> | null {
+  if (numbers.length !== 1) return null;
+  const n = numbers[0];
+  if (!n) return null;
+  const range = r.ranges.find((x) => n.value >= (x.from ?? 0) && n.value < (x.below ?? Infinity));
+  if (!range) return null;
+  for (let k = 0; k < tokens.words.length; k++) {
+    if (k >= n.start && k < n.end) continue;
+    if (!ALONE_FILLER.has(tokens.words[k] ?? '')) return null;
+  }
+  if (cancelled?.(n.start)) return null;
+  const own = new Set<number>();
+  for (let k = n.start; k < n.end; k++) own.add(k);
+  if (suppressedBy(tokens, { start: n.start, end: n.end, own })) return null;
+  return { reading: 'a number said alone', range: rangeLabel(range) };
 }
 
 // Other things said with a decimal: "thirty nine point five weeks", "ninety eight point two kilos".

@@ -151,3 +151,116 @@ describe('readings: dose schedules, medicine names and units', () => {
     expect(low('my oxygen is ninety six percent')).toBeNull();
   });
 });
+
+describe('readings v5: bare answers, dropped points, trends', () => {
+  it('reads a temperature with its "point" dropped, and only a body temperature', () => {
+    expect(values('thirty nine five')).toEqual([39.5]);
+    expect(values('thirty eight six')).toEqual([38.6]);
+    expect(values('twenty five six')).toEqual([25, 6]);
+    expect(values('thirty nine five six')).toEqual([39, 5, 6]);
+  });
+
+  const BARE = {
+    id: 'fever',
+    concepts: [
+      {
+        id: 'fever',
+        readings: [
+          {
+            near: ['temperature'],
+            ranges: [
+              { from: 38, below: 43 },
+              { from: 100.4, below: 106 },
+            ],
+            numberAlone: true,
+          },
+        ],
+      },
+    ],
+  } as const satisfies SafetyRuleSpec;
+  const bare = compileSafetyRules<SafetyRuleSpec>([BARE]);
+  const hot = (text: string) => matchSafety(bare, text)?.trigger.explain?.terms ?? null;
+
+  it('fires on a number said as the whole answer, with filler and time words only', () => {
+    expect(hot('a hundred and two')).toEqual({
+      reading: 'a number said alone',
+      range: 'from 100.4 below 106',
+    });
+    expect(hot('it said a hundred and three this morning')).not.toBeNull();
+    expect(hot('um one oh three')).not.toBeNull();
+  });
+
+  it('does not fire on a number with anything else said, or out of range', () => {
+    expect(hot('a hundred and two pounds')).toBeNull();
+    expect(hot('a hundred and twenty over eighty')).toBeNull();
+    expect(hot('ninety eight point six')).toBeNull();
+    expect(hot('flat a hundred and two on the third floor')).toBeNull();
+  });
+
+  it('does not read an age as a reading', () => {
+    expect(fired("I'm sixty five and my sugar is fine")).toBeNull();
+  });
+
+  const OXYGEN = {
+    id: 'breathing-difficulty',
+    concepts: [
+      {
+        id: 'low-oxygen',
+        readings: [{ near: ['sats', 'oxygen'], ranges: [{ from: 50, below: 90 }] }],
+      },
+    ],
+  } as const satisfies SafetyRuleSpec;
+  const oxygen = compileSafetyRules<SafetyRuleSpec>([OXYGEN]);
+  const low = (text: string) => matchSafety(oxygen, text)?.rule.id ?? null;
+
+  it('follows a trend from the named reading to a later number ("ninety one … now eighty seven")', () => {
+    expect(low('my sats were ninety one yesterday and now it says eighty seven')).toBe(
+      'breathing-difficulty',
+    );
+    expect(low('my oxygen was ninety three earlier but now the thing says eighty six')).toBe(
+      'breathing-difficulty',
+    );
+    expect(low('my sats were ninety six. i walked the dog for about eighty yards')).toBeNull();
+  });
+});
+
+describe('readings v5: a number told with signs must stand bare; a recovery later wins', () => {
+  const SIGNS = {
+    id: 'low-blood-sugar',
+    concepts: [
+      {
+        id: 'hypoglycaemia',
+        readings: [
+          { near: ['sugar', 'meter'], ranges: [{ below: 4 }, { from: 20, below: 70 }] },
+          {
+            near: ['sweating', 'shaky'],
+            ranges: [
+              { from: 1.5, below: 4 },
+              { from: 20, below: 70 },
+            ],
+            window: 8,
+            bareNumber: true,
+          },
+        ],
+      },
+    ],
+  } as const satisfies SafetyRuleSpec;
+  const signs = compileSafetyRules<SafetyRuleSpec>([SIGNS]);
+  const hypo = (text: string) => matchSafety(signs, text)?.rule.id ?? null;
+
+  it('fires on a bare low number with the signs of a hypo', () => {
+    expect(hypo("forty nine this morning and I'm sweating")).toBe('low-blood-sugar');
+    expect(hypo('two point nine and shaky')).toBe('low-blood-sugar');
+    expect(hypo('it went to forty something and i am shaky')).toBe('low-blood-sugar');
+  });
+
+  it('does not read a number that counts something as a reading', () => {
+    expect(hypo("I climbed fifty stairs and I'm sweating")).toBeNull();
+    expect(hypo('forty nine stitches out and a bit shaky')).toBeNull();
+  });
+
+  it('does not fire when a later number says the reading has come back up', () => {
+    expect(hypo('my sugar was sixty and after the juice it is a hundred and ten now')).toBeNull();
+    expect(hypo('my sugar was sixty at seven this morning')).toBe('low-blood-sugar');
+  });
+});

@@ -126,6 +126,27 @@ export function readReadings(words: readonly string[]): Reading[] {
       i++;
       continue;
     }
+    // "thirty nine five", "thirty eight six": a temperature with its "point" dropped (said
+    // fast, or lost by the recogniser). Only a body temperature (35 to 42 said as a tens word
+    // and a digit) followed at once by one digit word, with no further number, is read so.
+    if (
+      b &&
+      a.end === b.start &&
+      a.end - a.start === 2 &&
+      TENS.has(words[a.start] ?? '') &&
+      Number.isInteger(a.value) &&
+      a.value >= 35 &&
+      a.value <= 42 &&
+      b.end - b.start === 1 &&
+      Number.isInteger(b.value) &&
+      b.value >= 0 &&
+      b.value <= 9 &&
+      !isNumeral(words[b.end])
+    ) {
+      out.push({ value: a.value + b.value / 10, start: a.start, end: b.end });
+      i++;
+      continue;
+    }
     out.push(a);
   }
   for (let i = 1; i < words.length; i++) {
