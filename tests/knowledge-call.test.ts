@@ -7,7 +7,6 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFER_LINE,
-  MongoFollowUpStore,
   MongoKnowledgeStore,
   ensureKnowledgeIndexes,
   ingestDocument,
