@@ -26,7 +26,10 @@ afterAll(async () => {
 
 const toolResult = (r: ChatRequestRecord) => {
   const last = r.messages.at(-1);
-  return last?.role === 'tool' ? String(last.content) : undefined;
+  if (last?.role !== 'tool') return undefined;
+  // The plugin sends a tool's output as its JSON text.
+  const content = String(last.content);
+  return content.startsWith('"') ? (JSON.parse(content) as string) : content;
 };
 const lastUser = (r: ChatRequestRecord) =>
   String(r.messages.findLast((m) => m.role === 'user')?.content ?? '');
@@ -99,12 +102,21 @@ describe('questions answered only from approved documents (LLM)', () => {
         await patient.waitForAgentSpeech({ after: at, timeoutMs: 30_000 });
         await patient.waitForAgentSilence({ timeoutMs: 20_000 });
       };
-      const agentSaying = (text: string) =>
-        h.eventually(`agent utterance "${text.slice(0, 30)}"`, async () =>
-          (await h.utterances.listUtterances(sessionId)).find(
-            (u) => u.role === 'agent' && u.text.startsWith(text.slice(0, 30)),
-          ),
-        );
+      const agentSaying = async (text: string) => {
+        try {
+          return await h.eventually(`agent utterance "${text.slice(0, 30)}"`, async () =>
+            (await h.utterances.listUtterances(sessionId)).find(
+              (u) => u.role === 'agent' && u.text.startsWith(text.slice(0, 30)),
+            ),
+          );
+        } catch (err) {
+          // What was said and what the model was sent, to see where it went another way.
+          const said = await h.utterances.listUtterances(sessionId);
+          console.log(said.map((u) => [u.role, u.text, u.citations]));
+          console.log(h.standins.openai.chatRequests.map((r) => r.messages.at(-1)));
+          throw err;
+        }
+      };
 
       // 1. Answered from the approved passage, which the utterance cites.
       await ask('When can I have a shower after the operation?');
