@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFER_LINE,
+  MongoFollowUpStore,
   MongoKnowledgeStore,
   ensureKnowledgeIndexes,
   ingestDocument,
@@ -34,6 +35,30 @@ const toolResult = (r: ChatRequestRecord) => {
 const lastUser = (r: ChatRequestRecord) =>
   String(r.messages.findLast((m) => m.role === 'user')?.content ?? '');
 
+/** The knee leaflet, uploaded and approved for the intake profile, before any call. */
+async function seedKnowledge(h: AgentHarness): Promise<MongoKnowledgeStore> {
+  await ensureKnowledgeIndexes(h.mongo.db);
+  const knowledge = new MongoKnowledgeStore({ db: h.mongo.db });
+  const markdown = await readFile(
+    new URL('../knowledge/samples/knee-aftercare.md', import.meta.url),
+  );
+  await ingestDocument(
+    knowledge,
+    {
+      docId: 'knee-aftercare',
+      title: 'Knee aftercare',
+      profiles: ['intake'],
+      fileName: 'knee-aftercare.md',
+      mimeType: 'text/markdown',
+      bytes: markdown,
+      uploaded: { by: 'Dr Lee', at: new Date() },
+    },
+    { maxPassageChars: 700 },
+  );
+  await knowledge.approve('knee-aftercare', 1, { by: 'Governance', at: new Date() });
+  return knowledge;
+}
+
 describe('questions answered only from approved documents (LLM)', () => {
   let h: AgentHarness;
   let api: ApiFixture;
@@ -44,25 +69,7 @@ describe('questions answered only from approved documents (LLM)', () => {
       profiles: [{ file: 'intake.yaml', override: short }],
       workerEnv: { AGENT_INITIALIZE_PROCESS_TIMEOUT_MS: '60000', SAFETY_CLASSIFIER: 'false' },
     });
-    await ensureKnowledgeIndexes(h.mongo.db);
-    knowledge = new MongoKnowledgeStore({ db: h.mongo.db });
-    const markdown = await readFile(
-      new URL('../knowledge/samples/knee-aftercare.md', import.meta.url),
-    );
-    await ingestDocument(
-      knowledge,
-      {
-        docId: 'knee-aftercare',
-        title: 'Knee aftercare',
-        profiles: ['intake'],
-        fileName: 'knee-aftercare.md',
-        mimeType: 'text/markdown',
-        bytes: markdown,
-        uploaded: { by: 'Dr Lee', at: new Date() },
-      },
-      { maxPassageChars: 700 },
-    );
-    await knowledge.approve('knee-aftercare', 1, { by: 'Governance', at: new Date() });
+    knowledge = await seedKnowledge(h);
     await h.startWorker();
     api = await startApi({ ...h.env, MONGODB_DB: h.env['MONGODB_DB'] ?? '' });
   });
@@ -183,6 +190,108 @@ describe('questions answered only from approved documents (LLM)', () => {
       const seen = (await backend.json()) as { followUps: Record<string, unknown>[] };
       expect(seen.followUps).toHaveLength(2);
       expect(seen.followUps[0]?.['question']).toBeUndefined();
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('questions answered only from approved documents (dialogue engine)', () => {
+  let h: AgentHarness;
+
+  beforeAll(async () => {
+    h = await AgentHarness.start({
+      profiles: [{ file: 'intake.yaml', override: short }],
+      workerEnv: {
+        AGENT_INITIALIZE_PROCESS_TIMEOUT_MS: '60000',
+        LLM_PROVIDERS: 'local',
+        AGENT_PREEMPTIVE_GENERATION: 'false',
+      },
+    });
+    await seedKnowledge(h);
+    await h.startWorker();
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it(
+    'reads the passage verbatim and asks its step again, defers the unknown, and lets a red flag in a question escalate',
+    async () => {
+      const { request, patient } = await h.startSession();
+      const { sessionId } = request;
+      await patient.waitForAgentSpeech({ timeoutMs: GREETING_TIMEOUT_MS });
+      await patient.waitForAgentSilence({ timeoutMs: 20_000 });
+      const say = async (text: string) => {
+        const at = performance.now();
+        await patient.sendText(text);
+        try {
+          await patient.waitForAgentSpeech({ after: at, timeoutMs: 30_000 });
+          // A passage read out takes a while to play.
+          await patient.waitForAgentSilence({ timeoutMs: 60_000 });
+        } catch (err) {
+          const said = await h.utterances.listUtterances(sessionId);
+          console.log(
+            text,
+            said.map((u) => [u.role, u.text, u.citations]),
+          );
+          throw err;
+        }
+      };
+      const agentLines = async () =>
+        (await h.utterances.listUtterances(sessionId)).filter((u) => u.role === 'agent');
+      const step = h.profile.protocol[0]!;
+
+      await say('yes');
+      await say('When can I have a shower after the operation?');
+      const answered = await h.eventually('the passage read out', async () =>
+        (await agentLines()).find((u) => u.citations?.length),
+      );
+      expect(answered.text).toBe(
+        'You may shower 48 hours after your operation if your dressing is waterproof. Keep the wound out of the water stream and pat it dry afterwards. Do not take a bath, swim or use a hot tub until your wound has fully healed and your stitches or staples are out, usually after three weeks. ' +
+          step.ask,
+      );
+      expect(answered.citations).toEqual(['knee-aftercare@v1#1']);
+
+      await say('Can I take vitamin D with my other pills?');
+      const deferred = await h.eventually('the deferral', async () =>
+        (await agentLines()).find((u) => u.text.startsWith("That's a good question")),
+      );
+      expect(deferred.text).toBe(`${DEFER_LINE} ${step.ask}`);
+
+      // Back on its step: the next words are the answer to it.
+      await say('my knee hurts');
+      const answer = await h.eventually('the step answered', async () => {
+        const s = await h.sessions.get(sessionId);
+        return s?.answers?.[step.capture.field];
+      });
+      expect(answer.value).toBe('my knee hurts');
+
+      // Safety first: a red flag inside a question escalates and is not answered from documents.
+      const rule = h.profile.safety.find((r) => r.id === 'chest-pain')!;
+      await say('I have crushing chest pain right now, can I still shower?');
+      const session = await h.eventually(
+        'the escalation',
+        async () => {
+          const s = await h.sessions.get(sessionId);
+          return s?.escalations?.length ? s : undefined;
+        },
+        40_000,
+      );
+      expect(session.escalations?.[0]?.ruleId).toBe('chest-pain');
+      const lines = await agentLines();
+      expect(lines.at(-1)?.text).toBe(rule.response);
+      expect(lines.filter((u) => u.citations?.length)).toHaveLength(1);
+
+      const followUps = await new MongoFollowUpStore({ db: h.mongo.db }).listFollowUps(sessionId);
+      expect(followUps).toEqual([
+        expect.objectContaining({
+          question: 'Can I take vitamin D with my other pills?',
+          via: 'engine',
+          reason: 'no_approved_answer',
+        }),
+      ]);
+      await patient.leave();
     },
     TEST_TIMEOUT_MS,
   );
