@@ -4,6 +4,7 @@
  * serves it to the profile's calls.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import AxeBuilder from '@axe-core/playwright';
 import type { Browser } from 'playwright-core';
@@ -24,7 +25,8 @@ let browser: Browser;
 let admin: string;
 
 beforeAll(async () => {
-  if (!consoleDir()) {
+  // The source folder holds an index.html too: look for the built console itself.
+  if (!consoleDir() || !existsSync(`${root}/dist/console/index.html`)) {
     execFileSync(
       process.execPath,
       [
