@@ -18,6 +18,7 @@ const LEAFLET = fileURLToPath(new URL('../knowledge/samples/apixaban-leaflet.md'
 
 interface PageGlobals {
   sessionStorage: { setItem(key: string, value: string): void };
+  scrollTo(x: number, y: number): void;
 }
 
 let f: ApiFixture;
@@ -87,6 +88,8 @@ describe('the Knowledge page', () => {
 
       await page.getByRole('button', { name: 'Approve v1' }).click();
       await expect.poll(() => list.getByText('v1 in use').count(), { timeout: 8000 }).toBe(1);
+      // From the top: the sticky header would otherwise be drawn mid-page in a full-page shot.
+      await page.evaluate(() => (globalThis as unknown as PageGlobals).scrollTo(0, 0));
       await screenshot(page, 'knowledge');
 
       // What calls on the profile now find.

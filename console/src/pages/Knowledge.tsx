@@ -126,7 +126,7 @@ function UploadForm({ docs, onDone }: { docs: Doc[]; onDone: () => void }) {
       <h2>Upload a document</h2>
       <div className="field">
         <label htmlFor="k-title">Title</label>
-        <input id="k-title" name="title" required maxLength={200} />
+        <input id="k-title" name="title" type="text" required maxLength={200} />
       </div>
       <div className="field">
         <label htmlFor="k-doc">New version of</label>
@@ -321,7 +321,7 @@ export function KnowledgePage() {
           </p>
         </div>
       </div>
-      <div className="grid grid-split">
+      <div className="grid grid-dash">
         <section className="card" aria-label="Documents">
           {error ? <ErrorNote error={error} /> : null}
           {!docs ? (
@@ -329,44 +329,46 @@ export function KnowledgePage() {
           ) : docs.length === 0 ? (
             <Empty title="No documents yet">Upload one to get started.</Empty>
           ) : (
-            <table className="table" data-testid="knowledge-list">
-              <thead>
-                <tr>
-                  <th scope="col">Document</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Versions</th>
-                  <th scope="col">Profiles</th>
-                </tr>
-              </thead>
-              <tbody>
-                {docs.map((d) => (
-                  <tr
-                    key={d.docId}
-                    className="clickable"
-                    onClick={() => setOpen(d.docId)}
-                    aria-selected={open === d.docId}
-                  >
-                    <td>
-                      <button
-                        type="button"
-                        className="btn btn-quiet"
-                        onClick={() => setOpen(d.docId)}
-                      >
-                        {d.title}
-                      </button>
-                    </td>
-                    <td>
-                      <StatusBadge status={d.status} />
-                      {d.inUseVersion ? (
-                        <span className="muted"> v{d.inUseVersion} in use</span>
-                      ) : null}
-                    </td>
-                    <td className="num">{d.versions.length}</td>
-                    <td>{[...new Set(d.versions.flatMap((v) => v.profiles))].join(', ')}</td>
+            <div className="table-scroll">
+              <table className="table" data-testid="knowledge-list">
+                <thead>
+                  <tr>
+                    <th scope="col">Document</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Versions</th>
+                    <th scope="col">Profiles</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {docs.map((d) => (
+                    <tr
+                      key={d.docId}
+                      className="clickable"
+                      onClick={() => setOpen(d.docId)}
+                      aria-selected={open === d.docId}
+                    >
+                      <td>
+                        <button
+                          type="button"
+                          className="btn btn-quiet"
+                          onClick={() => setOpen(d.docId)}
+                        >
+                          {d.title}
+                        </button>
+                      </td>
+                      <td>
+                        <StatusBadge status={d.status} />
+                        {d.inUseVersion ? (
+                          <span className="muted"> v{d.inUseVersion} in use</span>
+                        ) : null}
+                      </td>
+                      <td className="num">{d.versions.length}</td>
+                      <td>{[...new Set(d.versions.flatMap((v) => v.profiles))].join(', ')}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
           )}
         </section>
         <UploadForm docs={docs ?? []} onDone={load} />
