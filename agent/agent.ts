@@ -27,6 +27,14 @@ import {
   type HeardUtterance,
 } from './protocol/index.ts';
 import { parseYesNo } from './protocol/parse.ts';
+import {
+  DEFER_LINE,
+  KNOWLEDGE_BRIEF,
+  isQuestion,
+  knowledgeTools,
+  type Hit,
+  type Lookup,
+} from '../knowledge/index.ts';
 import type { ClassifierResult, SafetyClassifier } from './safety/classifier.ts';
 import {
   IDLE,
@@ -88,6 +96,30 @@ export interface VoiceCareAgentOptions {
   confirmTimeoutMs?: number;
   /** A second opinion on every patient turn, off the reply path. @defaultValue none */
   classifier?: SafetyClassifier;
+  /** The care team's approved documents, for patients' questions. @defaultValue none */
+  knowledge?: AgentKnowledge;
+}
+
+/**
+ * Answers from the care team's documents. With an LLM, the `lookup_knowledge` tool; with the
+ * dialogue engine (`scripted`), a question is recognised here, after the safety rules, and the
+ * best approved passage is read verbatim before the question now waiting is put again.
+ */
+export interface AgentKnowledge {
+  lookup(question: string): Promise<Lookup>;
+  /** The dialogue engine leads: questions are answered here, not by an LLM. */
+  scripted: boolean;
+  /** The question the engine is waiting on, put again after an answer. */
+  currentPrompt(): string;
+  /** Passages are being spoken (or the LLM was given them): the next agent words cite them. */
+  onAnswered(hits: readonly Hit[], turn: TurnInfo | undefined): void;
+  /** No approved answer: the care team is asked. */
+  onDeferred(
+    lookup: Extract<Lookup, { kind: 'defer' }>,
+    question: string,
+    turn: TurnInfo | undefined,
+    via: 'engine' | 'llm_tool',
+  ): void;
 }
 
 /** How a patient turn reached us: spoken, or typed into the room (`lk.chat`). */
@@ -139,6 +171,9 @@ export class VoiceCareAgent extends voice.Agent {
   private readonly greeting: string;
   /** The patient turn the latest LLM generation answers: what record_answer attributes to. */
   private answering: HeardUtterance | undefined;
+  /** That turn's words and channel (for a follow-up the care team reads). */
+  private answeringText: string | undefined;
+  private answeringChannel: TurnChannel = 'speech';
   private readonly opts: VoiceCareAgentOptions;
   private confirmation: ConfirmState<SafetyRule> = IDLE;
   /** What the recogniser listened for before the confirming question. */
@@ -151,16 +186,37 @@ export class VoiceCareAgent extends voice.Agent {
 
   constructor(profile: RenderedProfile, hooks: AgentHooks, opts: VoiceCareAgentOptions = {}) {
     const timeZone = opts.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+    const knowledge = opts.knowledge;
     super({
-      instructions: `${profile.instructions}\n\n${protocolBrief(profile.protocol)}`,
-      tools: protocolTools({
-        steps: profile.protocol,
-        heard: () => this.answering,
-        embeddedStt: opts.embeddedStt ?? false,
-        today: () => toIso(dateIn(new Date(), timeZone)),
-        onAnswer: (report) => hooks.onAnswer(report),
-        onEndCall: () => this.requestEnd('end_tool'),
-      }),
+      instructions: [
+        profile.instructions,
+        protocolBrief(profile.protocol),
+        ...(knowledge ? [KNOWLEDGE_BRIEF] : []),
+      ].join('\n\n'),
+      tools: {
+        ...(knowledge
+          ? knowledgeTools({
+              lookup: (q) => knowledge.lookup(q),
+              onAnswer: (hits) => knowledge.onAnswered(hits, this.answeringTurn()),
+              // The patient's own words for the care team, not the model's paraphrase.
+              onDefer: (lookup, q) =>
+                knowledge.onDeferred(
+                  lookup,
+                  this.answeringText ?? q,
+                  this.answeringTurn(),
+                  'llm_tool',
+                ),
+            })
+          : {}),
+        ...protocolTools({
+          steps: profile.protocol,
+          heard: () => this.answering,
+          embeddedStt: opts.embeddedStt ?? false,
+          today: () => toIso(dateIn(new Date(), timeZone)),
+          onAnswer: (report) => hooks.onAnswer(report),
+          onEndCall: () => this.requestEnd('end_tool'),
+        }),
+      },
       ...(opts.resume ? { chatCtx: historyContext(opts.resume.history) } : {}),
     });
     this.profile = profile;
@@ -223,6 +279,37 @@ export class VoiceCareAgent extends voice.Agent {
       );
       throw new voice.StopResponse();
     }
+    const knowledge = this.opts.knowledge;
+    if (knowledge?.scripted && isQuestion(text)) {
+      await this.keepTurn(message);
+      await this.answerFromDocuments(knowledge, text, turn);
+      throw new voice.StopResponse();
+    }
+  }
+
+  /**
+   * The dialogue engine's answer to a question: the best approved passage, read as written, or
+   * the care team is asked; either way the question now waiting is put again.
+   */
+  private async answerFromDocuments(
+    knowledge: AgentKnowledge,
+    question: string,
+    turn: TurnInfo,
+  ): Promise<void> {
+    const result = await knowledge.lookup(question);
+    if (this.ending) return;
+    const prompt = knowledge.currentPrompt();
+    const best = result.kind === 'answer' ? result.hits[0] : undefined;
+    if (best) knowledge.onAnswered([best], turn);
+    else if (result.kind === 'defer') knowledge.onDeferred(result, question, turn, 'engine');
+    this.session.say(`${best ? best.text : DEFER_LINE} ${prompt}`.trim(), {
+      allowInterruptions: true,
+    });
+  }
+
+  private answeringTurn(): TurnInfo | undefined {
+    const id = this.answering?.messageId;
+    return id ? { channel: this.answeringChannel, messageId: id } : undefined;
   }
 
   /**
@@ -239,6 +326,8 @@ export class VoiceCareAgent extends voice.Agent {
       (i): i is llm.ChatMessage => i.type === 'message' && i.role === 'user',
     );
     if (latest) {
+      this.answeringText = latest.textContent ?? undefined;
+      this.answeringChannel = channelOf(latest);
       this.answering = {
         messageId: latest.id,
         ...(latest.transcriptConfidence !== undefined

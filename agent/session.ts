@@ -59,6 +59,14 @@ import { buildLocalStt, buildLocalTts } from './providers/local-engines.ts';
 import { SafetyClassifier, type ClassifierOutcome } from './safety/classifier.ts';
 import { RecognitionJournal } from './safety/confirm.ts';
 import type { SafetyMatch } from './safety/matcher.ts';
+import {
+  SessionKnowledge,
+  isQuestion,
+  type FollowUpStore,
+  type Hit,
+  type KnowledgeStore,
+  type Lookup,
+} from '../knowledge/index.ts';
 import { SttWatchdog } from './stt-watchdog.ts';
 import { typedTextCallback } from './text-input.ts';
 import {
@@ -99,6 +107,11 @@ export interface SessionDeps {
    */
   transcriptSpool?: Pick<UtteranceSpool, 'write' | 'lastSeq' | 'replayInto'>;
   vad: VAD;
+  /**
+   * The care team's approved documents and where unanswered questions go. @defaultValue none:
+   * the agent has no documents, and the LLM is offered no lookup
+   */
+  knowledge?: { store: Pick<KnowledgeStore, 'approvedSources'>; followUps: FollowUpStore };
   now?: () => Date;
   /** Runs after the final record is written (close per-job clients here). */
   afterFinalize?: () => Promise<void>;
@@ -265,6 +278,10 @@ class SessionRun<P> {
   private publisherWarm = false;
   /** Set when this job continues a call an earlier job of the session started. */
   private resumed: ResumePoint | undefined;
+  /** Passage ids the next agent utterance cites (an answer from the care team's documents). */
+  private pendingCitations: string[] | undefined;
+  /** The dialogue engine leads and questions are answered from documents before it. */
+  private scriptedKnowledge = false;
 
   constructor(
     private readonly ctx: JobContext<P>,
@@ -344,6 +361,8 @@ class SessionRun<P> {
 
     const board = new ExpectationBoard();
     const recognitions = new RecognitionJournal();
+    this.scriptedKnowledge =
+      deps.knowledge !== undefined && plan.agent.greeting === 'dialogue_engine';
     const scripted = plan.dialogueEngine && this.scriptedLlm(profile, board, plan.dialogueEngine);
     const resumeLine = deps.cfg.faults.resumeLine;
     const faults = deps.cfg.faults;
@@ -420,6 +439,7 @@ class SessionRun<P> {
         expectations: board,
         recognitions,
         ...(classifier ? { classifier } : {}),
+        ...(deps.knowledge ? { knowledge: this.agentKnowledge(profile, scripted) } : {}),
       },
     );
 
@@ -830,8 +850,11 @@ class SessionRun<P> {
   private record(item: llm.ChatItem): void {
     // After a handover the successor numbers and writes the transcript.
     if (this.handedOver) return;
-    const u = utteranceFromMessage(this.sessionId, item);
-    if (!u || !this.sink) return;
+    const heard = utteranceFromMessage(this.sessionId, item);
+    if (!heard || !this.sink) return;
+    const citations = heard.role === 'agent' ? this.pendingCitations : undefined;
+    if (citations) this.pendingCitations = undefined;
+    const u = citations ? { ...heard, citations } : heard;
     this.tally.add(u);
     const seq = this.sink.append(u);
     if (u.role === 'patient') this.linkAnswers(item.id, seq);
@@ -839,6 +862,65 @@ class SessionRun<P> {
     if (u.role === 'agent' && this.protocolDone) {
       this.requestEnd(this.protocolDone === 'declined' ? 'declined' : 'protocol_complete');
     }
+  }
+
+  /** The care team's documents for this call, and what an answer or a deferral leaves. */
+  private agentKnowledge(
+    profile: RenderedProfile,
+    scripted: ScriptedProtocolLLM | undefined,
+  ): VoiceCareAgentOptions['knowledge'] {
+    const { cfg, knowledge } = this.deps;
+    const source = new SessionKnowledge({
+      store: knowledge!.store,
+      profileId: profile.id,
+      minScore: cfg.knowledge.minScore,
+      timeoutMs: cfg.knowledge.lookupTimeoutMs,
+      logger: this.log,
+    });
+    return {
+      lookup: (q) => source.lookup(q),
+      scripted: this.scriptedKnowledge && scripted !== undefined,
+      currentPrompt: () => scripted?.currentPrompt() ?? '',
+      onAnswered: (hits) => this.onKnowledgeAnswer(hits),
+      onDeferred: (lookup, question, turn, via) =>
+        this.onKnowledgeDeferred(profile.id, lookup, question, turn?.messageId, via),
+    };
+  }
+
+  private onKnowledgeAnswer(hits: readonly Hit[]): void {
+    const ids = [...new Set([...(this.pendingCitations ?? []), ...hits.map((h) => h.passageId)])];
+    this.pendingCitations = ids;
+    this.log.info({ citations: ids }, 'answered from approved documents');
+  }
+
+  private onKnowledgeDeferred(
+    profileId: string,
+    lookup: Extract<Lookup, { kind: 'defer' }>,
+    question: string,
+    messageId: string | undefined,
+    via: 'engine' | 'llm_tool',
+  ): void {
+    const at = this.now();
+    const id = `${this.sessionId}:${messageId ?? `t${at.getTime()}`}`;
+    const best = lookup.best;
+    this.log.info(
+      { followUpId: id, reason: lookup.reason, bestScore: best?.score, via },
+      'question deferred to the care team',
+    );
+    const store = this.deps.knowledge?.followUps;
+    if (!store) return;
+    this.enqueue('follow-up', () =>
+      store.addFollowUp({
+        id,
+        sessionId: this.sessionId,
+        profileId,
+        reason: lookup.reason,
+        question: question.slice(0, 1000),
+        ...(best ? { bestScore: best.score, bestPassageId: best.passageId } : {}),
+        via,
+        at,
+      }),
+    );
   }
 
   /** The session's dialogue engine, as the framework LLM that runs it. */
@@ -851,6 +933,7 @@ class SessionRun<P> {
     return new ScriptedProtocolLLM({
       engine,
       logger: this.log,
+      ...(this.scriptedKnowledge ? { handledElsewhere: isQuestion } : {}),
       onAnswer: (report) => this.onAnswer(report),
       onDone: ({ outcome }) => {
         this.protocolDone = outcome;

@@ -37,6 +37,7 @@ import { createLoadFunction } from './load.ts';
 import { AgentMetrics, startMetricsServer } from './metrics.ts';
 import { assertProvidersConfigured } from './providers/index.ts';
 import { usableProviders } from './providers/local-engines.ts';
+import { MongoFollowUpStore, MongoKnowledgeStore } from '../knowledge/index.ts';
 import { runSession } from './session.ts';
 import { startJobTracing, startWorkerTracing, tracedJobRequests } from './tracing.ts';
 
@@ -99,6 +100,10 @@ export default defineAgent<ProcData>({
         by: `job:${ctx.job.id}`,
       }),
       vad: ctx.proc.userData.vad,
+      knowledge: {
+        store: new MongoKnowledgeStore({ db: mongo.db }),
+        followUps: new MongoFollowUpStore({ db: mongo.db }),
+      },
       afterFinalize: async () => {
         // pubsub.close() can hang against the emulator; the process exits after this anyway.
         await Promise.allSettled([

@@ -7,5 +7,6 @@ export const CONSOLE_PAGES = [
   '/test',
   '/logs',
   '/logs/*',
+  '/knowledge',
   '/join/:code',
 ] as const;

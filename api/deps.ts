@@ -4,6 +4,7 @@
  */
 import type { Db } from 'mongodb';
 import type { Config } from '../infra/config.ts';
+import type { FollowUpStore, KnowledgeStore } from '../knowledge/index.ts';
 import type { ProfileStore } from '../prompts/store.ts';
 import type { SessionRequest } from '../sessions/schema.ts';
 import type { SessionStore, UtteranceStore } from '../sessions/store.ts';
@@ -27,6 +28,9 @@ export interface ApiDeps {
   sessions: SessionStore;
   utterances: UtteranceStore;
   profiles: ProfileStore;
+  /** Care-team documents (knowledge/) and the follow-ups calls leave. */
+  knowledge: KnowledgeStore;
+  followUps: FollowUpStore;
   requests: RequestPublisher;
   rooms: RoomCloser;
   idempotency: IdempotencyKeys;

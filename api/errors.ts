@@ -37,6 +37,17 @@ export const PROBLEMS = {
   profile_unknown: { status: 422, title: 'The profile is not published' },
   profile_invalid: { status: 422, title: 'The profile is not valid' },
   profile_version_conflict: { status: 409, title: 'That profile version is already published' },
+  document_type_unsupported: {
+    status: 415,
+    title: 'Upload a Markdown (.md), plain text (.txt) or PDF (.pdf) file',
+  },
+  document_empty: { status: 422, title: 'The document holds no text' },
+  document_unreadable: { status: 422, title: 'The document could not be read' },
+  document_retired: { status: 409, title: 'The document is retired and cannot be used again' },
+  document_version_not_pending: {
+    status: 409,
+    title: 'Only a version waiting for approval can be approved',
+  },
   preview_failed: { status: 502, title: 'The voice preview could not be made', retryable: true },
   unavailable: { status: 503, title: 'A dependency is unavailable', retryable: true },
   internal: { status: 500, title: 'Internal error' },

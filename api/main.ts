@@ -17,6 +17,11 @@ import { startTracing } from '../infra/tracing.ts';
 import { createLogger, type Logger } from '../infra/logger.ts';
 import { connectMongo, type MongoHandle } from '../infra/mongo.ts';
 import { createPubSub, ensureTopic } from '../infra/pubsub.ts';
+import {
+  ensureKnowledgeIndexes,
+  MongoFollowUpStore,
+  MongoKnowledgeStore,
+} from '../knowledge/index.ts';
 import { MongoProfileStore } from '../prompts/mongo-store.ts';
 import { ensureIndexes, MongoSessionStore, MongoUtteranceStore } from '../sessions/mongo-store.ts';
 import type { SessionRequest } from '../sessions/schema.ts';
@@ -75,6 +80,7 @@ export async function runApi(cfg: Config, overrides: RunApiOverrides = {}): Prom
   let hub: PubSubEventHub | undefined;
   try {
     await ensureIndexes(mongo.db);
+    await ensureKnowledgeIndexes(mongo.db);
     const profiles = new MongoProfileStore(mongo.db);
     await profiles.ensureIndexes();
     const requestsTopic = await ensureTopic(pubsub, cfg.pubsub.requestsTopic);
@@ -98,6 +104,8 @@ export async function runApi(cfg: Config, overrides: RunApiOverrides = {}): Prom
       db: mongo.db,
       sessions: new MongoSessionStore({ db: mongo.db }),
       utterances: new MongoUtteranceStore({ db: mongo.db }),
+      knowledge: new MongoKnowledgeStore({ db: mongo.db }),
+      followUps: new MongoFollowUpStore({ db: mongo.db }),
       profiles,
       requests,
       rooms: new LiveKitAgentRooms(cfg.livekit),

@@ -30,6 +30,7 @@ import { authConfigRoutes } from './auth/config-routes.ts';
 import { ApiProblem, errorHandler, sendProblem } from './errors.ts';
 import { eventRoutes } from './events/routes.ts';
 import { joinRoutes } from './join/routes.ts';
+import { knowledgeRoutes } from './knowledge/routes.ts';
 import { profileRoutes } from './profiles/routes.ts';
 import { sessionRoutes } from './sessions/routes.ts';
 import { installRequestTracing } from './tracing.ts';
@@ -188,6 +189,7 @@ export async function buildApi(opts: BuildApiOptions): Promise<FastifyInstance> 
   await app.register(sessionRoutes, deps);
   await app.register(joinRoutes, deps);
   await app.register(profileRoutes, deps);
+  await app.register(knowledgeRoutes, deps);
   await app.register(eventRoutes, deps);
   await app.register(dashboardRoutes, deps);
   await app.register(authConfigRoutes, deps);

@@ -290,6 +290,18 @@ const envSchema = z.object({
     .max(15 * 60_000, { message: 'expected at most 900000 ms (15 minutes)' })
     .default(10 * 60_000),
   API_BODY_LIMIT_BYTES: positiveInt.default(64 * 1024),
+  /** Largest knowledge document upload (Markdown, text or PDF), in bytes. */
+  KNOWLEDGE_MAX_UPLOAD_BYTES: positiveInt.max(50 * 1024 * 1024).default(5 * 1024 * 1024),
+  /**
+   * Lowest normalised retrieval score (0-1: the share of the question's informative words the
+   * best passage holds, weighted by rarity) at which a passage is read to the patient; below it
+   * the agent defers to the care team. Tuned on eval/knowledge/dev.tsv.
+   */
+  KNOWLEDGE_MIN_SCORE: z.coerce.number().min(0).max(1).default(0.51),
+  /** A knowledge lookup that takes longer is treated as no match (the question is deferred). */
+  KNOWLEDGE_LOOKUP_TIMEOUT_MS: ms.min(50).max(10_000).default(1500),
+  /** Longest passage a document is chunked into, in characters. */
+  KNOWLEDGE_MAX_PASSAGE_CHARS: z.coerce.number().int().min(200).max(4000).default(700),
   /** Requests per caller (API key, staff subject, or IP) per window. */
   API_RATE_LIMIT_MAX: positiveInt.default(1200),
   API_RATE_LIMIT_WINDOW_MS: ms.min(1000, { message: 'expected at least 1000 ms' }).default(60_000),
@@ -528,6 +540,12 @@ export function loadConfig(env: Env) {
         stuckMs: e.DISPATCHER_REAPER_STUCK_MS,
         lookbackMs: e.DISPATCHER_REAPER_LOOKBACK_MS,
       },
+    },
+    knowledge: {
+      maxUploadBytes: e.KNOWLEDGE_MAX_UPLOAD_BYTES,
+      minScore: e.KNOWLEDGE_MIN_SCORE,
+      lookupTimeoutMs: e.KNOWLEDGE_LOOKUP_TIMEOUT_MS,
+      maxPassageChars: e.KNOWLEDGE_MAX_PASSAGE_CHARS,
     },
     api: {
       host: e.PORT !== undefined ? '0.0.0.0' : e.API_HOST,

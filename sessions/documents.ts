@@ -269,6 +269,7 @@ export function utteranceDocument(utterance: Utterance): Utterance {
     interrupted: utterance.interrupted,
     confidence: utterance.confidence,
     latency: utterance.latency,
+    citations: utterance.citations,
   });
 }
 

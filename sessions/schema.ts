@@ -140,6 +140,11 @@ export interface Utterance {
   interrupted: boolean;
   confidence?: number;
   latency?: TurnLatency;
+  /**
+   * Agent utterances answered from the care team's documents: the ids of the approved passages
+   * used (`<docId>@v<version>#<n>`, see knowledge/schema.ts).
+   */
+  citations?: string[];
 }
 
 export interface LatencySummary {

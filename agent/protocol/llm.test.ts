@@ -442,3 +442,24 @@ describe('ScriptedProtocolLLM in a real AgentSession', () => {
     expect(onDone).toHaveBeenCalledTimes(1);
   }, 20_000);
 });
+
+describe('ScriptedProtocolLLM and questions answered elsewhere', () => {
+  it('is not stepped by a question, and reads the reply after a passage that re-asks as an answer', async () => {
+    const { model, onAnswer } = scripted({ handledElsewhere: (t) => t.startsWith('can I') });
+    const history = new History(intake.firstMessage);
+    await history.turn(model, 'yes');
+    const question = ask(intake.protocol[0]!.id);
+    expect(model.currentPrompt()).toBe(question);
+
+    // The question reaches the LLM (a preemptive generation) but is answered from a document.
+    const asked = llm.ChatMessage.create({ role: 'user', content: 'can I shower tomorrow' });
+    await textOf(model.chat({ chatCtx: history.request(asked) }));
+    history.keep(asked, `You may shower after 48 hours. ${question}`);
+    expect(onAnswer).not.toHaveBeenCalled();
+    expect(model.currentPrompt()).toBe(question);
+
+    // The patient now answers the question put again at the end of the passage.
+    await history.turn(model, 'a sore knee');
+    expect(onAnswer).toHaveBeenCalledWith(intake.protocol[0]!.capture.field, 'a sore knee');
+  });
+});

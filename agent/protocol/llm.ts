@@ -54,6 +54,12 @@ export interface ScriptedProtocolLLMOptions {
   onRetract?: (retraction: Retraction) => void;
   /** Hook failures are logged here (never with the answer's value). */
   logger?: Logger;
+  /**
+   * Patient words another part of the agent answers (a question for the care team's documents,
+   * see knowledge/): the engine is not stepped with them, so a question never counts as an
+   * answer or a failed try, even when a preemptive generation reads it first.
+   */
+  handledElsewhere?: (text: string) => boolean;
 }
 
 interface Turn {
@@ -93,6 +99,7 @@ export class ScriptedProtocolLLM extends llm.LLM {
   readonly engine: DialogueEngine;
   private readonly hooks: Pick<ScriptedProtocolLLMOptions, 'onAnswer' | 'onDone' | 'onRetract'>;
   private readonly logger: Logger | undefined;
+  private readonly handledElsewhere: ((text: string) => boolean) | undefined;
   /** Turns not yet known to be kept, oldest first, and the last kept one (for repeats). */
   private turns: Turn[] = [];
   /** Every user message id stepped on: one per patient turn, so small. */
@@ -109,6 +116,7 @@ export class ScriptedProtocolLLM extends llm.LLM {
     this.engine = opts.engine;
     this.hooks = { onAnswer: opts.onAnswer, onDone: opts.onDone, onRetract: opts.onRetract };
     this.logger = opts.logger;
+    this.handledElsewhere = opts.handledElsewhere;
   }
 
   label(): string {
@@ -180,6 +188,11 @@ export class ScriptedProtocolLLM extends llm.LLM {
       return { say: this.engine.currentPrompt(), id };
     }
 
+    if (this.handledElsewhere?.(text)) {
+      // Answered by someone else (the reply to it ends with the question now waiting).
+      this.seen.add(latest.id);
+      return { say: this.engine.currentPrompt(), id };
+    }
     this.discardUnkept(chatCtx, latest, text);
     const kept = this.turns.at(-1);
     const before = this.engine.snapshot();
@@ -236,6 +249,10 @@ export class ScriptedProtocolLLM extends llm.LLM {
       }
     }
     if (!heard) return false;
+    // Words of another part of the agent that end by putting the question now waiting again
+    // (an answer from the care team's documents): the patient's reply answers that question.
+    const waiting = normalizeUtterance(this.engine.currentPrompt());
+    if (waiting && heard.endsWith(waiting)) return false;
     // Interrupted replies keep only what was played: a prefix of what the engine said.
     const ours = normalizeUtterance(
       top ? top.result.say : (this.opening ?? this.engine.greeting()),

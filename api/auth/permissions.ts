@@ -57,6 +57,15 @@ export const PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /v1/profiles/preview': STAFF,
   // Publishing changes what agents say to patients: admins (clinical governance) only.
   'POST /v1/profiles': ['admin'],
+
+  // Care-team documents: staff upload and read them; approving or retiring one changes what
+  // agents say to patients, so it is clinical governance's (admins), as publishing is.
+  'GET /v1/knowledge': STAFF,
+  'POST /v1/knowledge': STAFF,
+  'GET /v1/knowledge/:docId': STAFF,
+  'POST /v1/knowledge/:docId/versions/:version/approve': ['admin'],
+  'POST /v1/knowledge/:docId/retire': ['admin'],
+  'POST /v1/knowledge/search': STAFF,
 };
 
 export const routeKey = (method: string, url: string): string => `${method} ${url}`;

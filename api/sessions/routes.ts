@@ -162,14 +162,21 @@ export const sessionRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
     {
       schema: {
         tags: ['sessions'],
-        summary: 'One session: state, timestamps, profile version, answers, escalations, summary',
+        summary:
+          'One session: state, timestamps, profile version, answers, escalations, follow-ups, summary',
         params: SessionParams,
       },
     },
     async (request) => {
       const record = await reads.get(request.params.id);
       if (!record) throw new ApiProblem('not_found', { detail: 'no such session' });
-      return sessionView(record);
+      // Questions the agent could not answer from approved documents, for the care team.
+      // The question is the patient's words: staff see it, a backend key only that there is one.
+      const staff = request.principal?.kind === 'staff';
+      const followUps = (await deps.followUps.listFollowUps(record.sessionId)).map((f) =>
+        staff ? f : { ...f, question: undefined },
+      );
+      return { ...sessionView(record), followUps };
     },
   );
 

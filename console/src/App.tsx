@@ -9,6 +9,7 @@ import { BrowserRouter, Route, Routes } from 'react-router-dom';
 import { DashboardPage } from './pages/Dashboard.tsx';
 import { LoginPage } from './pages/Login.tsx';
 import { LogsPage } from './pages/Logs.tsx';
+import { KnowledgePage } from './pages/Knowledge.tsx';
 import { PatientPage } from './pages/Patient.tsx';
 import { TestCallPage } from './pages/TestCall.tsx';
 import { StaffShell } from './staff/Shell.tsx';
@@ -35,6 +36,7 @@ export function App() {
           />
           <Route path="/test" element={<TestCallPage />} />
           <Route path="/logs/*" element={<LogsPage />} />
+          <Route path="/knowledge" element={<KnowledgePage />} />
         </Route>
       </Routes>
     </BrowserRouter>

@@ -78,6 +78,7 @@ export function StaffShell() {
             <NavLink to="/setup">Agent setup</NavLink>
             <NavLink to="/test">Patient test</NavLink>
             <NavLink to="/logs">Conversation logs</NavLink>
+            <NavLink to="/knowledge">Knowledge</NavLink>
           </nav>
           <div className="whoami">
             <span className="whoami-name" data-testid="user-name">
