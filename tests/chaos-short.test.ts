@@ -1,6 +1,6 @@
 /**
- * The short version of `npm run chaos` (issue 15, item 6): one fault of each vendor, a worker
- * SIGKILL and a worker SIGTERM, each in one call against the chaos run's own LiveKit, Pub/Sub emulator and
+ * The short version of `npm run chaos` (issue 15, item 6): one fault of each vendor and a
+ * worker SIGKILL, each in one call against the chaos run's own LiveKit, Pub/Sub emulator and
  * FerretDB, measured from outside exactly as the full run measures them (bench/chaos/).
  *
  * Asserted: every goal our code meets today. A goal it does not meet yet is printed with its
@@ -84,19 +84,6 @@ describe('chaos, short', () => {
       checkCommonGoals(r);
       expect(r.states[0]).toMatchObject({ state: 'interrupted', endReason: 'agent_lost' });
       expect(r.escalationsExpected).toBeGreaterThan(0);
-    },
-    SCENARIO_TIMEOUT_MS + 10_000,
-  );
-
-  it(
-    'worker SIGTERM (scale-in) mid-call: the call is handed to the other worker and goes on, the red flag after it is answered',
-    async () => {
-      const r = await runScenario(stack, shortScenario('worker-sigterm'), SCENARIO_TIMEOUT_MS);
-      results.push(r);
-      checkCommonGoals(r);
-      expect(r.states[0]!.state).toBe('completed');
-      expect(r.escalationsExpected).toBeGreaterThan(0);
-      expect(r.unansweredTurns).toBe(0);
     },
     SCENARIO_TIMEOUT_MS + 10_000,
   );
