@@ -139,6 +139,10 @@ rtc:
   node_ip: 127.0.0.1
 redis:
   address: 127.0.0.1:$MULTI_REDIS_PORT
+# ListParticipants asks the node hosting the room instead of the Redis copy, which keeps the
+# participants of a node that died (the reaper would see a dead node's agent as present).
+api:
+  enable_psrpc_for_get_list_participants: true
 keys:
   devkey: secret
 logging:
@@ -159,18 +163,29 @@ multi_up() {
   start_one redis redis-server --port "$MULTI_REDIS_PORT" --bind 127.0.0.1 --save "" \
     --appendonly no --dir "$multi"
   wait_healthy redis
+  # One at a time, so the node id each one adds to Redis's `nodes` hash is known: tests read
+  # room placement from Redis (`room_node_map`: room → node id) and need id → node.
   for i in $(seq 1 "$n"); do
+    if healthy "lk-node$i"; then say "lk-node$i: already running"; continue; fi
+    local before; before="$(redis-cli -p "$MULTI_REDIS_PORT" hkeys nodes | sort)"
     node_config "$i" > "$multi/livekit-node$i.yaml"
     start_one "lk-node$i" "$LIVEKIT_BIN" --config "$multi/livekit-node$i.yaml"
+    wait_healthy "lk-node$i"
+    local id="" started=$SECONDS
+    until [ -n "$id" ]; do
+      id="$(comm -13 <(echo "$before") <(redis-cli -p "$MULTI_REDIS_PORT" hkeys nodes | sort) | head -1)"
+      (( SECONDS - started > 10 )) && die "lk-node$i did not register in Redis within 10s"
+      [ -n "$id" ] || sleep 0.1
+    done
+    echo "$id" > "$multi/lk-node$i.id"
   done
-  for i in $(seq 1 "$n"); do wait_healthy "lk-node$i"; done
   echo "$n" > "$multi/nodes"
 }
 
 multi_down() {
   local n="${1:-}" i
   [ -n "$n" ] || n="$(cat "$multi/nodes" 2>/dev/null || echo 0)"
-  for i in $(seq 1 "$n"); do stop_one "lk-node$i"; done
+  for i in $(seq 1 "$n"); do stop_one "lk-node$i"; rm -f "$multi/lk-node$i.id"; done
   stop_one redis
   rm -f "$multi/nodes"
 }
