@@ -39,6 +39,11 @@ export default defineAgent({
     room.on(RoomEvent.ParticipantDisconnected, () => {
       if (sawPatient && humans().length === 0) ctx.shutdown('room emptied');
     });
+    // A node that died moves the room to a survivor when the agent reconnects; a patient who
+    // could not follow is not in it any more, and no disconnect event says so.
+    room.on(RoomEvent.Reconnected, () => {
+      if (sawPatient && humans().length === 0) ctx.shutdown('patient lost with the node');
+    });
     room.on(RoomEvent.DataReceived, (_payload, _participant, _kind, topic) => {
       if (topic === LEAVE_TOPIC) ctx.shutdown('told to leave');
     });
