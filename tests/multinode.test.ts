@@ -23,7 +23,7 @@ import type { SessionRecord } from '../sessions/schema.ts';
 import { testConfig, uniqueName } from './support/env.ts';
 import { FrontDoor } from './support/front-door.ts';
 import { startJoiningWorker, type JoiningWorker } from './support/joining-worker.ts';
-import { LightAgentWorker } from './support/light-agent.ts';
+import { LightAgentWorker, LINE_ATTRIBUTE } from './support/light-agent.ts';
 import {
   ensureMultiNodeStack,
   killNode,
@@ -112,16 +112,25 @@ async function lightPool(
   return workers;
 }
 
-/** Agent joins per session, over every room of it, across the pool. */
-function joinsPerSession(workers: LightAgentWorker[], ids: string[]): Map<string, number> {
-  const joins = new Map(ids.map((id) => [id, 0]));
+/**
+ * Agent joins per session across the pool: into the room it was placed in, and into any other
+ * room of it (a late agent of an attempt the dispatcher gave up on, alone in a closed room).
+ */
+function joinsPerSession(
+  workers: LightAgentWorker[],
+  placed: Map<string, SessionRecord>,
+): { inPlacedRoom: Map<string, number>; strays: number } {
+  const inPlacedRoom = new Map([...placed.keys()].map((id) => [id, 0]));
+  let strays = 0;
   for (const w of workers) {
     for (const [room, n] of w.stats.joinsByRoom) {
       const id = /^session-(.+)-\d+$/.exec(room)?.[1];
-      if (id !== undefined && joins.has(id)) joins.set(id, joins.get(id)! + n);
+      if (id === undefined || !inPlacedRoom.has(id)) continue;
+      if (placed.get(id)?.room === room) inPlacedRoom.set(id, inPlacedRoom.get(id)! + n);
+      else strays += n;
     }
   }
-  return joins;
+  return { inPlacedRoom, strays };
 }
 
 async function sessions(ids: string[]): Promise<Map<string, SessionRecord>> {
@@ -191,6 +200,8 @@ describe('several LiveKit nodes sharing one Redis', () => {
     );
     const names = [...a.remoteParticipants.values()].map((p) => p.identity).sort();
     expect(names).toEqual([expect.stringMatching(/^agent-/), 'patient-via-node2']);
+    const agent = [...b.remoteParticipants.values()].find((p) => p.identity.startsWith('agent-'));
+    await waitFor('the agent line', () => agent?.attributes[LINE_ATTRIBUTE]);
     expect(await placement.nodeOf(room)).toBe(node2.id);
     const ages = await placement.nodeAges();
     expect([...ages.keys()]).toEqual(expect.arrayContaining([node1.id, node2.id]));
@@ -221,7 +232,7 @@ describe('several LiveKit nodes sharing one Redis', () => {
     // Let stray copies settle before counting.
     await waitFor('all 300 deliveries settled', () => l.settled.length >= 300, 60_000, 500);
 
-    const joins = joinsPerSession(workers, ids);
+    const { inPlacedRoom: joins, strays } = joinsPerSession(workers, done);
     const duplicated = ids.filter((id) => joins.get(id)! > 1);
     const lost = ids.filter((id) => !wasActive(done.get(id)));
     const placed = l.settled.filter((s) => s.outcome === 'placed');
@@ -234,8 +245,10 @@ describe('several LiveKit nodes sharing one Redis', () => {
     const placementMs = placed.map((s) => s.timings!.placementMs);
     console.log(
       `[multinode] 100 x 3: ${placed.length} placed, ${duplicated.length} duplicated, ${lost.length} lost, ` +
+        `${strays} stray agents in abandoned rooms, ` +
         `wall ${wallMs} ms, placement p50=${percentile(placementMs, 50)} ms p99=${percentile(placementMs, 99)} ms, ` +
-        `outcomes ${JSON.stringify(countBy(l.settled.map((s) => s.outcome)))}`,
+        `outcomes ${JSON.stringify(countBy(l.settled.map((s) => s.outcome)))}, ` +
+        `agents ${JSON.stringify(workers.map((w) => ({ assigned: w.stats.assigned, joined: w.stats.joined, failed: w.stats.failed, err: String(w.lastError) })))}`,
     );
 
     expect(lost).toEqual([]);
@@ -300,11 +313,11 @@ describe('several LiveKit nodes sharing one Redis', () => {
       90_000,
       500,
     );
-    const joins = joinsPerSession(workers, ids);
+    const { inPlacedRoom: joins, strays } = joinsPerSession(workers, done);
     const survivorPlaced = l.settled.filter((s) => s.outcome === 'placed').length;
     console.log(
       `[multinode] dispatcher killed holding ${held} placements: survivor placed ${survivorPlaced}, ` +
-        `joins per session ${JSON.stringify(countBy([...joins.values()].map(String)))}`,
+        `joins per session ${JSON.stringify(countBy([...joins.values()].map(String)))}, strays ${strays}`,
     );
     expect(ids.filter((id) => !wasActive(done.get(id)))).toEqual([]);
     expect(ids.filter((id) => joins.get(id) !== 1)).toEqual([]);

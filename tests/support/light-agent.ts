@@ -4,8 +4,8 @@
  * availability, take the assignment, report the job's status) instead of forking a job
  * process per session as @livekit/agents does (~0.5–5 s and ~180 MB a job here, which would
  * make 1,000 sessions a half-hour). Its "profile" is the minimal one: join the room as the
- * agent (a real WebRTC participant through @livekit/rtc-node), say one line (a data packet on
- * {@link LINE_TOPIC}), stay `holdMs`, leave, and report the job done.
+ * agent with the token LiveKit assigned (signalling only, see `#join`), say one line (the
+ * {@link LINE_ATTRIBUTE} attribute), stay `holdMs`, leave, and report the job done.
  *
  * It honours capacity as the framework does: at `maxJobs` running jobs a worker reports
  * itself full and LiveKit offers it nothing; `setMaxJobs` changes that while it runs (the
@@ -13,21 +13,23 @@
  * died) reconnects, a bounded number of times, through the URL it was given.
  */
 import {
+  DisconnectReason,
   JobStatus,
   JobType,
   ParticipantPermission,
   ServerMessage,
+  SignalRequest,
+  SignalResponse,
   WorkerMessage,
   WorkerStatus,
 } from '@livekit/protocol';
-import { Room } from '@livekit/rtc-node';
 import { AccessToken } from 'livekit-server-sdk';
 import WebSocket from 'ws';
 
 type WorkerMessageInit = NonNullable<ConstructorParameters<typeof WorkerMessage>[0]>;
 
-/** The agent's one line goes out on this data topic. */
-export const LINE_TOPIC = 'voicecare.light.line';
+/** The agent's one line: a participant attribute everyone in the room sees. */
+export const LINE_ATTRIBUTE = 'voicecare.light.line';
 const ATTRIBUTE_AGENT_NAME = 'lk.agent.name';
 
 export interface LightAgentOptions {
@@ -66,6 +68,8 @@ export class LightAgentWorker {
     registrations: 0,
     joinsByRoom: new Map(),
   };
+  /** The last job failure, for failure messages. */
+  lastError: unknown;
   /** When each registration was acknowledged (ms since epoch). */
   readonly registeredAt: number[] = [];
   #ws: WebSocket | undefined;
@@ -123,6 +127,7 @@ export class LightAgentWorker {
               canPublish: true,
               canSubscribe: true,
               canPublishData: true,
+              canUpdateMetadata: true,
               agent: true,
             }),
           },
@@ -204,8 +209,9 @@ export class LightAgentWorker {
         m.value.url || this.#o.url,
         m.value.token,
       )
-        .catch(() => {
+        .catch((err: unknown) => {
           this.stats.failed += 1;
+          this.lastError = err;
         })
         .finally(() => {
           this.#running -= 1;
@@ -216,22 +222,61 @@ export class LightAgentWorker {
     }
   }
 
+  /**
+   * Joins on the signalling connection alone (`/rtc`, the protocol's JoinResponse): the
+   * participant is in the room, JOINED, as LiveKit lists it, without a WebRTC transport.
+   * @livekit/rtc-node 0.13 lost room handles ("handle not found (ReadyForRoomEvent)") or hung
+   * in connect for half of 100 concurrent joins on this loaded machine; placement, not media,
+   * is under test here.
+   */
+  #join(url: string, token: string): Promise<WebSocket> {
+    const q = new URLSearchParams({ access_token: token, auto_subscribe: '0', protocol: '15' });
+    const ws = new WebSocket(`${url.replace(/\/$/, '')}/rtc?${q}`);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        ws.terminate();
+        reject(new Error('agent join: no join response within 10 s'));
+      }, 10_000);
+      ws.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      ws.on('message', (data: Buffer) => {
+        const msg = SignalResponse.fromBinary(new Uint8Array(data));
+        if (msg.message.case === 'join') {
+          clearTimeout(timer);
+          resolve(ws);
+        }
+      });
+    });
+  }
+
   async #runJob(jobId: string, roomName: string, url: string, token: string): Promise<void> {
-    const room = new Room();
+    let ws: WebSocket | undefined;
     let status = JobStatus.JS_FAILED;
     try {
       if (this.#o.joinDelayMs > 0) await new Promise((r) => setTimeout(r, this.#o.joinDelayMs));
-      await room.connect(url, token, { autoSubscribe: false, dynacast: false });
+      ws = await this.#join(url, token);
       this.stats.joined += 1;
       this.stats.joinsByRoom.set(roomName, (this.stats.joinsByRoom.get(roomName) ?? 0) + 1);
-      await room.localParticipant?.publishData(new TextEncoder().encode('Hello, this is a test.'), {
-        reliable: true,
-        topic: LINE_TOPIC,
-      });
+      // The one line, where everyone in the room sees it: a participant attribute.
+      ws.send(
+        new SignalRequest({
+          message: {
+            case: 'updateMetadata',
+            value: { attributes: { [LINE_ATTRIBUTE]: 'Hello, this is a test.' } },
+          },
+        }).toBinary(),
+      );
       await new Promise((r) => setTimeout(r, this.#o.holdMs));
+      ws.send(
+        new SignalRequest({
+          message: { case: 'leave', value: { reason: DisconnectReason.CLIENT_INITIATED } },
+        }).toBinary(),
+      );
       status = JobStatus.JS_SUCCESS;
     } finally {
-      await room.disconnect().catch(() => {});
+      ws?.close();
       this.#send({ case: 'updateJob', value: { jobId, status } });
     }
   }
