@@ -259,7 +259,6 @@ describe('several LiveKit nodes sharing one Redis', () => {
     const placedPerSession = new Map<string, number>();
     for (const s of placed)
       placedPerSession.set(s.sessionId!, (placedPerSession.get(s.sessionId!) ?? 0) + 1);
-    const byDispatcher = new Set(l.settled.map((s) => s.by));
     const nodesUsed = new Set<string | undefined>();
     for (const id of ids.slice(0, 20)) nodesUsed.add(await placement.nodeOf(done.get(id)!.room!));
     const placementMs = placed.map((s) => s.timings!.placementMs);

@@ -199,6 +199,8 @@ export interface DispatchLaneOptions {
   ackDeadlineMs?: number;
   env?: Record<string, string>;
   logger: Logger;
+  /** The subscription's dead-letter attempts. @defaultValue {@link LANE_MAX_ATTEMPTS} */
+  maxDeliveryAttempts?: number;
 }
 
 export const LANE_MAX_ATTEMPTS = 5;
@@ -215,7 +217,7 @@ export async function openDispatchLane(o: DispatchLaneOptions): Promise<Dispatch
     topic: names.PUBSUB_REQUESTS_TOPIC,
     subscription: names.PUBSUB_REQUESTS_SUBSCRIPTION,
     deadLetterTopic: names.PUBSUB_DEAD_LETTER_TOPIC,
-    maxDeliveryAttempts: LANE_MAX_ATTEMPTS,
+    maxDeliveryAttempts: o.maxDeliveryAttempts ?? LANE_MAX_ATTEMPTS,
     ackDeadlineMs: o.ackDeadlineMs ?? 10_000,
     minBackoffMs: 100,
     maxBackoffMs: 1000,
@@ -229,7 +231,7 @@ export async function openDispatchLane(o: DispatchLaneOptions): Promise<Dispatch
     AGENT_NAME: o.agentName,
     LIVEKIT_URL: o.livekitUrl,
     DISPATCHER_HTTP_PORT: '0',
-    PUBSUB_MAX_DELIVERY_ATTEMPTS: String(LANE_MAX_ATTEMPTS),
+    PUBSUB_MAX_DELIVERY_ATTEMPTS: String(o.maxDeliveryAttempts ?? LANE_MAX_ATTEMPTS),
     LOG_LEVEL: 'error',
     ...names,
     ...o.env,
