@@ -29,12 +29,22 @@ export interface BenchOptions {
   budgetMs: number;
   /** Start-ups per variant (tsx, compiled) in the build phase. */
   buildSamples: number;
-  /** Phases to run (all by default): build, latency, density, burst, memory, api. */
+  /** Multi-node phase: requests, and deliveries of each. */
+  mnRequests: number;
+  mnCopies: number;
+  /** Multi-node overload: requests/s and seconds, pool capacity during it and after. */
+  overloadRate: number;
+  overloadSeconds: number;
+  overloadCapacity: number;
+  mnCapacity: number;
+  /** Phases to run (all but multinode by default): build, latency, density, burst, memory, api. */
   only: Set<string>;
   outDir: string;
 }
 
-const PHASES = ['build', 'latency', 'density', 'burst', 'memory', 'api'] as const;
+const PHASES = ['build', 'latency', 'density', 'burst', 'memory', 'api', 'multinode'] as const;
+/** multinode needs its own stack (`services.sh up --nodes 2`) and minutes: only on request. */
+const DEFAULT_PHASES = PHASES.filter((p) => p !== 'multinode');
 
 function int(name: string, v: string | undefined, fallback: number, min = 0): number {
   if (v === undefined) return fallback;
@@ -61,6 +71,12 @@ export function parseOptions(argv: string[]): BenchOptions {
       'tts-ttfb-ms': { type: 'string' },
       'turn-detection': { type: 'string' },
       'budget-min': { type: 'string' },
+      'mn-requests': { type: 'string' },
+      'mn-copies': { type: 'string' },
+      'mn-capacity': { type: 'string' },
+      'overload-rate': { type: 'string' },
+      'overload-seconds': { type: 'string' },
+      'overload-capacity': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
     },
@@ -73,7 +89,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   if (td !== 'vad' && td !== 'stt' && td !== 'model') {
     throw new Error(`--turn-detection: expected vad, stt or model, got ${td}`);
   }
-  const only = new Set((values.only ?? PHASES.join(',')).split(',').map((s) => s.trim()));
+  const only = new Set((values.only ?? DEFAULT_PHASES.join(',')).split(',').map((s) => s.trim()));
   for (const p of only) {
     if (!(PHASES as readonly string[]).includes(p)) {
       throw new Error(`--only: unknown phase ${p} (phases: ${PHASES.join(', ')})`);
@@ -95,6 +111,12 @@ export function parseOptions(argv: string[]): BenchOptions {
     ttsTtfbMs: int('tts-ttfb-ms', values['tts-ttfb-ms'], 150),
     turnDetection: td,
     budgetMs: budgetMin * 60_000,
+    mnRequests: int('mn-requests', values['mn-requests'], 1000, 1),
+    mnCopies: int('mn-copies', values['mn-copies'], 3, 1),
+    mnCapacity: int('mn-capacity', values['mn-capacity'], 80, 2),
+    overloadRate: int('overload-rate', values['overload-rate'], 200, 1),
+    overloadSeconds: int('overload-seconds', values['overload-seconds'], 60, 1),
+    overloadCapacity: int('overload-capacity', values['overload-capacity'], 10, 2),
     only,
     outDir: values.out ?? 'bench/results',
   };

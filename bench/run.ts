@@ -29,6 +29,7 @@ import { latencyPhase, type LatencyResult } from './phases/latency.ts';
 import { joinPhase, type JoinResult } from './phases/join.ts';
 import { memoryPhase, waitQuiet, type MemoryResult } from './phases/memory.ts';
 import { apiPhase, type ApiBenchResult } from './phases/api.ts';
+import { multinodePhase, type MultinodeResult } from './phases/multinode.ts';
 
 /** Rough phase costs on 2 cores, for keeping within the budget. */
 const BURST_ESTIMATE_MS = 80_000;
@@ -68,11 +69,22 @@ async function main(): Promise<void> {
   let burst: BurstResult | undefined;
   let memory: MemoryResult | undefined;
   let api: ApiBenchResult | undefined;
+  let multinode: MultinodeResult | undefined;
   const durability: BenchReport['durability'] = {};
   ctx.say(
     `machine: ${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}, load ${machine.loadAverageAtStart.map((x) => x.toFixed(2)).join(' ')}`,
   );
   try {
+    if (opts.only.has('multinode')) {
+      multinode = await multinodePhase(ctx, {
+        mnRequests: opts.mnRequests,
+        mnCopies: opts.mnCopies,
+        capacity: opts.mnCapacity,
+        overloadRate: opts.overloadRate,
+        overloadSeconds: opts.overloadSeconds,
+        overloadCapacity: opts.overloadCapacity,
+      });
+    }
     if (opts.only.has('build')) {
       build = await buildPhase(ctx, opts.buildSamples);
       const t = build.tsx.median;
@@ -190,6 +202,7 @@ async function main(): Promise<void> {
     ...(burst ? { burst } : {}),
     ...(memory ? { memory } : {}),
     ...(api ? { api } : {}),
+    ...(multinode ? { multinode } : {}),
     durability,
     notes: ctx.notes,
   };

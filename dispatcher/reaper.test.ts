@@ -219,6 +219,64 @@ describe('Reaper: active sessions', () => {
     expect((await w.store.get(call.id))?.state).toBe('active');
     expect(await r.sweep()).toMatchObject({ interrupted: [call.id], errors: 0 });
   });
+  it('interrupts as node_lost a session whose room LiveKit lists but cannot say who is in it, after two sweeps and the grace', async () => {
+    const w = world();
+    const livekit = new Faults<AgentRooms>(w.rooms);
+    const r = reaper({ ...w, rooms: livekit.proxy as unknown as FakeAgentRooms });
+    const call = await activeCall(w);
+    // The room's node died: the agent is still listed in its copy, but nobody answers for it.
+    livekit.failNext('listAgents', new TransientError('livekit_unavailable', 'no response'), 3);
+
+    expect(await r.sweep()).toMatchObject({ interrupted: [], errors: 1, suspects: 1 });
+    w.clock.advance(5_000);
+    expect(await r.sweep()).toMatchObject({ interrupted: [], errors: 1 });
+    expect((await w.store.get(call.id))?.state).toBe('active');
+    w.clock.advance(5_000);
+    expect(await r.sweep()).toMatchObject({ interrupted: [call.id] });
+
+    expect(await w.store.get(call.id)).toMatchObject({
+      state: 'interrupted',
+      endReason: 'node_lost',
+      failureCode: 'node_lost',
+      failureReason: 'the agent is gone: the LiveKit node hosting its room does not answer',
+    });
+    expect(w.events.ofType('session.completed')).toMatchObject([
+      { sessionId: call.id, state: 'interrupted', reason: 'node_lost' },
+    ]);
+  });
+
+  it('keeps a session whose room answers again before the grace ends', async () => {
+    const w = world();
+    const livekit = new Faults<AgentRooms>(w.rooms);
+    const r = reaper({ ...w, rooms: livekit.proxy as unknown as FakeAgentRooms });
+    const call = await activeCall(w);
+    livekit.failNext('listAgents', new TransientError('livekit_unavailable', 'no response'), 1);
+
+    await r.sweep();
+    w.clock.advance(10_000);
+    expect(await r.sweep()).toMatchObject({ interrupted: [], errors: 0, suspects: 0 });
+    w.clock.advance(10_000);
+    expect(await r.sweep()).toMatchObject({ interrupted: [] });
+    expect((await w.store.get(call.id))?.state).toBe('active');
+  });
+
+  it('judges nothing while neither the room nor LiveKit answers', async () => {
+    const w = world();
+    const livekit = new Faults<AgentRooms>(w.rooms);
+    const r = reaper(
+      { ...w, rooms: livekit.proxy as unknown as FakeAgentRooms },
+      { agentGoneMs: 0 },
+    );
+    const call = await activeCall(w);
+    const down = new TransientError('livekit_unavailable', 'down');
+    livekit.failNext('listAgents', down, 3).failNext('roomExists', down, 3);
+
+    for (let i = 0; i < 3; i++) {
+      expect(await r.sweep()).toMatchObject({ interrupted: [], errors: 1 });
+      w.clock.advance(10_000);
+    }
+    expect((await w.store.get(call.id))?.state).toBe('active');
+  });
 });
 
 describe('Reaper: sessions never placed', () => {

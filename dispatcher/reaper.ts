@@ -5,6 +5,10 @@
  *   and has stayed gone for `agentGoneMs`, becomes `interrupted` with endReason `agent_lost`,
  *   `session.completed` is published, and the room is closed (a patient left alone in it is
  *   disconnected). This is what ends the call of a SIGKILLed worker, which writes nothing.
+ * - An `active` session whose room LiveKit still lists but whose participants it cannot give
+ *   (multi-node: the node hosting the room died, and nobody has reconnected to move the room
+ *   to a survivor), seen so in two sweeps and for `agentGoneMs`, becomes `interrupted` with
+ *   endReason `node_lost`. LiveKit itself being unreachable judges nothing.
  * - A session still `requested` or `dispatching` past its request deadline, or `stuckMs` after
  *   it was claimed, with nobody holding its placement lease, becomes `failed`
  *   (`deadline_expired` or `placement_abandoned`) and `session.failed` is published. Retrying is
@@ -36,6 +40,8 @@ import type { AgentRooms } from './livekit.ts';
 export const REAPER_CODES = {
   /** An active session's agent is gone (worker killed, job crashed, room closed under it). */
   agentLost: 'agent_lost',
+  /** An active session's room is on a LiveKit node that no longer answers (node died). */
+  nodeLost: 'node_lost',
   /** Open past its request deadline with nobody placing it. */
   deadlineExpired: 'deadline_expired',
   /** Open for `stuckMs` with nobody placing it: its request message is gone. */
@@ -99,6 +105,8 @@ export class Reaper {
   readonly #reaped: Counter<'outcome'>;
   /** sessionId → when this reaper first saw its agent gone (clock ms). */
   readonly #goneSince = new Map<string, number>();
+  /** sessionId → when this reaper first found its room's node unreachable, and how often. */
+  readonly #unreachable = new Map<string, { sinceMs: number; sweeps: number }>();
   #running: Promise<SweepReport> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -201,7 +209,8 @@ export class Reaper {
     }
     // Forget sessions that are no longer active (ended, or reaped by someone else).
     for (const id of this.#goneSince.keys()) if (!activeIds.has(id)) this.#goneSince.delete(id);
-    report.suspects = this.#goneSince.size;
+    for (const id of this.#unreachable.keys()) if (!activeIds.has(id)) this.#unreachable.delete(id);
+    report.suspects = this.#goneSince.size + this.#unreachable.size;
     if (report.interrupted.length || report.failed.length || report.errors) {
       this.#log.info(
         {
@@ -221,7 +230,17 @@ export class Reaper {
     const { sessionId, room } = session;
     // Any agent counts, of whatever pool: a database may serve several agent names, and a
     // call with an agent in it must never be cut.
-    const agents = room ? await this.#o.rooms.listAgents(room) : [];
+    let agents;
+    try {
+      agents = room ? await this.#o.rooms.listAgents(room) : [];
+    } catch (err) {
+      if (!room || !(await this.#roomListed(room))) throw err;
+      // LiveKit answers, and lists the room, but not who is in it: its node is gone.
+      report.errors += 1;
+      if (this.#nodeLostFor(sessionId)) await this.#interrupt(session, report, true, true);
+      return;
+    }
+    this.#unreachable.delete(sessionId);
     if (agents.length > 0) {
       this.#goneSince.delete(sessionId);
       return;
@@ -232,25 +251,66 @@ export class Reaper {
     if (nowMs - since < this.#o.agentGoneMs) return;
 
     const roomExists = room ? await this.#o.rooms.roomExists(room) : false;
-    const why = roomExists ? 'no agent in the room' : 'the room is gone';
+    await this.#interrupt(session, report, roomExists, false);
+  }
+
+  /** Whether LiveKit answers and lists the room; false when it does not answer at all. */
+  async #roomListed(room: string): Promise<boolean> {
+    try {
+      return await this.#o.rooms.roomExists(room);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Counts one more sweep that found the session's room node unreachable; true once that has
+   * held for two sweeps and `agentGoneMs`. The first sighting never acts: a single failed
+   * question is as likely a blip of the node as its death.
+   */
+  #nodeLostFor(sessionId: string): boolean {
+    const nowMs = this.#clock.now().getTime();
+    const seen = this.#unreachable.get(sessionId) ?? { sinceMs: nowMs, sweeps: 0 };
+    seen.sweeps += 1;
+    this.#unreachable.set(sessionId, seen);
+    return seen.sweeps >= 2 && nowMs - seen.sinceMs >= this.#o.agentGoneMs;
+  }
+
+  async #interrupt(
+    session: SessionRecord,
+    report: SweepReport,
+    roomExists: boolean,
+    nodeLost: boolean,
+  ): Promise<void> {
+    const { sessionId, room } = session;
+    const code = nodeLost ? REAPER_CODES.nodeLost : REAPER_CODES.agentLost;
+    const why = nodeLost
+      ? 'the LiveKit node hosting its room does not answer'
+      : roomExists
+        ? 'no agent in the room'
+        : 'the room is gone';
     const at = this.#clock.now();
     const moved = await this.#o.store.transition(sessionId, 'interrupted', at, {
-      endReason: REAPER_CODES.agentLost,
-      failureCode: REAPER_CODES.agentLost,
+      endReason: code,
+      failureCode: code,
       failureReason: `the agent is gone: ${why}`,
     });
     this.#goneSince.delete(sessionId);
+    this.#unreachable.delete(sessionId);
     // Refused: the agent recorded its ending, or another reaper got there first.
     if (!moved) return;
     report.interrupted.push(sessionId);
-    this.#reaped.inc({ outcome: REAPER_CODES.agentLost });
-    this.#log.warn({ sessionId, room, roomExists }, 'active session lost its agent; interrupted');
+    this.#reaped.inc({ outcome: code });
+    this.#log.warn(
+      { sessionId, room, roomExists, code },
+      'active session lost its agent; interrupted',
+    );
     await this.#publish({
       type: 'session.completed',
       sessionId,
       at: at.toISOString(),
       state: 'interrupted',
-      reason: REAPER_CODES.agentLost,
+      reason: code,
     });
     if (room && roomExists) {
       await this.#o.rooms

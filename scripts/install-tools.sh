@@ -84,6 +84,8 @@ install_debs() {
   command -v tini >/dev/null 2>&1 || missing+=(tini)
   # The console's browser tests: Debian's Chromium, driven by playwright-core (never a download).
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # The multi-node stack (services.sh up --nodes N): LiveKit nodes share a private Redis.
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   if [ "${#missing[@]}" -eq 0 ]; then return; fi
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
     die "missing ${missing[*]}: install them with apt-get install ${missing[*]}"

@@ -2,6 +2,7 @@
  * The bench's results as JSON (everything) and Markdown (the tables a reader needs), written to
  * the git-ignored results folder as `<timestamp>.{json,md}` and `latest.{json,md}`.
  */
+import type { MultinodeResult } from '../phases/multinode.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildResult, StartSample } from '../phases/build.ts';
@@ -47,6 +48,7 @@ export interface BenchReport {
   burst?: BurstResult;
   memory?: MemoryResult;
   api?: ApiBenchResult;
+  multinode?: MultinodeResult;
   durability: { latencySession?: DurabilityResult; densitySessions?: DurabilityResult };
   goals: GoalRow[];
   notes: string[];
@@ -520,6 +522,61 @@ export function markdown(r: BenchReport): string {
   }
 
   if (r.api) out.push('## Session API', '', ...formatApiResult(r.api), '');
+
+  if (r.multinode) {
+    const m = r.multinode;
+    const row = (name: string, f: NonNullable<MultinodeResult['copies']>) => [
+      name,
+      f.requests,
+      f.deliveries,
+      f.sessions,
+      f.duplicated,
+      f.lost,
+      f.failed,
+      ms(f.placementP50Ms),
+      ms(f.placementP99Ms),
+      ms(f.wallMs),
+    ];
+    const rows = [
+      ...(m.copies ? [row('copies', m.copies)] : []),
+      ...(m.overload ? [row('overload', m.overload)] : []),
+    ];
+    out.push(
+      '## Multi-node placement (2 LiveKit nodes, 2 dispatchers)',
+      '',
+      table(
+        [
+          'run',
+          'requests',
+          'deliveries',
+          'sessions',
+          'dup',
+          'lost',
+          'failed',
+          'p50',
+          'p99',
+          'wall',
+        ],
+        rows,
+      ),
+      '',
+    );
+    if (m.overload) {
+      const o = m.overload;
+      out.push(
+        `Overload: peak backlog ${o.peakBacklog}, drained ${ms(o.drainMs)} after publishing ended; ` +
+          `dispatcher RSS start ${o.rssStartMb.join('/')} MB, peak ${o.rssPeakMb.join('/')} MB, ` +
+          `end ${o.rssEndMb.join('/')} MB.`,
+        '',
+        `Backlog curve (t s: backlog): ${o.samples
+          .filter((_, i) => i % 10 === 0)
+          .map((x) => `${x.tS}:${x.backlog}`)
+          .join(' ')}`,
+        '',
+      );
+    }
+    if (m.errors.length) out.push(...m.errors.map((e) => `- step failed: ${e}`), '');
+  }
 
   if (r.notes.length) {
     out.push('## Notes from this run', '', ...r.notes.map((n) => `- ${n}`), '');

@@ -21,6 +21,7 @@ const SELF = fileURLToPath(import.meta.url);
 
 // Test-only child process: the worker reads its settings from the environment the helper gives it.
 const MAX_STAY_MS = Number(process.env['JOINING_WORKER_MAX_STAY_MS'] ?? 120_000);
+const LEAVE_ON_RECONNECT = process.env['JOINING_WORKER_LEAVE_ON_RECONNECT'] === '1';
 
 export default defineAgent({
   entry: async (ctx: JobContext) => {
@@ -39,6 +40,12 @@ export default defineAgent({
     room.on(RoomEvent.ParticipantDisconnected, () => {
       if (sawPatient && humans().length === 0) ctx.shutdown('room emptied');
     });
+    // A node that died moves the room to a survivor when the agent reconnects, but a patient
+    // pinned to the dead node is not in it, and no disconnect event says so: with this set,
+    // the agent ends its call when its connection breaks, as one whose media path died.
+    if (LEAVE_ON_RECONNECT) {
+      room.on(RoomEvent.Reconnecting, () => ctx.shutdown('connection to the room lost'));
+    }
     room.on(RoomEvent.DataReceived, (_payload, _participant, _kind, topic) => {
       if (topic === LEAVE_TOPIC) ctx.shutdown('told to leave');
     });
@@ -54,6 +61,8 @@ export interface JoiningWorkerOptions {
   registerTimeoutMs?: number;
   /** @defaultValue 120_000 */
   maxStayMs?: number;
+  /** End the job when its room connection breaks (a node died). @defaultValue false */
+  leaveOnReconnect?: boolean;
 }
 
 export interface JoiningWorker {
@@ -103,6 +112,7 @@ export async function startJoiningWorker(opts: JoiningWorkerOptions): Promise<Jo
       JOINING_WORKER_AGENT_NAME: opts.agentName,
       JOINING_WORKER_PORT: String(port),
       JOINING_WORKER_MAX_STAY_MS: String(opts.maxStayMs ?? 120_000),
+      JOINING_WORKER_LEAVE_ON_RECONNECT: opts.leaveOnReconnect ? '1' : '0',
       LIVEKIT_URL: opts.livekitUrl,
       LIVEKIT_API_KEY: opts.apiKey,
       LIVEKIT_API_SECRET: opts.apiSecret,
