@@ -27,7 +27,7 @@ fi
 
 mkdir -p .run
 rc=0
-npx vitest run --reporter=default --reporter=json --outputFile.json=.run/vitest-report.json "$@" || rc=$?
+npx vitest run --project unit --project integration --reporter=default --reporter=json --outputFile.json=.run/vitest-report.json "$@" || rc=$?
 # One plain closing line for CI readers: "N passed, N failed".
 if [ -f .run/vitest-report.json ]; then
   node -e 'const r=require(process.argv[1]); console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`)' \
