@@ -4,6 +4,7 @@ import {
   groupDocuments,
   KnowledgeStoreError,
   newestApproved,
+  pendingVersion,
   type ApprovedSource,
   type FollowUpStore,
   type KnowledgeStore,
@@ -23,18 +24,7 @@ export class MemoryKnowledgeStore implements KnowledgeStore {
     const version =
       Math.max(0, ...this.#versions.filter((v) => v.docId === input.docId).map((v) => v.version)) +
       1;
-    const doc: DocumentVersion = {
-      docId: input.docId,
-      version,
-      title: input.title,
-      format: input.format,
-      profiles: [...input.profiles],
-      status: 'pending',
-      passages: input.passages(version),
-      sha256: input.sha256,
-      bytes: input.bytes,
-      uploaded: input.uploaded,
-    };
+    const doc = pendingVersion(input, version);
     this.#versions.push(doc);
     return copy(doc);
   }

@@ -5,12 +5,13 @@
  */
 import type { Collection, Db, Document } from 'mongodb';
 import { isDuplicateKeyError } from '../infra/mongo.ts';
-import { toStoreError } from '../sessions/mongo-store.ts';
+import { guarded, toStoreError, withoutId } from '../sessions/mongo-store.ts';
 import type { AuditStamp, DocumentVersion, FollowUp, KnowledgeDocument } from './schema.ts';
 import {
   groupDocuments,
   KnowledgeStoreError,
   newestApproved,
+  pendingVersion,
   type ApprovedSource,
   type FollowUpStore,
   type KnowledgeStore,
@@ -33,19 +34,6 @@ export async function ensureKnowledgeIndexes(db: Db): Promise<void> {
   await db.collection(KNOWLEDGE_COLLECTIONS.versions).createIndex({ profiles: 1 });
   await db.collection(KNOWLEDGE_COLLECTIONS.documents).createIndex({ docId: 1 }, { unique: true });
   await db.collection(KNOWLEDGE_COLLECTIONS.followUps).createIndex({ sessionId: 1, at: 1 });
-}
-
-async function guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toStoreError(err, operation);
-  }
-}
-
-function withoutId<T>(doc: Document): T {
-  const { _id: _ignored, ...rest } = doc;
-  return rest as T;
 }
 
 interface RetiredDoc {
@@ -87,18 +75,7 @@ export class MongoKnowledgeStore implements KnowledgeStore {
           .toArray(),
       );
       const version = ((last[0]?.['version'] as number | undefined) ?? 0) + 1;
-      const doc: DocumentVersion = {
-        docId: input.docId,
-        version,
-        title: input.title,
-        format: input.format,
-        profiles: [...input.profiles],
-        status: 'pending',
-        passages: input.passages(version),
-        sha256: input.sha256,
-        bytes: input.bytes,
-        uploaded: input.uploaded,
-      };
+      const doc = pendingVersion(input, version);
       try {
         await this.#versions.insertOne({ ...doc });
         await guarded('addVersion', () =>

@@ -70,6 +70,22 @@ export interface FollowUpStore {
 }
 
 /** The newest approved version of each non-retired document, from any set of versions. */
+/** The record of an uploaded version, numbered `version`: pending until someone approves it. */
+export function pendingVersion(input: NewVersion, version: number): DocumentVersion {
+  return {
+    docId: input.docId,
+    version,
+    title: input.title,
+    format: input.format,
+    profiles: [...input.profiles],
+    status: 'pending',
+    passages: input.passages(version),
+    sha256: input.sha256,
+    bytes: input.bytes,
+    uploaded: input.uploaded,
+  };
+}
+
 export function newestApproved(
   versions: readonly DocumentVersion[],
   retired: ReadonlySet<string>,

@@ -150,7 +150,8 @@ export function toStoreError(err: unknown, operation: string): VoiceCareError {
   return new PermanentError('mongo_failed', `mongo ${operation} failed`, err);
 }
 
-async function guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+/** Runs a store operation, turning a driver failure into our store error. */
+export async function guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -158,7 +159,8 @@ async function guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function withoutId<T>(doc: Document): T {
+/** A stored document without MongoDB's `_id`, as the record type. */
+export function withoutId<T>(doc: Document): T {
   const { _id: _ignored, ...rest } = doc;
   return rest as T;
 }
