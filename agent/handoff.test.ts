@@ -85,8 +85,11 @@ describe('handOverLiveCalls', () => {
       log,
       now: () => at,
     });
-    expect(report).toEqual({ dispatched: 1, skipped: 3, failed: 0 });
+    expect(report).toEqual({ dispatched: 1, noted: 1, skipped: 3, failed: 0 });
     expect(dispatcher.dispatched).toHaveLength(1);
+    // The session says who is leaving it, so that job leaves it open for the successor.
+    expect((await store.get('live'))?.handoff).toEqual({ fromJob: 'AJ_1', requestedAt: at });
+    expect((await store.get('ended'))?.handoff).toBeUndefined();
     const d = dispatcher.dispatched[0]!;
     expect(d).toMatchObject({ room: 'room-live', agentName: 'voicecare' });
     expect(readJobMetadata(d.metadata)).toEqual({
@@ -109,12 +112,17 @@ describe('handOverLiveCalls', () => {
       ],
       { dispatcher, sessions: store, agentName: 'voicecare', log },
     );
-    expect(report).toEqual({ dispatched: 1, skipped: 0, failed: 1 });
+    expect(report).toEqual({ dispatched: 1, noted: 1, skipped: 0, failed: 1 });
     expect(dispatcher.dispatched.map((d) => d.room)).toEqual(['r2']);
+    // No successor is coming for s1: nothing may tell its job to leave the call open.
+    expect((await store.get('s1'))?.handoff).toBeUndefined();
   });
 
   it('gives up on a store that does not answer within the step timeout', async () => {
-    const hung = { get: () => new Promise<never>(() => undefined) };
+    const hung = {
+      get: () => new Promise<never>(() => undefined),
+      noteHandoff: () => new Promise<never>(() => undefined),
+    };
     const report = await handOverLiveCalls(
       [{ jobId: 'AJ_1', room: 'r1', metadata: jobMetadata(request('s1')), acceptedAtMs: 0 }],
       {
@@ -125,7 +133,23 @@ describe('handOverLiveCalls', () => {
         stepTimeoutMs: 50,
       },
     );
-    expect(report).toEqual({ dispatched: 0, skipped: 0, failed: 1 });
+    expect(report).toEqual({ dispatched: 0, noted: 0, skipped: 0, failed: 1 });
+  });
+
+  it('still counts the dispatch when the note fails: the old job then ends the call itself', async () => {
+    const store = new MemorySessionStore();
+    await session(store, 's1', 'r1', true);
+    const failing = {
+      get: (id: string) => store.get(id),
+      noteHandoff: () => Promise.reject(new Error('store down')),
+    };
+    const dispatcher = new RecordingDispatcher();
+    const report = await handOverLiveCalls(
+      [{ jobId: 'AJ_1', room: 'r1', metadata: jobMetadata(request('s1')), acceptedAtMs: 0 }],
+      { dispatcher, sessions: failing, agentName: 'a', log },
+    );
+    expect(report).toEqual({ dispatched: 1, noted: 0, skipped: 0, failed: 0 });
+    expect(dispatcher.dispatched).toHaveLength(1);
   });
 });
 

@@ -13,8 +13,12 @@
  *    continues, the protocol picks up from the captured answers, and the patient hears the
  *    resume line.
  *
- * If no other worker takes the call before the drain timeout, the old job ends it `interrupted`
- * as before, and the late successor finds it ended and leaves.
+ * The session notes the handoff (`SessionRecord.handoff`). When the drain runs out before the
+ * successor has asked, the old job flushes what it holds and leaves the call `active` for it:
+ * on a busy host a new job can take longer to start than the platform's grace period. If no
+ * successor ever comes, the reaper ends the call (`agent_lost`) once no agent has been in the
+ * room for its grace. Without a note (the note failed), the old job ends the call `interrupted`
+ * as before, and a late successor finds it ended and leaves.
  */
 import type { Logger } from '../infra/logger.ts';
 import { withTimeout } from '../infra/time.ts';
@@ -119,7 +123,7 @@ export interface HandoffDispatcher {
 
 export interface HandOverDeps {
   dispatcher: HandoffDispatcher;
-  sessions: Pick<SessionStore, 'get'>;
+  sessions: Pick<SessionStore, 'get' | 'noteHandoff'>;
   agentName: string;
   log: Logger;
   now?: () => Date;
@@ -130,6 +134,8 @@ export interface HandOverDeps {
 export interface HandOverReport {
   /** Calls dispatched to a successor. */
   dispatched: number;
+  /** Of those, calls whose session records the handoff, so the old job leaves them open. */
+  noted: number;
   /** Jobs whose session is no longer live in their room (ended, or moved on). */
   skipped: number;
   failed: number;
@@ -145,7 +151,7 @@ export async function handOverLiveCalls(
 ): Promise<HandOverReport> {
   const now = deps.now ?? (() => new Date());
   const stepMs = deps.stepTimeoutMs ?? 2000;
-  const report: HandOverReport = { dispatched: 0, skipped: 0, failed: 0 };
+  const report: HandOverReport = { dispatched: 0, noted: 0, skipped: 0, failed: 0 };
   await Promise.all(
     jobs.map(async (job) => {
       const intake = readJobMetadata(job.metadata);
@@ -160,9 +166,10 @@ export async function handOverLiveCalls(
           report.skipped += 1;
           return;
         }
+        const requestedAt = now();
         const metadata = handoffMetadata(job.metadata, {
           fromJob: job.jobId,
-          requestedAt: now().toISOString(),
+          requestedAt: requestedAt.toISOString(),
         });
         await withTimeout(
           deps.dispatcher.createDispatch(job.room, deps.agentName, metadata),
@@ -171,6 +178,17 @@ export async function handOverLiveCalls(
         );
         report.dispatched += 1;
         deps.log.info({ sessionId, jobId: job.jobId }, 'live call dispatched to a successor');
+        // Noted after the dispatch, never before: a note with no successor coming would keep
+        // the old job from ending the call when its drain runs out.
+        const noted = await withTimeout(
+          deps.sessions.noteHandoff(sessionId, { fromJob: job.jobId, requestedAt }, now()),
+          stepMs,
+          'handoff note',
+        ).catch((err: unknown) => {
+          deps.log.warn({ err, sessionId }, 'could not note the handoff; the old job will end the call');
+          return false;
+        });
+        if (noted) report.noted += 1;
       } catch (err) {
         report.failed += 1;
         deps.log.warn({ err, sessionId, jobId: job.jobId }, 'could not hand the call over');

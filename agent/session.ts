@@ -119,6 +119,8 @@ export interface SessionDeps {
 
 /** A resumed job's look at the local spool (this machine's leftovers of the session). */
 const RESUME_SPOOL_MS = 500;
+/** At the end of a drain, the read that tells whether a successor was dispatched. */
+const SUCCESSOR_CHECK_MS = 1000;
 /** A successor's handover request waits this long for the old agent's answer. */
 const HANDOVER_RPC_TIMEOUT_MS = 4000;
 /** Lets a reply cut short be recorded, and the handover answer leave, before the next step. */
@@ -1118,11 +1120,49 @@ class SessionRun<P> {
       await this.deps.afterFinalize?.();
       return;
     }
+    if (!this.outcome && (await this.successorIsComing())) {
+      // The drain ran out before the successor asked: leave the call open for it (`handoff.ts`).
+      this.handedOver = true;
+      clearTimeout(this.maxDurationTimer);
+      clearTimeout(this.noShowTimer);
+      this.sttWatchdog?.stop();
+      const flush = await this.sink?.close({
+        deadlineMs: this.deps.cfg.faults.transcript.flushDeadlineMs,
+      });
+      await withTimeout(this.writes, 1000, 'session side writes').catch((err: unknown) =>
+        this.log.error({ err }, 'session side writes unfinished at drain'),
+      );
+      await draining;
+      this.log.info(
+        { unwritten: flush?.unwritten ?? 0, spilled: flush?.spilled ?? 0 },
+        'drain over before the successor asked; the call is left open for it',
+      );
+      await this.deps.afterFinalize?.();
+      return;
+    }
     try {
       await this.writeFinalRecord();
     } finally {
       await draining;
       await this.deps.afterFinalize?.();
+    }
+  }
+
+  /**
+   * Whether this worker's drain dispatched the call to a successor (the session names this job
+   * as the one leaving). Unknown counts as no: the call is then ended here, as before handoffs.
+   */
+  private async successorIsComing(): Promise<boolean> {
+    try {
+      const record = await withTimeout(
+        this.deps.sessions.get(this.sessionId),
+        SUCCESSOR_CHECK_MS,
+        'handoff check',
+      );
+      return record?.state === 'active' && record.handoff?.fromJob === this.ctx.job.id;
+    } catch (err) {
+      this.log.warn({ err }, 'could not tell whether a successor is coming; ending the call');
+      return false;
     }
   }
 

@@ -14,6 +14,7 @@ import {
   CapturedAnswer,
   type Escalation,
   type Rejection,
+  type SessionHandoff,
   type SessionRecord,
   type SessionRequest,
   type SessionState,
@@ -176,6 +177,19 @@ export function withTransition(
   if (patch.dispatch !== undefined) next.dispatch = structuredClone(patch.dispatch);
   if (patch.summary !== undefined) next.summary = structuredClone(patch.summary);
   if (patch.answers !== undefined) next.answers = mergeAnswers(next.answers, patch.answers);
+  return next;
+}
+
+/** Notes a handoff on an active session; null (refused) in any other state. */
+export function withHandoff(
+  current: SessionRecord,
+  handoff: SessionHandoff,
+  now: Date,
+): SessionRecord | null {
+  if (current.state !== 'active') return null;
+  const next = structuredClone(current);
+  next.handoff = { fromJob: handoff.fromJob, requestedAt: new Date(handoff.requestedAt.getTime()) };
+  next.updatedAt = new Date(now.getTime());
   return next;
 }
 

@@ -17,12 +17,14 @@ import {
   withAnswers,
   withAttempt,
   withEscalation,
+  withHandoff,
   withTransition,
 } from './documents.ts';
 import type {
   CapturedAnswer,
   Escalation,
   Rejection,
+  SessionHandoff,
   SessionRecord,
   SessionRequest,
   SessionState,
@@ -79,6 +81,12 @@ export class MemorySessionStore implements SessionStore {
   async addEscalation(sessionId: string, escalation: Escalation, now: Date): Promise<void> {
     const doc = escalationDocument(escalation);
     this.#sessions.set(sessionId, withEscalation(this.#require(sessionId), doc, now));
+  }
+
+  async noteHandoff(sessionId: string, handoff: SessionHandoff, now: Date): Promise<boolean> {
+    const next = withHandoff(this.#require(sessionId), handoff, now);
+    if (next) this.#sessions.set(sessionId, next);
+    return next !== null;
   }
 
   async listInStates(

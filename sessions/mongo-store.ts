@@ -57,6 +57,7 @@ import {
   withAnswers,
   withAttempt,
   withEscalation,
+  withHandoff,
   withTransition,
 } from './documents.ts';
 import {
@@ -64,6 +65,7 @@ import {
   type CapturedAnswer,
   type Escalation,
   type Rejection,
+  type SessionHandoff,
   type SessionRecord,
   type SessionRequest,
   type SessionState,
@@ -304,6 +306,14 @@ export class MongoSessionStore implements SessionStore {
       withEscalation(current, doc, now),
     );
     if (res.outcome !== 'written') throw sessionNotFound(sessionId);
+  }
+
+  async noteHandoff(sessionId: string, handoff: SessionHandoff, now: Date): Promise<boolean> {
+    const res = await this.#mutate(sessionId, 'handoff', (current) =>
+      withHandoff(current, handoff, now),
+    );
+    if (res.outcome === 'missing') throw sessionNotFound(sessionId);
+    return res.outcome === 'written';
   }
 
   async listInStates(

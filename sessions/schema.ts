@@ -117,6 +117,12 @@ export const ALLOWED_FROM: Readonly<Record<SessionState, readonly SessionState[]
 
 export type Role = 'patient' | 'agent';
 
+export interface SessionHandoff {
+  /** The job id of the agent leaving the call. */
+  fromJob: string;
+  requestedAt: Date;
+}
+
 /** Per-turn latencies as the framework reports them, in milliseconds. */
 export interface TurnLatency {
   /** End of patient speech until the turn was committed (VAD/turn detector delay). */
@@ -289,6 +295,12 @@ export interface SessionRecord {
   /** Required protocol fields without an answer when the call ended, in protocol order. */
   unanswered?: string[];
   dispatch?: { dispatchId: string; agentJoinedMs?: number; dispatchedAt?: Date };
+  /**
+   * The live call was dispatched to a successor by a draining worker (`agent/handoff.ts`):
+   * which job it leaves, and when. The job named here leaves the session `active` when its
+   * drain runs out, for the successor to resume; the reaper still ends it if nobody comes.
+   */
+  handoff?: SessionHandoff;
   /** This session re-runs another: which, the how-many-th time, who asked and when. */
   replayOf?: {
     sessionId: string;

@@ -435,6 +435,39 @@ export function describeStoreContract(name: string, opts: StoreContractOptions):
       });
     });
 
+
+    describe('handoff', () => {
+      it('notes a handoff on an active session, the later note replacing the earlier', async () => {
+        const id = await claimedIn('active');
+        expect(await sessions.noteHandoff(id, { fromJob: 'AJ_a', requestedAt: at(5) }, at(5))).toBe(
+          true,
+        );
+        expect(await sessions.noteHandoff(id, { fromJob: 'AJ_b', requestedAt: at(8) }, at(9))).toBe(
+          true,
+        );
+        const record = await sessions.get(id);
+        expect(record?.handoff).toStrictEqual({ fromJob: 'AJ_b', requestedAt: at(8) });
+        expect(record?.state).toBe('active');
+        expect(record?.updatedAt).toEqual(at(9));
+      });
+
+      it('refuses a handoff for a call that is not active, leaving it as it was', async () => {
+        for (const state of ['dispatching', 'completed', 'interrupted'] as const) {
+          const id = await claimedIn(state);
+          const before = await sessions.get(id);
+          expect(await sessions.noteHandoff(id, { fromJob: 'AJ', requestedAt: at(9) }, at(9))).toBe(
+            false,
+          );
+          expect(await sessions.get(id), state).toStrictEqual(before);
+        }
+      });
+
+      it('refuses a handoff for a session that does not exist', async () => {
+        await expect(
+          sessions.noteHandoff(uid('missing'), { fromJob: 'AJ', requestedAt: at(1) }, at(1)),
+        ).rejects.toMatchObject({ code: 'session_not_found' });
+      });
+    });
     describe('listInStates', () => {
       it('lists sessions by their current state, least recently changed first, within the window', async () => {
         // Far from the other tests' instants, so the window holds only this test's sessions.

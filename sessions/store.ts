@@ -14,6 +14,7 @@ import type {
   CapturedAnswer,
   Escalation,
   Rejection,
+  SessionHandoff,
   SessionRecord,
   SessionRequest,
   SessionState,
@@ -77,6 +78,12 @@ export interface SessionStore {
    * replayed call is harmless. Throws `session_not_found`.
    */
   addEscalation(sessionId: string, escalation: Escalation, now: Date): Promise<void>;
+  /**
+   * Notes that a draining worker dispatched this live call to a successor (see
+   * `SessionRecord.handoff`); a later note replaces an earlier one. True when noted, false when
+   * the session is not `active` (it ended meanwhile). Throws `session_not_found`.
+   */
+  noteHandoff(sessionId: string, handoff: SessionHandoff, now: Date): Promise<boolean>;
   /**
    * Sessions whose current state is one of `states` and whose last change was at or after
    * `changedSince`, least recently changed first, at most `limit` (default 500). For sweeps
