@@ -185,7 +185,10 @@ export async function handOverLiveCalls(
           stepMs,
           'handoff note',
         ).catch((err: unknown) => {
-          deps.log.warn({ err, sessionId }, 'could not note the handoff; the old job will end the call');
+          deps.log.warn(
+            { err, sessionId },
+            'could not note the handoff; the old job will end the call',
+          );
           return false;
         });
         if (noted) report.noted += 1;

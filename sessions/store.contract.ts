@@ -435,7 +435,6 @@ export function describeStoreContract(name: string, opts: StoreContractOptions):
       });
     });
 
-
     describe('handoff', () => {
       it('notes a handoff on an active session, the later note replacing the earlier', async () => {
         const id = await claimedIn('active');

@@ -176,6 +176,10 @@ const workerKill = (sig: 'SIGKILL' | 'SIGTERM'): Scenario => ({
       ]);
       ctx.note(`old worker exit: ${String(code)}`);
       ctx.faultEnded(call);
+      // The red flag asks for a nurse's callback and the call goes on: the patient ends it.
+      await call.hangUp();
+      await ctx.settle(call);
+      return;
     }
     await ctx.settle(call);
     await call.hangUp();
