@@ -133,15 +133,24 @@ async function afterAgentDeath(ctx: ScenarioContext, call: Call, deathAt: number
   }
 }
 
-const workerKill = (sig: 'SIGKILL' | 'SIGTERM'): Scenario => ({
-  id: `worker-${sig.toLowerCase()}`,
+/**
+ * `shortDrain`: the draining worker's grace (500 ms) runs out before its successor has even
+ * started, as on a host too busy to start a job in Cloud Run's 10 s: the call must be left open
+ * for the successor, not ended.
+ */
+const workerKill = (sig: 'SIGKILL' | 'SIGTERM', shortDrain = false): Scenario => ({
+  id: `worker-${sig.toLowerCase()}${shortDrain ? '-short-drain' : ''}`,
   title:
     sig === 'SIGKILL'
       ? 'worker SIGKILL (whole group) mid-call, during the safety response'
-      : 'worker SIGTERM mid-call (scale-in), the call handed over, red flag after',
+      : shortDrain
+        ? 'worker SIGTERM mid-call with a drain shorter than the successor start, red flag after'
+        : 'worker SIGTERM mid-call (scale-in), the call handed over, red flag after',
   class: 'worker',
   async run(ctx) {
-    const worker = await ctx.stack.ensureWorker();
+    const worker = shortDrain
+      ? await ctx.stack.replaceWorker({ AGENT_DRAIN_TIMEOUT_MS: '500' })
+      : await ctx.stack.ensureWorker();
     // A killed worker's call is interrupted (or resumed, see afterAgentDeath); a drained
     // worker's call is handed over and goes on to its end.
     const call = await ctx.call(sig === 'SIGKILL' ? ['interrupted'] : ['completed']);
@@ -340,6 +349,7 @@ export const SCENARIOS: readonly Scenario[] = [
   ...VENDOR_FAULTS.map(([id, title, inject]) => vendor(id, title, inject)),
   ferretPause,
   workerKill('SIGTERM'),
+  workerKill('SIGTERM', true),
   workerKill('SIGKILL'),
   pubsubRestart,
   // Last: if the worker does not survive it, only this scenario shows it.

@@ -200,19 +200,19 @@ export class ChaosStack {
   }
 
   /** Starts a worker and waits until it has a warm idle process. */
-  async startWorker(): Promise<AgentWorker> {
+  async startWorker(env: Record<string, string> = {}): Promise<AgentWorker> {
     const t0 = Date.now();
-    const w = await this.h.startWorker({}, this.echoWorkers);
+    const w = await this.h.startWorker(env, this.echoWorkers);
     this.worker = w;
     this.say(`worker up in ${Date.now() - t0} ms`);
     return w;
   }
 
   /** The worker is gone (killed, or exited): a new one takes its place. */
-  async replaceWorker(): Promise<AgentWorker> {
+  async replaceWorker(env: Record<string, string> = {}): Promise<AgentWorker> {
     if (this.worker) this.#retired.push(this.worker);
     this.worker = undefined;
-    return this.startWorker();
+    return this.startWorker(env);
   }
 
   /** A worker that answers its health port; a dead one is replaced. */
