@@ -76,21 +76,17 @@ async function main(): Promise<void> {
   );
   try {
     if (opts.only.has('multinode')) {
-      multinode = await ctx.contain.run('phase multinode', () =>
-        multinodePhase(ctx, {
-          mnRequests: opts.mnRequests,
-          mnCopies: opts.mnCopies,
-          capacity: opts.mnCapacity,
-          overloadRate: opts.overloadRate,
-          overloadSeconds: opts.overloadSeconds,
-          overloadCapacity: opts.overloadCapacity,
-        }),
-      );
+      multinode = await multinodePhase(ctx, {
+        mnRequests: opts.mnRequests,
+        mnCopies: opts.mnCopies,
+        capacity: opts.mnCapacity,
+        overloadRate: opts.overloadRate,
+        overloadSeconds: opts.overloadSeconds,
+        overloadCapacity: opts.overloadCapacity,
+      });
     }
     if (opts.only.has('build')) {
-      build = await ctx.contain.run('phase build', () => buildPhase(ctx, opts.buildSamples));
-    }
-    if (build) {
+      build = await buildPhase(ctx, opts.buildSamples);
       const t = build.tsx.median;
       const c = build.compiled.median;
       ctx.say(
@@ -99,14 +95,11 @@ async function main(): Promise<void> {
       for (const f of [...build.tsx.failures, ...build.compiled.failures])
         ctx.notes.push(`build phase: ${f}`);
     }
-    const pair =
-      opts.only.has('latency') || opts.only.has('density')
-        ? await ctx.contain.run('starting the ours and bare workers', () =>
-            Promise.all([start('ours', 'bench-ours'), start('bare', 'bench-bare')]),
-          )
-        : undefined;
-    if (pair) {
-      const [ours, bare] = pair;
+    if (opts.only.has('latency') || opts.only.has('density')) {
+      const [ours, bare] = await Promise.all([
+        start('ours', 'bench-ours'),
+        start('bare', 'bench-bare'),
+      ]);
       ctx.say('workers registered');
       // The worker registers before its idle process is warm.
       await waitQuiet(ours, cfg.agent.numIdleProcesses, 20_000);
@@ -115,9 +108,7 @@ async function main(): Promise<void> {
       let bareBaseline: Baseline | undefined;
       if (opts.only.has('latency')) {
         ctx.reserveMs = memoryEstimate() + burstEstimate() + TEARDOWN_MS;
-        latency = await ctx.contain.run('phase latency', () => latencyPhase(ctx, ours, bare));
-      }
-      if (latency) {
+        latency = await latencyPhase(ctx, ours, bare);
         ctx.say(
           `latency: ours median ${latency.ours.v2v.median.toFixed(0)} / p95 ${latency.ours.v2v.p95.toFixed(0)} ms, bare ${latency.bare.v2v.median.toFixed(0)} / ${latency.bare.v2v.p95.toFixed(0)} ms, ratio ${latency.pairRatios.median.toFixed(3)}`,
         );
@@ -129,30 +120,23 @@ async function main(): Promise<void> {
           p95: latency.bare.v2v.p95,
           droppedPerReply: latency.bare.frames.dropouts / Math.max(1, latency.bare.v2v.n),
         };
-        join = await ctx.contain.run('phase join', () =>
-          joinPhase(ctx, ours, bare, JOIN_SAMPLES, cfg.agent.numIdleProcesses),
+        join = await joinPhase(ctx, ours, bare, JOIN_SAMPLES, cfg.agent.numIdleProcesses);
+        ctx.say(
+          `join: createDispatch → agent joined, median ours ${join.ours.median.toFixed(0)} ms, bare ${join.bare.median.toFixed(0)} ms`,
         );
-        if (join) {
-          ctx.say(
-            `join: createDispatch → agent joined, median ours ${join.ours.median.toFixed(0)} ms, bare ${join.bare.median.toFixed(0)} ms`,
-          );
-        }
         // The session's sink stats are logged as its job shuts down.
         await sleep(2000);
-        const latencySessionId = latency.oursSessionId;
         durability.latencySession = durabilityOf(
-          ours.tap.sinkStats.filter((x) => x.sessionId === latencySessionId),
+          ours.tap.sinkStats.filter((x) => x.sessionId === latency?.oursSessionId),
         );
       }
       if (opts.only.has('density')) {
         ctx.reserveMs = memoryEstimate() + burstEstimate() + TEARDOWN_MS;
         const before = new Set(ours.tap.sinkStats);
-        density = await ctx.contain.run('phase density', () =>
-          densityPhase(ctx, ours, baseline, cfg.agent.numIdleProcesses, {
-            worker: bare,
-            baseline: bareBaseline,
-          }),
-        );
+        density = await densityPhase(ctx, ours, baseline, cfg.agent.numIdleProcesses, {
+          worker: bare,
+          baseline: bareBaseline,
+        });
         await sleep(2000);
         durability.densitySessions = durabilityOf(ours.tap.sinkStats.filter((x) => !before.has(x)));
       }
@@ -160,40 +144,24 @@ async function main(): Promise<void> {
     }
     if (opts.only.has('burst')) {
       ctx.reserveMs = memoryEstimate() + TEARDOWN_MS;
-      burst = await ctx.contain.run('phase burst', async () => {
-        const w = await start('ours', 'bench-burst', {
-          AGENT_MAX_JOBS: String(opts.burstCapacity),
-        });
-        await waitQuiet(w, cfg.agent.numIdleProcesses, 20_000);
-        ctx.say(`burst: ${opts.burst} requests at once, capacity ${opts.burstCapacity}`);
-        const r = await burstPhase(ctx, w);
-        await stop(w);
-        return r;
-      });
-      if (burst) {
-        ctx.say(
-          `burst: ${burst.placed} placed, ${burst.lost} lost, ${burst.duplicated} duplicated`,
-        );
-      }
+      const w = await start('ours', 'bench-burst', { AGENT_MAX_JOBS: String(opts.burstCapacity) });
+      await waitQuiet(w, cfg.agent.numIdleProcesses, 20_000);
+      ctx.say(`burst: ${opts.burst} requests at once, capacity ${opts.burstCapacity}`);
+      burst = await burstPhase(ctx, w);
+      ctx.say(`burst: ${burst.placed} placed, ${burst.lost} lost, ${burst.duplicated} duplicated`);
+      await stop(w);
     }
     if (opts.only.has('memory')) {
       ctx.reserveMs = TEARDOWN_MS;
-      memory = await ctx.contain.run('phase memory', async () => {
-        const w = await start('ours', 'bench-memory');
-        await waitQuiet(w, cfg.agent.numIdleProcesses, 20_000);
-        ctx.say(`memory: up to ${opts.memorySessions} sequential sessions through the dispatcher`);
-        const r = await memoryPhase(ctx, w, cfg.agent.numIdleProcesses);
-        await stop(w);
-        return r;
-      });
+      const w = await start('ours', 'bench-memory');
+      await waitQuiet(w, cfg.agent.numIdleProcesses, 20_000);
+      ctx.say(`memory: up to ${opts.memorySessions} sequential sessions through the dispatcher`);
+      memory = await memoryPhase(ctx, w, cfg.agent.numIdleProcesses);
+      await stop(w);
     }
     if (opts.only.has('api')) {
       // No agents running: the API's figures are its own, not a share of a busy worker's CPU.
-      api = await ctx.contain.run('phase api', () =>
-        apiPhase({ durationS: 10, connections: 20, say: (l) => ctx.say(l) }),
-      );
-    }
-    if (api) {
+      api = await apiPhase({ durationS: 10, connections: 20, say: (l) => ctx.say(l) });
       ctx.say(
         `api: read ${api.read.ours.rps.toFixed(0)} req/s p99 ${api.read.ours.p99Ms.toFixed(0)} ms (bare ${api.read.bare.rps.toFixed(0)}), create ${api.create.ours.rps.toFixed(0)} req/s p99 ${api.create.ours.p99Ms.toFixed(0)} ms`,
       );
@@ -236,7 +204,6 @@ async function main(): Promise<void> {
     ...(api ? { api } : {}),
     ...(multinode ? { multinode } : {}),
     durability,
-    failures: ctx.contain.failures,
     notes: ctx.notes,
   };
   const report: BenchReport = { ...partial, goals: goalsOf(partial) };

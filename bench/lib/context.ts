@@ -9,7 +9,6 @@ import { uniqueName } from '../../tests/support/env.ts';
 import { SimulatedPatient } from '../../sim/patient.ts';
 import { BARE_GREETING } from '../bare-agent.ts';
 import type { BenchOptions } from '../options.ts';
-import { Containment } from './contain.ts';
 import type { BenchWorker } from './workers.ts';
 import { patientIdentity } from '../../sessions/participants.ts';
 
@@ -27,11 +26,6 @@ export interface StartedBenchSession {
 export class BenchContext {
   readonly startedAt = performance.now();
   readonly notes: string[] = [];
-  /** Phases and steps that threw: recorded, and the run goes on (`contain.ts`). */
-  readonly contain = new Containment(
-    () => this.elapsedMs(),
-    (line) => this.say(line),
-  );
   /** Time the running phase must leave for the phases after it. */
   reserveMs = 0;
   #dispatch: AgentDispatchClient;

@@ -2,7 +2,6 @@
  * The bench's results as JSON (everything) and Markdown (the tables a reader needs), written to
  * the git-ignored results folder as `<timestamp>.{json,md}` and `latest.{json,md}`.
  */
-import type { FailedPart } from './contain.ts';
 import type { MultinodeResult } from '../phases/multinode.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -52,8 +51,6 @@ export interface BenchReport {
   multinode?: MultinodeResult;
   durability: { latencySession?: DurabilityResult; densitySessions?: DurabilityResult };
   goals: GoalRow[];
-  /** Phases and steps that threw, with why; what they measured before that is still here. */
-  failures: FailedPart[];
   notes: string[];
 }
 
@@ -581,18 +578,6 @@ export function markdown(r: BenchReport): string {
     if (m.errors.length) out.push(...m.errors.map((e) => `- step failed: ${e}`), '');
   }
 
-  if (r.failures.length) {
-    out.push(
-      '## Failed phases and steps',
-      '',
-      '| what | why | at |',
-      '| --- | --- | --- |',
-      ...r.failures.map(
-        (f) => `| ${f.what} | ${f.reason.replace(/\|/g, '/')} | ${(f.atMs / 1000).toFixed(0)} s |`,
-      ),
-      '',
-    );
-  }
   if (r.notes.length) {
     out.push('## Notes from this run', '', ...r.notes.map((n) => `- ${n}`), '');
   }

@@ -88,12 +88,7 @@ export async function densityPhase(
   let baseline = given;
   if (!baseline) {
     // Run on its own (no latency phase): one session is the baseline.
-    const one = await contained(ctx, worker, 1, () =>
-      runStep(ctx, worker, 1, { p95: NaN, droppedPerReply: Infinity }, idleRss),
-    );
-    if (!one) {
-      return { baselineP95: NaN, steps, maxPassing: 0, stoppedBecause: 'N=1 (baseline) failed' };
-    }
+    const one = await runStep(ctx, worker, 1, { p95: NaN, droppedPerReply: Infinity }, idleRss);
     baseline = {
       p95: one.v2v.p95,
       droppedPerReply: one.frames.dropouts / Math.max(1, one.replies),
@@ -114,14 +109,7 @@ export async function densityPhase(
       ctx.note(`density: ${skipped}`);
       break;
     }
-    const step = await contained(ctx, worker, n, () => runStep(ctx, worker, n, baseline, idleRss));
-    if (!step) {
-      // A step that could not even be measured ends the phase; what was measured stays.
-      firstFail = firstFail === undefined ? n : Math.min(firstFail, n);
-      stoppedBecause = `N=${n}: the step failed (see the failures table)`;
-      await waitIdle(worker, idleJobs, 30_000);
-      break;
-    }
+    const step = await runStep(ctx, worker, n, baseline, idleRss);
     steps.push(step);
     report(ctx, step);
     await waitIdle(worker, idleJobs, 30_000);
@@ -166,30 +154,17 @@ async function bareAt(
   const idle = groupSnapshot(w.pgid).totalRssMb;
   let baseline = bare.baseline;
   if (!baseline) {
-    const one = await contained(ctx, w, 1, () =>
-      runStep(ctx, w, 1, { p95: NaN, droppedPerReply: Infinity }, idle),
-    );
-    if (!one) return undefined;
+    const one = await runStep(ctx, w, 1, { p95: NaN, droppedPerReply: Infinity }, idle);
     baseline = {
       p95: one.v2v.p95,
       droppedPerReply: one.frames.dropouts / Math.max(1, one.replies),
     };
     await waitIdle(w, idleJobs, 30_000);
   }
-  const step = await contained(ctx, w, n, () => runStep(ctx, w, n, baseline, idle));
-  if (step) report(ctx, step);
+  const step = await runStep(ctx, w, n, baseline, idle);
+  report(ctx, step);
   await waitIdle(w, idleJobs, 30_000);
   return step;
-}
-
-/** One step, recorded as failed (with why) instead of ending the run when it throws. */
-function contained(
-  ctx: BenchContext,
-  worker: BenchWorker,
-  n: number,
-  step: () => Promise<DensityStep>,
-): Promise<DensityStep | undefined> {
-  return ctx.contain.run(`density ${worker.kind} N=${n}`, step);
 }
 
 function report(ctx: BenchContext, step: DensityStep): void {
