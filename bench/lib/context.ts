@@ -11,6 +11,7 @@ import { BARE_GREETING } from '../bare-agent.ts';
 import type { BenchOptions } from '../options.ts';
 import type { BenchWorker } from './workers.ts';
 import { patientIdentity } from '../../sessions/participants.ts';
+import { StepRecorder } from './steps.ts';
 
 /** What the LLM stand-in answers every turn: one word, so any silence inside it is a dropout. */
 export const REPLY = 'Understood.';
@@ -28,6 +29,10 @@ export class BenchContext {
   readonly notes: string[] = [];
   /** Time the running phase must leave for the phases after it. */
   reserveMs = 0;
+  /** Every phase step runs through this: a failed step is recorded, never thrown out of main. */
+  readonly steps = new StepRecorder({
+    onFailure: (f) => this.say(`FAILED ${f.phase} ${f.step}: ${f.reason}`),
+  });
   #dispatch: AgentDispatchClient;
 
   private constructor(
