@@ -60,6 +60,10 @@ export class BenchContext {
       AGENT_TURN_DETECTION: opts.turnDetection,
       AGENT_CPU_LOAD: 'false',
       AGENT_MAX_JOBS: '0',
+      // The test harness starts workers with one idle process; the bench's own config (which
+      // counts idle processes to know when a worker is quiet) must say the same, not the
+      // per-core default.
+      AGENT_NUM_IDLE_PROCESSES: '1',
       // 'info' for the transcript sink stats line and the session-start lines the bench counts.
       LOG_LEVEL: 'info',
     };
