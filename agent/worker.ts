@@ -176,7 +176,7 @@ export function serverOptions(
   requestFunc?: (req: JobRequest) => Promise<void>,
 ): ServerOptions {
   const load = createLoadFunction({ cpu: cfg.agent.cpuLoad, maxJobs: cfg.agent.maxJobs });
-  return new ServerOptions({
+  const opts = new ServerOptions({
     agent: fileURLToPath(import.meta.url),
     agentName: cfg.agent.name,
     wsURL: cfg.livekit.url,
@@ -198,6 +198,9 @@ export function serverOptions(
     logLevel: cfg.log.level === 'silent' ? 'fatal' : cfg.log.level,
     ...(requestFunc ? { requestFunc } : {}),
   });
+  // The framework reads the option with `||`, so 0 would become min(cores, 4).
+  opts.numIdleProcesses = cfg.agent.numIdleProcesses;
+  return opts;
 }
 
 async function main(): Promise<void> {

@@ -98,19 +98,20 @@ export default defineAgent<ProcData>({
 // Every job process imports this file; only the entry point starts a worker.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const cfg = config();
-  cli.runApp(
-    new ServerOptions({
-      agent: fileURLToPath(import.meta.url),
-      agentName: cfg.agent.name,
-      wsURL: cfg.livekit.url,
-      apiKey: cfg.livekit.apiKey,
-      apiSecret: cfg.livekit.apiSecret,
-      host: cfg.agent.httpHost,
-      port: cfg.agent.httpPort,
-      numIdleProcesses: cfg.agent.numIdleProcesses,
-      // Like the bench's real worker (AGENT_CPU_LOAD=false): never report full on a busy box.
-      loadFunc: async () => 0,
-      logLevel: cfg.log.level === 'silent' ? 'fatal' : cfg.log.level,
-    }),
-  );
+  const opts = new ServerOptions({
+    agent: fileURLToPath(import.meta.url),
+    agentName: cfg.agent.name,
+    wsURL: cfg.livekit.url,
+    apiKey: cfg.livekit.apiKey,
+    apiSecret: cfg.livekit.apiSecret,
+    host: cfg.agent.httpHost,
+    port: cfg.agent.httpPort,
+    numIdleProcesses: cfg.agent.numIdleProcesses,
+    // Like the bench's real worker (AGENT_CPU_LOAD=false): never report full on a busy box.
+    loadFunc: async () => 0,
+    logLevel: cfg.log.level === 'silent' ? 'fatal' : cfg.log.level,
+  });
+  // As in agent/worker.ts: the framework's `||` would turn 0 into min(cores, 4).
+  opts.numIdleProcesses = cfg.agent.numIdleProcesses;
+  cli.runApp(opts);
 }

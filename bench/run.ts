@@ -44,6 +44,10 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const ctx = await BenchContext.create(opts);
   const cfg = testConfig(ctx.env);
+  // A stray rejection left by a failed step must not end the run before its report is written.
+  process.on('unhandledRejection', (err: unknown) => {
+    ctx.note(`unhandled rejection: ${err instanceof Error ? err.message : String(err)}`);
+  });
   const workers: BenchWorker[] = [];
   const start = async (kind: 'ours' | 'bare', name: string, env: Record<string, string> = {}) => {
     const w = await startBenchWorker({
@@ -58,6 +62,17 @@ async function main(): Promise<void> {
     await w.stop();
     workers.splice(workers.indexOf(w), 1);
   };
+  // Every phase goes through the step recorder: one that throws is recorded and the next runs.
+  const phase = <T>(name: string, fn: () => Promise<T>) => ctx.steps.phase(name, fn);
+  /** A top-level phase: the workers it started are stopped however it ends. */
+  const topPhase = (name: string, fn: () => Promise<void>) =>
+    phase(name, async () => {
+      try {
+        await fn();
+      } finally {
+        await Promise.allSettled([...workers].map(stop));
+      }
+    });
   const memoryEstimate = () =>
     opts.only.has('memory') ? opts.memorySessions * MEMORY_SESSION_MS : 0;
   const burstEstimate = () => (opts.only.has('burst') ? BURST_ESTIMATE_MS : 0);
@@ -76,17 +91,21 @@ async function main(): Promise<void> {
   );
   try {
     if (opts.only.has('multinode')) {
-      multinode = await multinodePhase(ctx, {
-        mnRequests: opts.mnRequests,
-        mnCopies: opts.mnCopies,
-        capacity: opts.mnCapacity,
-        overloadRate: opts.overloadRate,
-        overloadSeconds: opts.overloadSeconds,
-        overloadCapacity: opts.overloadCapacity,
-      });
+      multinode = await phase('multinode', () =>
+        multinodePhase(ctx, {
+          mnRequests: opts.mnRequests,
+          mnCopies: opts.mnCopies,
+          capacity: opts.mnCapacity,
+          overloadRate: opts.overloadRate,
+          overloadSeconds: opts.overloadSeconds,
+          overloadCapacity: opts.overloadCapacity,
+        }),
+      );
     }
     if (opts.only.has('build')) {
-      build = await buildPhase(ctx, opts.buildSamples);
+      build = await phase('build', () => buildPhase(ctx, opts.buildSamples));
+    }
+    if (build) {
       const t = build.tsx.median;
       const c = build.compiled.median;
       ctx.say(
@@ -95,77 +114,97 @@ async function main(): Promise<void> {
       for (const f of [...build.tsx.failures, ...build.compiled.failures])
         ctx.notes.push(`build phase: ${f}`);
     }
-    if (opts.only.has('latency') || opts.only.has('density')) {
-      const [ours, bare] = await Promise.all([
-        start('ours', 'bench-ours'),
-        start('bare', 'bench-bare'),
-      ]);
-      ctx.say('workers registered');
-      // The worker registers before its idle process is warm.
-      await waitQuiet(ours, cfg.agent.numIdleProcesses, 20_000);
-      await waitQuiet(bare, cfg.agent.numIdleProcesses, 20_000);
-      let baseline: Baseline | undefined;
-      let bareBaseline: Baseline | undefined;
-      if (opts.only.has('latency')) {
-        ctx.reserveMs = memoryEstimate() + burstEstimate() + TEARDOWN_MS;
-        latency = await latencyPhase(ctx, ours, bare);
-        ctx.say(
-          `latency: ours median ${latency.ours.v2v.median.toFixed(0)} / p95 ${latency.ours.v2v.p95.toFixed(0)} ms, bare ${latency.bare.v2v.median.toFixed(0)} / ${latency.bare.v2v.p95.toFixed(0)} ms, ratio ${latency.pairRatios.median.toFixed(3)}`,
-        );
-        baseline = {
-          p95: latency.ours.v2v.p95,
-          droppedPerReply: latency.ours.frames.dropouts / Math.max(1, latency.ours.v2v.n),
-        };
-        bareBaseline = {
-          p95: latency.bare.v2v.p95,
-          droppedPerReply: latency.bare.frames.dropouts / Math.max(1, latency.bare.v2v.n),
-        };
-        join = await joinPhase(ctx, ours, bare, JOIN_SAMPLES, cfg.agent.numIdleProcesses);
-        ctx.say(
-          `join: createDispatch → agent joined, median ours ${join.ours.median.toFixed(0)} ms, bare ${join.bare.median.toFixed(0)} ms`,
-        );
-        // The session's sink stats are logged as its job shuts down.
-        await sleep(2000);
-        durability.latencySession = durabilityOf(
-          ours.tap.sinkStats.filter((x) => x.sessionId === latency?.oursSessionId),
-        );
-      }
-      if (opts.only.has('density')) {
-        ctx.reserveMs = memoryEstimate() + burstEstimate() + TEARDOWN_MS;
-        const before = new Set(ours.tap.sinkStats);
-        density = await densityPhase(ctx, ours, baseline, cfg.agent.numIdleProcesses, {
-          worker: bare,
-          baseline: bareBaseline,
+    if (opts.only.has('latency') || opts.only.has('density'))
+      await topPhase('latency+density', async () => {
+        const [ours, bare] = await Promise.all([
+          start('ours', 'bench-ours'),
+          start('bare', 'bench-bare'),
+        ]);
+        ctx.say('workers registered');
+        // The worker registers before its idle process is warm.
+        await waitQuiet(ours, cfg.agent.numIdleProcesses, 20_000);
+        await waitQuiet(bare, cfg.agent.numIdleProcesses, 20_000);
+        let baseline: Baseline | undefined;
+        let bareBaseline: Baseline | undefined;
+        if (opts.only.has('latency')) {
+          ctx.reserveMs = memoryEstimate() + burstEstimate() + TEARDOWN_MS;
+          latency = await phase('latency', () => latencyPhase(ctx, ours, bare));
+        }
+        if (latency) {
+          ctx.say(
+            `latency: ours median ${latency.ours.v2v.median.toFixed(0)} / p95 ${latency.ours.v2v.p95.toFixed(0)} ms, bare ${latency.bare.v2v.median.toFixed(0)} / ${latency.bare.v2v.p95.toFixed(0)} ms, ratio ${latency.pairRatios.median.toFixed(3)}`,
+          );
+          baseline = {
+            p95: latency.ours.v2v.p95,
+            droppedPerReply: latency.ours.frames.dropouts / Math.max(1, latency.ours.v2v.n),
+          };
+          bareBaseline = {
+            p95: latency.bare.v2v.p95,
+            droppedPerReply: latency.bare.frames.dropouts / Math.max(1, latency.bare.v2v.n),
+          };
+          // The session's sink stats are logged as its job shuts down.
+          await sleep(2000);
+          durability.latencySession = durabilityOf(
+            ours.tap.sinkStats.filter((x) => x.sessionId === latency?.oursSessionId),
+          );
+        }
+        if (opts.only.has('latency')) {
+          join = await phase('join', () =>
+            joinPhase(ctx, ours, bare, JOIN_SAMPLES, cfg.agent.numIdleProcesses),
+          );
+          if (join) {
+            ctx.say(
+              `join: createDispatch → agent joined, median ours ${join.ours.median.toFixed(0)} ms, bare ${join.bare.median.toFixed(0)} ms`,
+            );
+          }
+        }
+        if (opts.only.has('density')) {
+          ctx.reserveMs = memoryEstimate() + burstEstimate() + TEARDOWN_MS;
+          const before = new Set(ours.tap.sinkStats);
+          density = await phase('density', () =>
+            densityPhase(ctx, ours, baseline, cfg.agent.numIdleProcesses, {
+              worker: bare,
+              baseline: bareBaseline,
+            }),
+          );
+          await sleep(2000);
+          durability.densitySessions = durabilityOf(
+            ours.tap.sinkStats.filter((x) => !before.has(x)),
+          );
+        }
+        await Promise.all([stop(ours), stop(bare)]);
+      });
+    if (opts.only.has('burst'))
+      await topPhase('burst', async () => {
+        ctx.reserveMs = memoryEstimate() + TEARDOWN_MS;
+        const w = await start('ours', 'bench-burst', {
+          AGENT_MAX_JOBS: String(opts.burstCapacity),
         });
-        await sleep(2000);
-        durability.densitySessions = durabilityOf(ours.tap.sinkStats.filter((x) => !before.has(x)));
-      }
-      await Promise.all([stop(ours), stop(bare)]);
-    }
-    if (opts.only.has('burst')) {
-      ctx.reserveMs = memoryEstimate() + TEARDOWN_MS;
-      const w = await start('ours', 'bench-burst', { AGENT_MAX_JOBS: String(opts.burstCapacity) });
-      await waitQuiet(w, cfg.agent.numIdleProcesses, 20_000);
-      ctx.say(`burst: ${opts.burst} requests at once, capacity ${opts.burstCapacity}`);
-      burst = await burstPhase(ctx, w);
-      ctx.say(`burst: ${burst.placed} placed, ${burst.lost} lost, ${burst.duplicated} duplicated`);
-      await stop(w);
-    }
-    if (opts.only.has('memory')) {
-      ctx.reserveMs = TEARDOWN_MS;
-      const w = await start('ours', 'bench-memory');
-      await waitQuiet(w, cfg.agent.numIdleProcesses, 20_000);
-      ctx.say(`memory: up to ${opts.memorySessions} sequential sessions through the dispatcher`);
-      memory = await memoryPhase(ctx, w, cfg.agent.numIdleProcesses);
-      await stop(w);
-    }
-    if (opts.only.has('api')) {
-      // No agents running: the API's figures are its own, not a share of a busy worker's CPU.
-      api = await apiPhase({ durationS: 10, connections: 20, say: (l) => ctx.say(l) });
-      ctx.say(
-        `api: read ${api.read.ours.rps.toFixed(0)} req/s p99 ${api.read.ours.p99Ms.toFixed(0)} ms (bare ${api.read.bare.rps.toFixed(0)}), create ${api.create.ours.rps.toFixed(0)} req/s p99 ${api.create.ours.p99Ms.toFixed(0)} ms`,
-      );
-    }
+        await waitQuiet(w, cfg.agent.numIdleProcesses, 20_000);
+        ctx.say(`burst: ${opts.burst} requests at once, capacity ${opts.burstCapacity}`);
+        burst = await burstPhase(ctx, w);
+        ctx.say(
+          `burst: ${burst.placed} placed, ${burst.lost} lost, ${burst.duplicated} duplicated`,
+        );
+        await stop(w);
+      });
+    if (opts.only.has('memory'))
+      await topPhase('memory', async () => {
+        ctx.reserveMs = TEARDOWN_MS;
+        const w = await start('ours', 'bench-memory');
+        await waitQuiet(w, cfg.agent.numIdleProcesses, 20_000);
+        ctx.say(`memory: up to ${opts.memorySessions} sequential sessions through the dispatcher`);
+        memory = await memoryPhase(ctx, w, cfg.agent.numIdleProcesses);
+        await stop(w);
+      });
+    if (opts.only.has('api'))
+      await phase('api', async () => {
+        // No agents running: the API's figures are its own, not a share of a busy worker's CPU.
+        api = await apiPhase({ durationS: 10, connections: 20, say: (l) => ctx.say(l) });
+        ctx.say(
+          `api: read ${api.read.ours.rps.toFixed(0)} req/s p99 ${api.read.ours.p99Ms.toFixed(0)} ms (bare ${api.read.bare.rps.toFixed(0)}), create ${api.create.ours.rps.toFixed(0)} req/s p99 ${api.create.ours.p99Ms.toFixed(0)} ms`,
+        );
+      });
   } finally {
     await Promise.allSettled(workers.map((w) => w.stop()));
     await ctx.close().catch((err: unknown) => console.error('bench cleanup:', err));
@@ -204,6 +243,7 @@ async function main(): Promise<void> {
     ...(api ? { api } : {}),
     ...(multinode ? { multinode } : {}),
     durability,
+    failedSteps: ctx.steps.failed,
     notes: ctx.notes,
   };
   const report: BenchReport = { ...partial, goals: goalsOf(partial) };

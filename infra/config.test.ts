@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.ts';
 import { CONFIG_VARIABLES, loadConfig } from './config.ts';
 
@@ -21,6 +22,12 @@ describe('loadConfig', () => {
     expect(cfg.providers.stt).toEqual(['local']);
     expect(cfg.providers.llm).toEqual(['local']);
     expect(cfg.providers.tts).toEqual(['local']);
+  });
+
+  it('prewarms one idle job process per core unless told, and honours 0', () => {
+    expect(loadConfig({}).agent.numIdleProcesses).toBe(availableParallelism());
+    expect(loadConfig({ AGENT_NUM_IDLE_PROCESSES: '3' }).agent.numIdleProcesses).toBe(3);
+    expect(loadConfig({ AGENT_NUM_IDLE_PROCESSES: '0' }).agent.numIdleProcesses).toBe(0);
   });
 
   it('returns a deeply frozen object', () => {

@@ -11,6 +11,7 @@ import { BARE_GREETING } from '../bare-agent.ts';
 import type { BenchOptions } from '../options.ts';
 import type { BenchWorker } from './workers.ts';
 import { patientIdentity } from '../../sessions/participants.ts';
+import { StepRecorder } from './steps.ts';
 
 /** What the LLM stand-in answers every turn: one word, so any silence inside it is a dropout. */
 export const REPLY = 'Understood.';
@@ -28,6 +29,10 @@ export class BenchContext {
   readonly notes: string[] = [];
   /** Time the running phase must leave for the phases after it. */
   reserveMs = 0;
+  /** Every phase step runs through this: a failed step is recorded, never thrown out of main. */
+  readonly steps = new StepRecorder({
+    onFailure: (f) => this.say(`FAILED ${f.phase} ${f.step}: ${f.reason}`),
+  });
   #dispatch: AgentDispatchClient;
 
   private constructor(
@@ -55,6 +60,10 @@ export class BenchContext {
       AGENT_TURN_DETECTION: opts.turnDetection,
       AGENT_CPU_LOAD: 'false',
       AGENT_MAX_JOBS: '0',
+      // The test harness starts workers with one idle process; the bench's own config (which
+      // counts idle processes to know when a worker is quiet) must say the same, not the
+      // per-core default.
+      AGENT_NUM_IDLE_PROCESSES: '1',
       // 'info' for the transcript sink stats line and the session-start lines the bench counts.
       LOG_LEVEL: 'info',
     };

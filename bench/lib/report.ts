@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { BuildResult, StartSample } from '../phases/build.ts';
 import type { BurstResult } from '../phases/burst.ts';
 import type { DensityResult } from '../phases/density.ts';
+import type { FailedStep } from './steps.ts';
 import type { JoinResult } from '../phases/join.ts';
 import type { LatencyResult } from '../phases/latency.ts';
 import type { MemoryResult } from '../phases/memory.ts';
@@ -51,6 +52,8 @@ export interface BenchReport {
   multinode?: MultinodeResult;
   durability: { latencySession?: DurabilityResult; densitySessions?: DurabilityResult };
   goals: GoalRow[];
+  /** Steps (and phases) that threw: recorded with why; the phase stopped there. */
+  failedSteps: FailedStep[];
   notes: string[];
 }
 
@@ -114,6 +117,15 @@ export function goalsOf(r: Omit<BenchReport, 'goals'>): GoalRow[] {
           : ''),
       target: `≥ 20 on 2 cores (reference ~25 per 4 cores)`,
       met: d.maxPassing >= 20,
+    });
+  }
+  const densest = d?.steps.filter((x) => x.agent === 'ours').at(-1);
+  if (densest && Number.isFinite(densest.pssPerSessionMb)) {
+    rows.push({
+      metric: 'PSS per session (group PSS over the idle worker, busiest sample)',
+      measured: `${num(densest.pssPerSessionMb, 0)} MB at N=${densest.sessions} (RSS ${num(densest.rssPerSessionMb, 0)} MB; job PSS ${num(densest.jobPssMb, 0)} MB)`,
+      target: '≤ 150 MB',
+      met: densest.pssPerSessionMb <= 150,
     });
   }
   const m = r.memory;
@@ -307,7 +319,10 @@ export function markdown(r: BenchReport): string {
           'bench cores',
           'bench loop delay p99 / max',
           'RSS / session',
+          'PSS / session',
           'job RSS',
+          'job PSS',
+          'main PSS',
           'VAD slow warn.',
           'loop blocked warn.',
           'start-up',
@@ -329,7 +344,10 @@ export function markdown(r: BenchReport): string {
           num(st.cpu.benchCores),
           `${ms(st.benchLoopDelayMs.p99)} / ${ms(st.benchLoopDelayMs.max)}`,
           mb(st.rssPerSessionMb),
+          mb(st.pssPerSessionMb),
           mb(st.jobRssMb),
+          mb(st.jobPssMb),
+          mb(st.mainPssMb),
           st.vadSlowerWarnings,
           st.loopBlockedWarnings,
           `${(st.startupMs / 1000).toFixed(0)} s`,
@@ -578,6 +596,26 @@ export function markdown(r: BenchReport): string {
     if (m.errors.length) out.push(...m.errors.map((e) => `- step failed: ${e}`), '');
   }
 
+  // Older results files have no failedSteps.
+  const failed = r.failedSteps ?? [];
+  if (failed.length) {
+    out.push(
+      '## Failed steps',
+      '',
+      'Each stopped its phase; what the phase measured before it is above.',
+      '',
+      table(
+        ['phase', 'step', 'at', 'reason'],
+        failed.map((f) => [
+          f.phase,
+          f.step,
+          `${(f.atMs / 1000).toFixed(0)} s`,
+          f.reason.replace(/\|/g, '\\|'),
+        ]),
+      ),
+      '',
+    );
+  }
   if (r.notes.length) {
     out.push('## Notes from this run', '', ...r.notes.map((n) => `- ${n}`), '');
   }

@@ -8,12 +8,11 @@
  * A failed step (the build, a start) is recorded with its reason and the phase goes on.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { TEST_ENV, uniqueName } from '../../tests/support/env.ts';
 import type { BenchContext } from '../lib/context.ts';
-import { groupSnapshot } from '../lib/procs.ts';
+import { groupSnapshot, pssMb } from '../lib/procs.ts';
 import { percentile } from '../../infra/stats.ts';
 import { sleep } from '../../infra/time.ts';
 import { freePort } from '../lib/workers.ts';
@@ -60,18 +59,6 @@ export interface BuildResult {
   compiled: VariantResult;
   /** compiled / tsx, per median figure (below 1: the build is better). */
   ratios: Partial<Record<keyof StartSample, number>>;
-}
-
-const MB = 1024 * 1024;
-
-/** Pss from /proc/<pid>/smaps_rollup, in MB; undefined where the kernel has no rollup. */
-export function pssMb(pid: number): number | undefined {
-  try {
-    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return m ? (Number(m[1]) * 1024) / MB : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The last lines a process wrote, for the reason of a failed step. */

@@ -17,7 +17,8 @@ import {
   type FrameStats,
 } from '../lib/conversation.ts';
 import { waitGreeted, type BenchContext, type StartedBenchSession } from '../lib/context.ts';
-import { countOf, cpuWindow, groupSnapshot, rssOf, type CpuWindow } from '../lib/procs.ts';
+import { countOf, cpuWindow, groupSnapshot, pssOf, rssOf, type CpuWindow } from '../lib/procs.ts';
+import type { FailedStep } from '../lib/steps.ts';
 import { sleep, summarize, type Summary } from '../lib/stats.ts';
 import type { BenchWorker } from '../lib/workers.ts';
 
@@ -41,6 +42,14 @@ export interface DensityStep {
   jobRssMb: number;
   /** Extra group RSS per session over the idle worker. */
   rssPerSessionMb: number;
+  /** Worker process group PSS at the same sample: shared pages counted once. */
+  groupPssMb: number;
+  /** Mean PSS of a job process at that sample (idle ones included). */
+  jobPssMb: number;
+  /** The worker's main process PSS at that sample. */
+  mainPssMb: number;
+  /** Extra group PSS per session over the idle worker: what one more session really costs. */
+  pssPerSessionMb: number;
   vadSlowerWarnings: number;
   loopBlockedWarnings: number;
   startupMs: number;
@@ -63,6 +72,19 @@ export interface Baseline {
   droppedPerReply: number;
 }
 
+/** The worker's memory with no session, what each step's per-session figures are over. */
+interface IdleMemory {
+  rssMb: number;
+  pssMb: number;
+}
+
+function idleMemoryOf(worker: BenchWorker): IdleMemory {
+  const s = groupSnapshot(worker.pgid, { pss: true });
+  return { rssMb: s.totalRssMb, pssMb: s.totalPssMb };
+}
+
+const stepFailed = (n: number, f: FailedStep) => `N=${n}: step failed: ${f.reason}`;
+
 /** The worker must be back to idle (its sessions' job processes gone) before the next step. */
 async function waitIdle(worker: BenchWorker, maxJobs: number, timeoutMs: number): Promise<void> {
   const until = performance.now() + timeoutMs;
@@ -84,11 +106,17 @@ export async function densityPhase(
   const steps: DensityStep[] = [];
   let stoppedBecause = 'all steps passed';
   await waitIdle(worker, idleJobs, 20_000);
-  const idleRss = groupSnapshot(worker.pgid).totalRssMb;
+  const idle = idleMemoryOf(worker);
   let baseline = given;
+  const measure = (w: BenchWorker, n: number, base: Baseline, idle: IdleMemory) =>
+    ctx.steps.step('density', `${w.kind} N=${n}`, () => runStep(ctx, w, n, base, idle));
   if (!baseline) {
     // Run on its own (no latency phase): one session is the baseline.
-    const one = await runStep(ctx, worker, 1, { p95: NaN, droppedPerReply: Infinity }, idleRss);
+    const r = await measure(worker, 1, { p95: NaN, droppedPerReply: Infinity }, idle);
+    if (!r.ok) {
+      return { baselineP95: NaN, steps, maxPassing: 0, stoppedBecause: stepFailed(1, r.failure) };
+    }
+    const one = r.value;
     baseline = {
       p95: one.v2v.p95,
       droppedPerReply: one.frames.dropouts / Math.max(1, one.replies),
@@ -109,7 +137,15 @@ export async function densityPhase(
       ctx.note(`density: ${skipped}`);
       break;
     }
-    const step = await runStep(ctx, worker, n, baseline, idleRss);
+    const r = await measure(worker, n, baseline, idle);
+    if (!r.ok) {
+      // A step that broke (no greeting, a patient that could not join) ends the phase; what
+      // the steps before it measured stands.
+      const failed = stepFailed(n, r.failure);
+      stoppedBecause = firstFail === undefined ? failed : `${stoppedBecause}; ${failed}`;
+      break;
+    }
+    const step = r.value;
     steps.push(step);
     report(ctx, step);
     await waitIdle(worker, idleJobs, 30_000);
@@ -151,25 +187,30 @@ async function bareAt(
     return undefined;
   }
   await waitIdle(w, idleJobs, 20_000);
-  const idle = groupSnapshot(w.pgid).totalRssMb;
+  const idle = idleMemoryOf(w);
+  const measure = (n: number, base: Baseline) =>
+    ctx.steps.step('density', `bare N=${n}`, () => runStep(ctx, w, n, base, idle));
   let baseline = bare.baseline;
   if (!baseline) {
-    const one = await runStep(ctx, w, 1, { p95: NaN, droppedPerReply: Infinity }, idle);
+    const r = await measure(1, { p95: NaN, droppedPerReply: Infinity });
+    if (!r.ok) return undefined;
+    const one = r.value;
     baseline = {
       p95: one.v2v.p95,
       droppedPerReply: one.frames.dropouts / Math.max(1, one.replies),
     };
     await waitIdle(w, idleJobs, 30_000);
   }
-  const step = await runStep(ctx, w, n, baseline, idle);
-  report(ctx, step);
+  const r = await measure(n, baseline);
+  if (!r.ok) return undefined;
+  report(ctx, r.value);
   await waitIdle(w, idleJobs, 30_000);
-  return step;
+  return r.value;
 }
 
 function report(ctx: BenchContext, step: DensityStep): void {
   ctx.say(
-    `density ${step.agent} N=${step.sessions}: p95 ${step.v2v.p95.toFixed(0)} ms (x${step.p95VsBaseline.toFixed(2)}), median ${step.v2v.median.toFixed(0)} ms, CPU ${(step.cpu.machineBusy * 100).toFixed(0)} %, ${step.passed ? 'pass' : `FAIL: ${step.why}`}`,
+    `density ${step.agent} N=${step.sessions}: p95 ${step.v2v.p95.toFixed(0)} ms (x${step.p95VsBaseline.toFixed(2)}), median ${step.v2v.median.toFixed(0)} ms, CPU ${(step.cpu.machineBusy * 100).toFixed(0)} %, PSS/session ${step.pssPerSessionMb.toFixed(0)} MB, ${step.passed ? 'pass' : `FAIL: ${step.why}`}`,
   );
 }
 
@@ -178,7 +219,7 @@ async function runStep(
   worker: BenchWorker,
   n: number,
   baseline: Baseline,
-  idleRss: number,
+  idle: IdleMemory,
 ): Promise<DensityStep> {
   const t0 = performance.now();
   const sessions: StartedBenchSession[] = [];
@@ -189,7 +230,10 @@ async function runStep(
     for (let i = 0; i < n; i++) {
       const s = await start(worker);
       sessions.push(s);
-      greeted.push(waitGreeted(s, 30_000 + n * 4000));
+      const g = waitGreeted(s, 30_000 + n * 4000);
+      // If a later start throws, Promise.all below is never reached: no unhandled rejection.
+      g.catch(() => undefined);
+      greeted.push(g);
       await sleep(200);
     }
     await Promise.all(greeted);
@@ -200,9 +244,9 @@ async function runStep(
     const cpu = cpuWindow(worker.pgid);
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
-    let busiest = groupSnapshot(worker.pgid);
+    let busiest = groupSnapshot(worker.pgid, { pss: true });
     const sampler = setInterval(() => {
-      const s = groupSnapshot(worker.pgid);
+      const s = groupSnapshot(worker.pgid, { pss: true });
       if (s.totalRssMb > busiest.totalRssMb) busiest = s;
     }, 1000);
 
@@ -258,7 +302,11 @@ async function runStep(
       benchLoopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
       groupRssMb: busiest.totalRssMb,
       jobRssMb: jobs.length ? rssOf(busiest, 'job') / jobs.length : NaN,
-      rssPerSessionMb: (busiest.totalRssMb - idleRss) / n,
+      rssPerSessionMb: (busiest.totalRssMb - idle.rssMb) / n,
+      groupPssMb: busiest.totalPssMb,
+      jobPssMb: jobs.length ? pssOf(busiest, 'job') / jobs.length : NaN,
+      mainPssMb: pssOf(busiest, 'main'),
+      pssPerSessionMb: (busiest.totalPssMb - idle.pssMb) / n,
       vadSlowerWarnings: worker.tap.vadSlower,
       loopBlockedWarnings: worker.tap.loopBlocked,
       startupMs,
