@@ -782,6 +782,12 @@ function keepDoing(t: Tokens, seg: Segment, span: Span): boolean {
 const UNITS_AGO = new Set(['year', 'years', 'month', 'months', 'decade', 'decades']);
 const REMOTE = split([
   'last year',
+  'last summer',
+  'last winter',
+  'last spring',
+  'last autumn',
+  'last christmas',
+  'last easter',
   'in the past',
   'years back',
   'years before',
