@@ -447,3 +447,20 @@ describe('overdose as amounts and containers (library v5)', () => {
     expect(ruleFor(text)).toBeNull();
   });
 });
+
+describe('library v6: heart pain without the chest, and a child working to breathe', () => {
+  it.each([
+    ['my jaw is aching and I feel sick and clammy', 'chest-pain'],
+    ['a heavy pressure between my shoulder blades and I am pouring with sweat', 'chest-pain'],
+    ['a squeezing under my left breast', 'chest-pain'],
+    ['he is grunting every time he breathes', 'breathing-difficulty'],
+    ['the skin is sucking in between her ribs', 'breathing-difficulty'],
+    ['his nostrils are flaring', 'breathing-difficulty'],
+  ])('%j fires %s', (text, rule) => expect(ruleFor(text)).toBe(rule));
+  it.each([
+    'my jaw aches after the dentist and I feel a bit sick from the anaesthetic',
+    'I am sick of this ache in my shoulder',
+    'I was sucking in my tummy under my ribs for the photo',
+    'my dad grunts when he gets out of his chair',
+  ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
+});

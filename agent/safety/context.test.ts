@@ -291,3 +291,59 @@ cases(
   ],
   ['my partner had a heart attack in twenty nineteen'],
 );
+
+cases(
+  'over long since: told in the past, weeks or more back, and said to have ended',
+  [
+    ['I had chest pain yesterday and it is back now', 'chest-pain'],
+    ['I had chest pain last year but now it has come back worse', 'chest-pain'],
+    ['the chest pain from last spring had gone but now I have it again', 'chest-pain'],
+    [
+      'I was short of breath weeks ago and it settled but I am short of breath again',
+      'breathing-difficulty',
+    ],
+    [
+      'my son was short of breath in March and he stopped breathing just now',
+      'breathing-difficulty',
+    ],
+    ['I had chest pain this morning and it went away after ten minutes', 'chest-pain'],
+  ],
+  [
+    'I was short of breath after the op but that settled weeks ago',
+    'I had some chest tightness in the spring but it went away and never came back',
+    'the chest pain I had in the summer has completely gone',
+    'I had chest pain in November but it cleared up with the antibiotics',
+  ],
+);
+
+cases(
+  'an episode over without a time long past, a cause or a treatment is still the red flag',
+  [
+    ['I think I was having a stroke but it went away', 'stroke-signs'],
+    ['I had crushing chest pain on Friday and it went away', 'chest-pain'],
+    ['I passed out an hour ago but I am fine now', 'fainting'],
+    ['she fainted in the kitchen and she was fine after a minute', 'fainting'],
+  ],
+  [
+    'my grandson fainted at his wedding in the heat but he was fine after a glass of water',
+    'I had chest pain last year but it is fine now',
+  ],
+);
+
+cases(
+  'asked back: a question about a symptom in general, with a medicine or a worry',
+  [
+    ['is this chest pain the tablets? it is really bad', 'chest-pain'],
+    ['could my chest pain be the new tablets', 'chest-pain'],
+    ['should I be worried about chest pain with this medicine, I have it right now', 'chest-pain'],
+    [
+      'there is no point taking the tablets, I am short of breath all the time',
+      'breathing-difficulty',
+    ],
+  ],
+  [
+    'is shortness of breath something to worry about with the new inhaler',
+    'should I be worried about chest pain with this medicine',
+    'so um would chest pain be a side effect of these tablets',
+  ],
+);

@@ -48,7 +48,10 @@ export function suppressedBy(tokens: Tokens, span: Span): Suppression | null {
   if (hypothetical(tokens, span, seg)) return 'hypothetical';
   if (feared(tokens, span, seg)) return 'feared';
   if (figureOfSpeech(tokens, span)) return 'figure-of-speech';
-  if (goneNow(tokens, span, seg) || recovered(tokens, span)) return 'resolved';
+  if (goneNow(tokens, span, seg) || recovered(tokens, span) || endedSince(tokens, span, seg)) {
+    return 'resolved';
+  }
+  if (askedBack(tokens, span, seg)) return 'hypothetical';
   if (genericPeople(tokens, span)) return 'someone-else';
   if (indication(tokens, span, seg)) return 'indication';
   if (usualForThem(tokens, span)) return 'usual-for-them';
@@ -779,6 +782,12 @@ function keepDoing(t: Tokens, seg: Segment, span: Span): boolean {
 const UNITS_AGO = new Set(['year', 'years', 'month', 'months', 'decade', 'decades']);
 const REMOTE = split([
   'last year',
+  'last summer',
+  'last winter',
+  'last spring',
+  'last autumn',
+  'last christmas',
+  'last easter',
   'in the past',
   'years back',
   'years before',
@@ -1572,6 +1581,7 @@ const GONE = split([
   'disappeared',
   'has resolved',
   'all gone',
+  'went down',
 ]);
 // What may follow "has gone" when it means gone away; anything else ("has gone to my arm",
 // "has gone numb") is a change, not an end.
@@ -1613,6 +1623,21 @@ const NOT_GONE = split([
   'but',
 ]);
 
+/** A sign of NOT_GONE anywhere, but "ago" only when recent: "weeks ago" is long over. */
+function notGone(t: Tokens, whole: Segment, span: Span): boolean {
+  for (const p of NOT_GONE) {
+    const at = has(t, whole, span, p);
+    if (at < 0) continue;
+    if (p[0] === 'ago' && LONG_UNITS.has(word(t, at - 1))) {
+      // Look again past this one: "weeks ago … an hour ago".
+      const rest = { start: at + 1, end: whole.end };
+      if (has(t, rest, span, p) < 0) continue;
+    }
+    return true;
+  }
+  return false;
+}
+
 function goneNow(t: Tokens, span: Span, seg: Segment): boolean {
   const whole = { start: 0, end: t.words.length };
   for (let k = span.end; k < Math.min(seg.end, span.end + 9); k++) {
@@ -1631,7 +1656,7 @@ function goneNow(t: Tokens, span: Span, seg: Segment): boolean {
         for (let i = span.end; i < k; i++) if (SUBJECTS.has(word(t, i))) return false;
       }
       const ends = after >= seg.end || brk(t, after) >= PAUSE || GONE_THEN.has(word(t, after));
-      return ends && !anyOf(t, whole, span, NOT_GONE);
+      return ends && !notGone(t, whole, span);
     }
   }
   return false;
@@ -1741,6 +1766,14 @@ const STILL_NOW = split([
   'come back',
   'more and more',
   'keeps',
+  // Over, but only just: "I passed out an hour ago but I'm fine now" is still the red flag.
+  'an hour',
+  'hour ago',
+  'hours ago',
+  'minute ago',
+  'minutes ago',
+  'few minutes',
+  'earlier',
 ]);
 
 function recovered(t: Tokens, span: Span): boolean {
@@ -1755,8 +1788,13 @@ function recovered(t: Tokens, span: Span): boolean {
     }
     return null;
   };
-  const found = at(REASSURED) ?? at(RECOVERED);
+  const reassured = at(REASSURED);
+  const found = reassured ?? at(RECOVERED);
   if (!found) return false;
+  // Over, with no time weeks or more back, no cause or treatment and nobody else it happened
+  // to: "my face was drooping but it went away", crushing chest pain on Friday that went away.
+  // A passed TIA or angina attack is still the red flag.
+  if (!reassured && !longPast(t, span) && !explained(t, span)) return false;
   // "he was right as rain at breakfast": how they were before it started ("it settled before
   // they let me home" still ends it).
   if (found.state && BEFORE_THEN.has(word(t, found.i + found.n))) return false;
@@ -1766,6 +1804,27 @@ function recovered(t: Tokens, span: Span): boolean {
     if (i >= 0 && (i < found.i || i >= found.i + found.n)) return false;
   }
   return true;
+}
+
+// A cause or a treatment told with the recovery: "in the heat … fine after a glass of water",
+// "the nurse gave me antibiotics and it's cleared", "a plaster sorted her".
+const CAUSE_OR_TREATMENT = new Set(
+  (
+    'heat hot sun warm water drink juice sweets tea biscuit sat lay lie rest rested antibiotics ' +
+    'cream plaster physio nurse doctor gp dentist chemist tablets tablet spray inhaler treated ' +
+    'op operation surgery jab vaccine cold flu virus bug infection'
+  ).split(' '),
+);
+
+function explained(t: Tokens, span: Span): boolean {
+  for (let i = 0; i < t.words.length; i++) {
+    if (span.own.has(i)) continue;
+    const w = word(t, i);
+    if (CAUSE_OR_TREATMENT.has(w)) return true;
+    // Said of someone else: "the lady in the next bed was poorly with her breathing".
+    if (i < span.start && OTHERS.has(w) && w !== 'he' && w !== 'she') return true;
+  }
+  return remote(t, span, { start: 0, end: t.words.length });
 }
 
 // "some folks faint at the blood draw", "people pass out in this heat": people in general.
@@ -1789,4 +1848,305 @@ function genericPeople(t: Tokens, span: Span): boolean {
     if (from >= 0 && p.every((w, j) => word(t, from + j) === w)) return true;
   }
   return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Over long since: "I was short of breath after the op but that settled weeks ago", "I had some
+// chest tightness in the spring but it went away and never came back". Told in the past, at a
+// time weeks or more back, and a later clause says it ended, with nothing recent, back or still
+// anywhere in the turn. An episode that ended without such a time ("my face was drooping but it
+// went away", chest pain "on Friday" that settled) still fires: a passed TIA or angina attack
+// is still the red flag, and so is one that ended this morning or an hour ago.
+
+// The end of it, said of the symptom: a pronoun or the patient, then one of these.
+const ENDED_VERBS = new Set(
+  (
+    'settled cleared healed went gone passed stopped eased resolved disappeared vanished ' +
+    'sorted fine better grand okay ok normal'
+  ).split(' '),
+);
+// What says "it" in the ending clause: the symptom, or the patient being over it.
+const ENDED_SUBJECTS = new Set(
+  'it that this which they those all everything i he she we'.split(' '),
+);
+// Words that may stand between the subject and the verb: "that all settled", "it had gone".
+const ENDED_STEP = new Set(
+  (
+    'is was has have had all soon quickly completely totally fully just eventually then ' +
+    'finally am been were are got went right pretty absolutely perfectly long'
+  ).split(' '),
+);
+// Told as the past: a past verb before the symptom, or the symptom's own past form.
+const TOLD_PAST = new Set(['was', 'were', 'had', 'got', 'went', 'felt', 'used', 'did', 'thought']);
+// Recent enough that an episode over is still the red flag.
+const RECENT = split([
+  'today',
+  'tonight',
+  'this morning',
+  'this afternoon',
+  'this evening',
+  'last night',
+  'yesterday',
+  'earlier',
+  'just now',
+  'an hour',
+  'hour ago',
+  'hours ago',
+  'hours',
+  'minute',
+  'minutes',
+  'seconds',
+  'a while ago',
+  'right now',
+]);
+// Back, still or getting worse: whatever else is said, it is happening.
+const NOT_OVER = split([
+  'again',
+  'still',
+  'is back',
+  'are back',
+  'its back',
+  'came back',
+  'come back',
+  'coming back',
+  'returned',
+  'worse',
+  'keeps',
+  'keep',
+  'started',
+  'starting',
+  'but now',
+  'and now',
+  'now i',
+  'now it',
+  'now my',
+  'now he',
+  'now she',
+  'comes and goes',
+  'on and off',
+  'every',
+]);
+const NOT_OVER_NEGATED = new Set(['never', 'not', 'no']);
+
+function endedSince(t: Tokens, span: Span, seg: Segment): boolean {
+  let past = span.own.has(span.start) && /[a-z]{3}ed$/.test(word(t, span.start));
+  for (let k = seg.start; k < span.end && !past; k++)
+    if (!span.own.has(k) && TOLD_PAST.has(word(t, k))) past = true;
+  // "the chest pain I had in the summer has …": the past verb may follow the symptom closely.
+  for (let k = span.end; k < Math.min(seg.end, span.end + 3) && !past; k++)
+    if (TOLD_PAST.has(word(t, k)) && SUBJECTS.has(word(t, k - 1))) past = true;
+  if (!past) return false;
+  const ending = endingClause(t, span);
+  if (!ending) return false;
+  if (!longPast(t, span)) return false;
+  const outside = (i: number, n: number) =>
+    (i + n <= ending.start || i >= ending.end) && (i >= span.end || i + n <= span.start);
+  for (const list of [RECENT, NOT_OVER]) {
+    for (const p of list) {
+      for (let i = 0; i + p.length <= t.words.length; i++) {
+        if (!p.every((w, j) => word(t, i + j) === w) || !outside(i, p.length)) continue;
+        // "never came back", "has not come back": the recurrence is denied.
+        if (list === NOT_OVER && (NOT_OVER_NEGATED.has(word(t, i - 1)) || word(t, i - 2) === 'not'))
+          continue;
+        return false;
+      }
+    }
+  }
+  // "now" only in the ending itself ("fine now", "healed now"); anywhere else it may be a report.
+  for (let i = 0; i < t.words.length; i++) {
+    if (word(t, i) === 'now' && outside(i, 1) && !span.own.has(i)) return false;
+  }
+  return true;
+}
+
+/** The clause after the symptom that says it ended: [start, end) of its words, or null. */
+function endingClause(t: Tokens, span: Span): Segment | null {
+  for (let k = span.end; k < t.words.length; k++) {
+    const starts =
+      brk(t, k) >= PAUSE ||
+      CLAUSE_WORDS.has(word(t, k - 1)) ||
+      k === span.end ||
+      OWN_PREDICATE.has(word(t, k));
+    if (!starts) continue;
+    let i = k;
+    while (CLAUSE_WORDS.has(word(t, i)) && i < t.words.length) i++;
+    // The symptom's own predicate needs no subject: "the chest pain I had in the summer has
+    // completely gone".
+    const own = OWN_PREDICATE.has(word(t, i)) && !breakBetween(t, span.end, i);
+    if (!ENDED_SUBJECTS.has(word(t, i)) && !own) continue;
+    if (own) i--;
+    let v = i + 1;
+    while (!ENDED_VERBS.has(word(t, v)) && ENDED_STEP.has(word(t, v)) && v - i <= 4) {
+      if (brk(t, v) >= PAUSE) break;
+      v++;
+    }
+    if (!ENDED_VERBS.has(word(t, v)) || brk(t, v) >= STOP) continue;
+    if (own && !OWN_ENDED.has(word(t, v))) continue;
+    // "he stopped breathing", "it went grey": the verb must end its clause or be followed by
+    // words of ending ("settled down", "cleared with antibiotics", "fine since").
+    const next = v + 1;
+    if (next < t.words.length && brk(t, next) < PAUSE && !ENDED_THEN.has(word(t, next))) continue;
+    // "it went" alone may be the arm or the speech going: only away, off or down; "gone" ends it
+    // at the end of its clause too ("has completely gone").
+    const closes = next >= t.words.length || brk(t, next) >= PAUSE;
+    if (word(t, v) === 'went' && !GONE_AWAY.has(word(t, next))) continue;
+    if (word(t, v) === 'gone' && !GONE_AWAY.has(word(t, next)) && !closes) continue;
+    let end = v + 1;
+    while (end < t.words.length && brk(t, end) < PAUSE && !CLAUSE_WORDS.has(word(t, end))) end++;
+    return { start: k, end };
+  }
+  return null;
+}
+
+const GONE_AWAY = new Set(['away', 'off', 'down']);
+const OWN_PREDICATE = new Set(['has', 'have', 'had']);
+const OWN_ENDED = new Set(
+  'gone cleared settled healed disappeared resolved passed stopped vanished'.split(' '),
+);
+/** Whether a pause or stop falls between words `from` and `to`. */
+function breakBetween(t: Tokens, from: number, to: number): boolean {
+  for (let k = from + 1; k <= to; k++) if (brk(t, k) >= PAUSE) return true;
+  return false;
+}
+// What may follow the verb of ending in its clause.
+const ENDED_THEN = new Set(
+  (
+    'away off down up completely totally now since ago weeks months years with by after on ' +
+    'within quickly soon thank thankfully long for good in a'
+  ).split(' '),
+);
+
+// Weeks or more back: "weeks ago", "in the spring", "last year", "in March", "years back", or an
+// end said to have lasted ("never came back", "not since").
+const LONG_PAST = split([
+  'last month',
+  'last year',
+  'last summer',
+  'last winter',
+  'last spring',
+  'last autumn',
+  'last christmas',
+  'last easter',
+  'in the spring',
+  'in the summer',
+  'in the autumn',
+  'in the winter',
+  'in the new year',
+  'at christmas',
+  'at easter',
+  'never came back',
+  'never come back',
+  'not come back',
+  'not came back',
+  'not since',
+  'none since',
+  'nothing since',
+  'since then',
+  'ever since',
+  'years back',
+  'months back',
+  // Fine for a while since: "it's been normal five days now".
+  'days now',
+  'for days',
+  'a week now',
+  'for a week',
+  'for weeks',
+]);
+const LONG_UNITS = new Set(['weeks', 'month', 'months', 'year', 'years', 'decade', 'decades']);
+const MONTHS = new Set(
+  (
+    'january february march april may june july august september october november december ' +
+    'spring summer autumn winter'
+  ).split(' '),
+);
+
+function longPast(t: Tokens, span: Span): boolean {
+  const whole = { start: 0, end: t.words.length };
+  if (anyOf(t, whole, span, LONG_PAST) || anyOf(t, whole, span, REMOTE)) return true;
+  for (let i = 0; i < t.words.length; i++) {
+    if (span.own.has(i)) continue;
+    const w = word(t, i);
+    if ((w === 'ago' || w === 'back') && LONG_UNITS.has(word(t, i - 1))) return true;
+    // "in March", "back in November" ("may" only after "in": "in may").
+    if ((word(t, i - 1) === 'in' || word(t, i - 1) === 'since') && MONTHS.has(w)) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Asked back: "is shortness of breath something to worry about with the new inhaler?", "should
+// I be worried about chest pain with this medicine?", "do people get breathless on these?". A
+// question about a symptom in general, said with a medicine or a worry, and nothing in the turn
+// that makes it the patient's own now: "is this chest pain the tablets? it's really bad" fires.
+
+const ASK_ABOUT = split([
+  'tablet',
+  'tablets',
+  'pill',
+  'pills',
+  'medicine',
+  'medicines',
+  'medication',
+  'medications',
+  'inhaler',
+  'injection',
+  'jab',
+  'vaccine',
+  'side effect',
+  'side effects',
+  'worry about',
+  'worried about',
+  'something to worry',
+  'anything to worry',
+  'a sign of',
+  'a symptom of',
+  'normal to',
+  'common',
+  'usual to',
+  'people get',
+  'people have',
+]);
+// Before the symptom these make it the patient's own: "is my chest pain …", "is this pain …".
+const OWN_BEFORE = new Set(['my', 'this', 'his', 'her', 'the', 'these', 'that', 'our', 'me']);
+// Anywhere outside the question these report it: "it's crushing", "I've got it now".
+const OWN_REPORT = split([
+  'i have',
+  'i am',
+  'i got',
+  'i feel',
+  'i felt',
+  'i keep',
+  'it is',
+  'it has',
+  'he has',
+  'she has',
+  'he is',
+  'she is',
+  'been having',
+  'i get',
+  'i had',
+]);
+
+const ASK_FILLERS = new Set(
+  'so um umm uh er erm well and oh ok okay also sorry just actually quick nurse love'.split(' '),
+);
+
+function askedBack(t: Tokens, span: Span, seg: Segment): boolean {
+  // The question must open the sentence, after fillers only ("so, um, is …"): "there's no
+  // point…" and "my daughter's been…" are statements.
+  let q = seg.start;
+  while (q < span.start && ASK_FILLERS.has(word(t, q))) q++;
+  if (!QUESTION_START.has(word(t, q)) || span.own.has(q)) return false;
+  if (!anyOf(t, seg, span, ASK_ABOUT)) return false;
+  for (let k = Math.max(seg.start, span.start - 2); k < span.start; k++) {
+    if (OWN_BEFORE.has(word(t, k))) return false;
+  }
+  const whole = { start: 0, end: t.words.length };
+  if (anyOf(t, whole, span, PRESENT) || anyOf(t, whole, span, RECENT)) return false;
+  // "should I be worried about …" opens with "I be", not "I am": only reports count.
+  for (const p of OWN_REPORT) {
+    const at = has(t, whole, span, p);
+    if (at >= 0 && !(at > q && at <= q + 1)) return false;
+  }
+  return true;
 }
