@@ -73,9 +73,9 @@ export class Call {
     };
   }
 
-  /** Claims a session, puts the patient in its room and dispatches the agent there. */
+  /** Requests a session through the dispatcher and puts the patient in its room once placed. */
   static async dial(stack: ChaosStack): Promise<Call> {
-    return new Call(stack, await stack.h.startSession());
+    return new Call(stack, await stack.placeCall());
   }
 
   /** Waits for the greeting to start and finish. */

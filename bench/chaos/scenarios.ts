@@ -231,8 +231,7 @@ const pubsubRestart: Scenario = {
     const restart = ctx.stack.pubsub.restart();
     await call.turn(RED_FLAG, { redFlag: true });
     const { downMs } = await restart;
-    // The emulator keeps no topics: recreate them, as real Pub/Sub would still have them.
-    await ctx.stack.events.reattach();
+    ctx.note(await ctx.stack.recoverFromPubSubRestart());
     ctx.faultEnded(call);
     ctx.note(`emulator down ${downMs} ms`);
     await call.turn(B);

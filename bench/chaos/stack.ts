@@ -1,19 +1,25 @@
 /**
  * What every chaos scenario runs against: private FerretDB, Pub/Sub emulator and livekit-server
  * (so a fault never reaches the shared servers), the vendor stand-ins, one agent worker
- * (replaced when a scenario kills it), a reaper with short intervals as the dispatcher runs it,
- * and a consumer on the session-events topic that records what the care team would receive.
+ * (replaced when a scenario kills it), the real dispatcher (in process, its reaper made quick)
+ * that places every call from a request on Pub/Sub exactly as in production, and a consumer on
+ * the session-events topic that records what the care team would receive.
+ *
+ * Calls go through the dispatcher, not straight to LiveKit, because that is where production
+ * recovers from a dispatch nobody took: livekit-server drops a job it has no worker for (a
+ * worker still registering after a server restart, say), and only the dispatcher's join
+ * deadline and redelivery place it again.
  */
 import type { Message, Subscription } from '@google-cloud/pubsub';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoPlacementLeases } from '../../dispatcher/leases.ts';
-import { LiveKitAgentRooms } from '../../dispatcher/livekit.ts';
-import { Reaper } from '../../dispatcher/reaper.ts';
+import { runDispatcher, type RunningDispatcher } from '../../dispatcher/index.ts';
 import { createLogger } from '../../infra/logger.ts';
-import { ensureSubscription } from '../../infra/pubsub.ts';
-import { PubSubEventPublisher } from '../../sessions/events.ts';
+import { ensureSubscription, ensureTopic } from '../../infra/pubsub.ts';
+import { patientIdentity } from '../../sessions/participants.ts';
+import { TERMINAL_STATES, type SessionRecord, type SessionRequest } from '../../sessions/schema.ts';
+import { SimulatedPatient } from '../../sim/patient.ts';
 import { AgentHarness } from '../../tests/support/agent-harness.ts';
 import type { AgentWorker } from '../../tests/support/agent-worker.ts';
 import { testConfig, uniqueName } from '../../tests/support/env.ts';
@@ -113,9 +119,22 @@ class EventsConsumer {
   }
 }
 
+/** Where session requests go, and the environment the dispatcher runs with. */
+interface RequestLane {
+  topic: string;
+  subscription: string;
+  deadLetterTopic: string;
+  env: Record<string, string>;
+}
+
+/** How long a call may take to be placed: a restarted LiveKit can cost a join deadline. */
+const PLACEMENT_TIMEOUT_MS = 120_000;
+
 export class ChaosStack {
   worker: AgentWorker | undefined;
   readonly #retired: AgentWorker[] = [];
+  readonly #patients: SimulatedPatient[] = [];
+  #dispatcher: RunningDispatcher;
 
   private constructor(
     readonly h: AgentHarness,
@@ -123,11 +142,14 @@ export class ChaosStack {
     readonly pubsub: PrivatePubSub,
     readonly livekit: PrivateLiveKit,
     readonly events: EventsConsumer,
-    readonly reaper: Reaper,
+    dispatcher: RunningDispatcher,
+    readonly lane: RequestLane,
     readonly spoolDir: string,
     readonly say: (line: string) => void,
     readonly echoWorkers: boolean,
-  ) {}
+  ) {
+    this.#dispatcher = dispatcher;
+  }
 
   static async start(opts: StackOptions = {}): Promise<ChaosStack> {
     const say = opts.say ?? (() => undefined);
@@ -167,28 +189,33 @@ export class ChaosStack {
       started.push({ stop: () => h.close() });
       const events = new EventsConsumer(h);
       await events.attach();
-      // The reaper as the dispatcher builds it, from the same config knobs, made quick.
-      const reaperCfg = testConfig({
+      // The dispatcher as deployed, on this stack's servers, with its reaper made quick.
+      const lane = {
+        topic: uniqueName('chaos-requests'),
+        subscription: uniqueName('chaos-requests-sub'),
+        deadLetterTopic: uniqueName('chaos-dead'),
+      };
+      const dispatcherEnv = {
         ...h.env,
+        AGENT_NAME: h.agentName,
+        PUBSUB_REQUESTS_TOPIC: lane.topic,
+        PUBSUB_REQUESTS_SUBSCRIPTION: lane.subscription,
+        PUBSUB_DEAD_LETTER_TOPIC: lane.deadLetterTopic,
+        DISPATCHER_HTTP_PORT: '0',
         DISPATCHER_REAPER_INTERVAL_MS: String(opts.reaperIntervalMs ?? 1000),
         DISPATCHER_REAPER_AGENT_GONE_MS: String(opts.reaperAgentGoneMs ?? 3000),
-      }).dispatcher.reaper;
-      const reaper = new Reaper({
-        store: h.sessions,
-        leases: new MongoPlacementLeases({ db: h.mongo.db }),
-        rooms: new LiveKitAgentRooms(h.cfg.livekit),
-        events: new PubSubEventPublisher({ topic: h.pubsub.topic(h.cfg.pubsub.eventsTopic) }),
-        logger: createLogger({ level: 'fatal', service: 'chaos-reaper' }),
-        ...reaperCfg,
-      });
-      reaper.start();
+        LOG_LEVEL: 'error',
+      };
+      const dispatcher = await startDispatcher(dispatcherEnv);
+      started.push({ stop: () => dispatcher.stop().then(() => undefined) });
       return new ChaosStack(
         h,
         ferret,
         pubsub,
         livekit,
         events,
-        reaper,
+        dispatcher,
+        { ...lane, env: dispatcherEnv },
         spoolDir,
         say,
         opts.echoWorkers ?? false,
@@ -197,6 +224,61 @@ export class ChaosStack {
       await Promise.allSettled(started.reverse().map((s) => s.stop()));
       throw err;
     }
+  }
+
+  get dispatcher(): RunningDispatcher {
+    return this.#dispatcher;
+  }
+
+  /**
+   * Sends a session request as the backend does, waits for the dispatcher to place it (the
+   * agent is in its room: `active`), and puts the patient in that room, as the patient page
+   * does once the join API hands it a token.
+   */
+  async placeCall(
+    request: SessionRequest = this.h.request(),
+  ): Promise<{ request: SessionRequest; room: string; patient: SimulatedPatient }> {
+    const topic = await ensureTopic(this.h.pubsub, this.lane.topic);
+    await topic.publishMessage({ data: Buffer.from(JSON.stringify(request)) });
+    const id = request.sessionId;
+    const deadline = Date.now() + PLACEMENT_TIMEOUT_MS;
+    let last: SessionRecord | undefined;
+    for (;;) {
+      last = (await this.h.sessions.get(id).catch(() => undefined)) ?? last;
+      if (last?.state === 'active' && last.room) break;
+      if ((last && TERMINAL_STATES.has(last.state)) || Date.now() > deadline) {
+        throw new Error(
+          `session ${id} was not placed within ${PLACEMENT_TIMEOUT_MS} ms: ${last?.state ?? 'no record'}${last?.failureCode ? ` (${last.failureCode})` : ''}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const patient = await SimulatedPatient.join({
+      livekit: this.h.cfg.livekit,
+      room: last.room,
+      identity: patientIdentity(id),
+    });
+    this.#patients.push(patient);
+    return { request, room: last.room, patient };
+  }
+
+  /**
+   * After the emulator restarted with nothing in it: the topics and subscriptions are created
+   * again (real Pub/Sub keeps them; the deployment's infrastructure owns them), and a
+   * dispatcher whose subscription the client closed for good fails its liveness check and is
+   * restarted, as the platform would restart it. Returns what was done.
+   */
+  async recoverFromPubSubRestart(): Promise<string> {
+    await this.events.reattach();
+    await ensureSubscription(this.h.pubsub, {
+      topic: this.lane.topic,
+      subscription: this.lane.subscription,
+      deadLetterTopic: this.lane.deadLetterTopic,
+    });
+    if (this.#dispatcher.dispatcher.live()) return 'dispatcher stayed live';
+    await this.#dispatcher.stop().catch(() => undefined);
+    this.#dispatcher = await startDispatcher(this.lane.env);
+    return 'dispatcher failed liveness and was restarted';
   }
 
   /** Starts a worker and waits until it has a warm idle process. */
@@ -223,7 +305,8 @@ export class ChaosStack {
   }
 
   async close(): Promise<void> {
-    await this.reaper.stop().catch(() => undefined);
+    await Promise.allSettled(this.#patients.map((p) => p.leave()));
+    await this.#dispatcher.stop().catch(() => undefined);
     await Promise.allSettled(
       [...this.#retired, ...(this.worker ? [this.worker] : [])].map((w) => w.stop(3000)),
     );
@@ -242,4 +325,11 @@ export class ChaosStack {
     this.pubsub.killNow();
     this.livekit.killNow();
   }
+}
+
+function startDispatcher(env: Record<string, string>): Promise<RunningDispatcher> {
+  return runDispatcher(testConfig(env), {
+    logger: createLogger({ level: 'fatal', service: 'chaos-dispatcher' }),
+    processMetrics: false,
+  });
 }
