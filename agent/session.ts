@@ -125,6 +125,8 @@ const SUCCESSOR_CHECK_MS = 1000;
 const HANDOVER_RPC_TIMEOUT_MS = 4000;
 /** Lets a reply cut short be recorded, and the handover answer leave, before the next step. */
 const HANDOVER_SETTLE_MS = 200;
+/** What the step-aside answer needs after the caller is known (interrupt, flush, reply). */
+const HANDOVER_REPLY_MARGIN_MS = 1000;
 const STILL_THERE = 'Are you still there?';
 /**
  * The final event's budget. Warm (session.started went out): a publish takes milliseconds. Cold
@@ -612,7 +614,12 @@ class SessionRun<P> {
         if (p.identity !== identity) return;
         done(p.kind === ParticipantKind.AGENT);
       };
-      const timer = setTimeout(() => done(known() ?? false), HANDOVER_RPC_TIMEOUT_MS / 4);
+      // Until shortly before the caller gives up: on a loaded host the successor's join can
+      // reach this room well after the successor itself saw us.
+      const timer = setTimeout(
+        () => done(known() ?? false),
+        HANDOVER_RPC_TIMEOUT_MS - HANDOVER_REPLY_MARGIN_MS,
+      );
       const done = (v: boolean): void => {
         clearTimeout(timer);
         this.ctx.room.off(RoomEvent.ParticipantConnected, onJoin);
@@ -818,7 +825,15 @@ class SessionRun<P> {
       this.log.warn({ source: err?.type, recoverable: err?.recoverable }, 'pipeline error');
     });
     session.on(voice.AgentSessionEventTypes.Close, (ev) => {
-      this.end(closeOutcome(ev, this.outcome));
+      const outcome = closeOutcome(ev, this.outcome);
+      if (!this.outcome && outcome.reason === 'job_shutdown') {
+        // The framework closing under us (a drain that ran out) is no ending of ours: leave
+        // the outcome unset so finalize can still leave a handed-off call open for its
+        // successor, and write `interrupted` itself when nobody is coming.
+        this.ctx.shutdown(outcome.reason);
+        return;
+      }
+      this.end(outcome);
     });
   }
 
