@@ -1,30 +1,51 @@
 /**
- * The short version of `npm run chaos` (issue 15, item 6): one fault of each vendor and a
- * worker SIGKILL, each in one call against the chaos run's own LiveKit, Pub/Sub emulator and
- * FerretDB, measured from outside exactly as the full run measures them (bench/chaos/).
+ * The short version of `npm run chaos` (issue 15, item 6): every scenario of the full run, each
+ * in one call against the chaos run's own LiveKit, Pub/Sub emulator, FerretDB and dispatcher,
+ * measured from outside exactly as the full run measures them (bench/chaos/). A vendor fault's
+ * short version skips the red flag after the fault and waits 8 s per answer; the others run as
+ * they are.
  *
  * Asserted: every goal our code meets today. A goal it does not meet yet is printed with its
- * figure, not asserted (see SILENCE_MET_TODAY), so this file neither passes falsely nor hides
- * the gap; the full run's table is where the figures are compared.
+ * figure, not asserted (see SILENCE_NOT_MET_TODAY), so this file neither passes falsely nor
+ * hides the gap; the full run's table is where the figures are compared.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runScenario, SILENCE_GOAL_MS, type ScenarioResult } from '../bench/chaos/run.ts';
-import { shortScenario } from '../bench/chaos/scenarios.ts';
+import { SCENARIOS, shortScenario } from '../bench/chaos/scenarios.ts';
 import { ChaosStack } from '../bench/chaos/stack.ts';
 import { shutdownRtc } from './support/patient.ts';
 
-const SCENARIO_TIMEOUT_MS = 100_000;
+const SCENARIO_TIMEOUT_MS = 150_000;
 
 /**
- * Whether the patient hears at most 3 s of silence under this fault today. With the STT
- * watchdog a dropped Deepgram socket costs ~2.4 s (a reprompt); before it, 15.4 s (the turn was
- * never answered). Two LLM 503s cost ~1.5 s now (the holding line, then the failure line when
- * the chain gives up); before the failure line, 3.4–15.4 s (a failed generation said nothing).
+ * Vendor faults after which the patient hears more than 3 s of silence today, with why; the
+ * rest are asserted within 3 s. (With the STT watchdog a dropped Deepgram socket costs ~2.5 s, a
+ * reprompt; two LLM 503s ~1.5 s, the holding line then the failure line.)
  */
-const SILENCE_MET_TODAY: Record<string, boolean> = {
-  'stt-drop': true,
-  'llm-5xx': true,
-  'tts-drop': true,
+const SILENCE_NOT_MET_TODAY: ReadonlyMap<string, string> = new Map([]);
+
+/** What each non-vendor scenario must end in, beyond the goals every scenario shares. */
+const SPECIFIC: Record<string, (r: ScenarioResult) => void> = {
+  'worker-sigkill': (r) => {
+    // Killed during the safety response: the reaper ends the call, or the next worker resumes
+    // it and the patient ends it (either way the expected state was checked above).
+    expect(['interrupted', 'completed']).toContain(r.states[0]?.state);
+    expect(r.escalationsExpected).toBeGreaterThan(0);
+  },
+  'worker-sigterm': (r) => {
+    expect(r.states[0]?.state).toBe('completed');
+    expect(r.escalationsExpected).toBeGreaterThan(0);
+  },
+  'worker-sigterm-short-drain': (r) => {
+    expect(r.states[0]?.state).toBe('completed');
+    expect(r.escalationsExpected).toBeGreaterThan(0);
+  },
+  'ferretdb-pause': (r) => expect(r.escalationsExpected).toBeGreaterThan(0),
+  'pubsub-restart': (r) => expect(r.escalationsExpected).toBeGreaterThan(0),
+  'livekit-restart': (r) => {
+    expect(r.sessions).toBe(2);
+    expect(r.states.map((s) => s.state)).toEqual(['interrupted', 'completed']);
+  },
 };
 
 describe('chaos, short', () => {
@@ -56,35 +77,29 @@ describe('chaos, short', () => {
     expect(r.escalationsDelivered).toBe(r.escalationsExpected);
   }
 
-  for (const [id, metToday] of Object.entries(SILENCE_MET_TODAY)) {
+  for (const scenario of SCENARIOS) {
+    const { id } = scenario;
+    const vendor = scenario.class === 'vendor';
+    const silenceAsserted = vendor && !SILENCE_NOT_MET_TODAY.has(id);
     it(
-      `${id}: the call ends completed with nothing lost${metToday ? ', and the silence stays within 3 s' : ''}`,
+      `${id}: ${scenario.title}; states right, nothing lost, nothing stuck, escalations delivered${silenceAsserted ? ', silence within 3 s' : ''}`,
       async () => {
         const r = await runScenario(stack, shortScenario(id), SCENARIO_TIMEOUT_MS);
         results.push(r);
         checkCommonGoals(r);
-        expect(r.longestSilenceMs).not.toBeNull();
-        if (metToday) {
-          expect(r.longestSilenceMs!).toBeLessThanOrEqual(SILENCE_GOAL_MS);
-        } else {
-          console.log(
-            `chaos-short ${id}: silence goal not asserted yet: longest ${r.longestSilenceMs} ms (goal ≤ ${SILENCE_GOAL_MS} ms)`,
-          );
+        if (vendor) {
+          expect(r.longestSilenceMs).not.toBeNull();
+          if (silenceAsserted) {
+            expect(r.longestSilenceMs!).toBeLessThanOrEqual(SILENCE_GOAL_MS);
+          } else {
+            console.log(
+              `chaos-short ${id}: silence goal not asserted yet (${SILENCE_NOT_MET_TODAY.get(id)}): longest ${r.longestSilenceMs} ms (goal ≤ ${SILENCE_GOAL_MS} ms)`,
+            );
+          }
         }
+        SPECIFIC[id]?.(r);
       },
       SCENARIO_TIMEOUT_MS + 10_000,
     );
   }
-
-  it(
-    'worker SIGKILL during a safety response: the reaper ends the call interrupted, the escalation is delivered by the next worker',
-    async () => {
-      const r = await runScenario(stack, shortScenario('worker-sigkill'), SCENARIO_TIMEOUT_MS);
-      results.push(r);
-      checkCommonGoals(r);
-      expect(r.states[0]).toMatchObject({ state: 'interrupted', endReason: 'agent_lost' });
-      expect(r.escalationsExpected).toBeGreaterThan(0);
-    },
-    SCENARIO_TIMEOUT_MS + 10_000,
-  );
 });

@@ -136,6 +136,36 @@ export class Call {
     return t;
   }
 
+  /**
+   * Says the red flag, and says it again (up to `repeats` times) while the agent answers with
+   * anything but the rule's safety response, as a patient asked "sorry, could you say that
+   * again?" would. Only the first saying counts as the red-flag turn; the repeats are turns of
+   * their own, so their silences are measured too.
+   */
+  async redFlagTurn(
+    opts: TurnOptions & { repeats?: number } = {},
+  ): Promise<{ first: TurnRecord; sayings: number; heard: boolean }> {
+    const first = await this.turn(RED_FLAG, { ...opts, redFlag: true });
+    let since = first.speechEndedAtMs;
+    let sayings = 1;
+    while (sayings <= (opts.repeats ?? 0) && !this.heardSafetyResponse(since)) {
+      const again = await this.turn(RED_FLAG, { ...opts, redFlag: false });
+      since = again.speechEndedAtMs;
+      sayings += 1;
+    }
+    return { first, sayings, heard: this.heardSafetyResponse(first.speechEndedAtMs) };
+  }
+
+  /** The rule's safety response reached the patient after `sinceEpochMs`. */
+  heardSafetyResponse(sinceEpochMs = 0): boolean {
+    return this.patient.transcriptions.some(
+      (r) =>
+        r.role === 'agent' &&
+        toEpochMs(r.receivedAt) >= sinceEpochMs &&
+        norm(r.text).includes(RED_FLAG_RESPONSE),
+    );
+  }
+
   async hangUp(): Promise<void> {
     await this.patient.leave();
   }
@@ -233,9 +263,7 @@ export async function settle(
   const terminal = s !== undefined && TERMINAL_STATES.has(s.state);
   const expected = finalisedBefore(stack, call.record, call.patient, window.from, window.to);
   const redFlagsAnswered = call.record.turns.filter((t) => t.redFlag && t.answered).length;
-  const safetyResponseHeard = call.patient.transcriptions.some(
-    (r) => r.role === 'agent' && norm(r.text).includes(RED_FLAG_RESPONSE),
-  );
+  const safetyResponseHeard = call.heardSafetyResponse();
   const deadline = Date.now() + settleMs;
   let lost: Finalised[] = expected;
   let recorded: string[] = [];

@@ -65,8 +65,16 @@ function summarise(
     finalisedBeforeFault: calls.reduce((n, c) => n + o(c).finalisedBeforeFault, 0),
     utterancesLost: calls.reduce((n, c) => n + o(c).lost.length, 0),
     lostRoles: calls.flatMap((c) => o(c).lost.map((l) => `${l.role} (${l.text.length} chars)`)),
+    // A red flag said once its fault was over must escalate, heard or not: one the agent never
+    // heard (its STT still down, say) is a missed escalation, not one nobody expected.
     escalationsExpected: calls.reduce(
-      (n, c) => n + Math.max(o(c).escalationsRecorded, o(c).safetyResponseHeard ? 1 : 0),
+      (n, c) =>
+        n +
+        Math.max(
+          o(c).escalationsRecorded,
+          o(c).safetyResponseHeard ? 1 : 0,
+          c.turns.filter((t) => t.redFlag && t.speechEndedAtMs >= c.faultEndedAtMs).length,
+        ),
       0,
     ),
     escalationsDelivered: calls.reduce((n, c) => n + o(c).escalationsDelivered, 0),

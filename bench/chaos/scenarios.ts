@@ -105,8 +105,14 @@ function vendor(
       if (!faulted.answered) ctx.note(`the faulted turn got no answer within ${replyTimeoutMs} ms`);
       ctx.faultEnded(call);
       if (opts.redFlag ?? true) {
-        const red = await call.turn(RED_FLAG, { redFlag: true, replyTimeoutMs });
-        if (!red.answered) ctx.note(`the red flag after the fault got no answer`);
+        // A patient who is asked to repeat it does: twice at most.
+        const red = await call.redFlagTurn({ replyTimeoutMs, repeats: 2 });
+        if (!red.first.answered) ctx.note(`the red flag after the fault got no answer`);
+        if (red.sayings > 1) {
+          ctx.note(
+            `red flag said ${red.sayings} times${red.heard ? ' before the safety response' : ', no safety response'}`,
+          );
+        }
       }
       await call.hangUp();
       await ctx.settle(call);
