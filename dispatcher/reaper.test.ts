@@ -174,6 +174,36 @@ describe('Reaper: active sessions', () => {
     expect((await w.store.get(call.id))?.state).toBe('active');
   });
 
+  it('waits out the handoff grace for a successor before counting the agent gone', async () => {
+    const w = world();
+    const r = reaper(w, { handoffGraceMs: 30_000 });
+    const call = await activeCall(w);
+    expect(
+      await w.store.noteHandoff(
+        call.id,
+        { fromJob: 'AJ_old', requestedAt: w.clock.now() },
+        w.clock.now(),
+      ),
+    ).toBe(true);
+    // The old agent left when its drain ran out; its successor's job is slow to start.
+    killAgent(w, call.room);
+
+    for (let t = 0; t < 30_000; t += 10_000) {
+      expect((await r.sweep()).interrupted).toEqual([]);
+      w.clock.advance(10_000);
+    }
+    // Grace over: gone is counted from here, for agentGoneMs.
+    expect((await r.sweep()).interrupted).toEqual([]);
+    expect((await w.store.get(call.id))?.state).toBe('active');
+    w.clock.advance(10_000);
+
+    expect((await r.sweep()).interrupted).toEqual([call.id]);
+    expect(await w.store.get(call.id)).toMatchObject({
+      state: 'interrupted',
+      endReason: 'agent_lost',
+    });
+  });
+
   it("lets the agent's own ending win when it lands first, and announces nothing", async () => {
     const w = world();
     const call = await activeCall(w);

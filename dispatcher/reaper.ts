@@ -5,6 +5,9 @@
  *   and has stayed gone for `agentGoneMs`, becomes `interrupted` with endReason `agent_lost`,
  *   `session.completed` is published, and the room is closed (a patient left alone in it is
  *   disconnected). This is what ends the call of a SIGKILLed worker, which writes nothing.
+ *   A session a draining worker handed to a successor (`handoff` on the record) is given
+ *   `handoffGraceMs` from the handoff for that successor to arrive: on a busy host a job takes
+ *   longer to start than an agent is allowed to be gone.
  * - An `active` session whose room LiveKit still lists but whose participants it cannot give
  *   (multi-node: the node hosting the room died, and nobody has reconnected to move the room
  *   to a survivor), seen so in two sweeps and for `agentGoneMs`, becomes `interrupted` with
@@ -62,6 +65,11 @@ export interface ReaperOptions {
   intervalMs?: number;
   /** How long an agent must be seen gone before its session is interrupted. @defaultValue 20_000 */
   agentGoneMs?: number;
+  /**
+   * After a handoff, how long the successor may take to arrive before the agent counts as gone
+   * (and then `agentGoneMs` more). @defaultValue 45_000
+   */
+  handoffGraceMs?: number;
   /** An unplaced session older than this (since its claim) is failed. @defaultValue 900_000 */
   stuckMs?: number;
   /** Sessions changed within this window are swept. @defaultValue 86_400_000 */
@@ -77,6 +85,7 @@ export interface ReaperOptions {
 export const reaperDefaults = {
   intervalMs: 30_000,
   agentGoneMs: 20_000,
+  handoffGraceMs: 45_000,
   stuckMs: 15 * 60_000,
   lookbackMs: 24 * 3_600_000,
   leaseMs: 30_000,
@@ -125,7 +134,7 @@ export class Reaper {
         throw new Error(`ReaperOptions.${name} must be a positive number, got ${o[name]}`);
       }
     }
-    for (const name of ['intervalMs', 'agentGoneMs'] as const) {
+    for (const name of ['intervalMs', 'agentGoneMs', 'handoffGraceMs'] as const) {
       if (!Number.isFinite(o[name]) || o[name] < 0) {
         throw new Error(`ReaperOptions.${name} must not be negative, got ${o[name]}`);
       }
@@ -246,6 +255,9 @@ export class Reaper {
       return;
     }
     const nowMs = this.#clock.now().getTime();
+    // Gone is counted from when a successor should have arrived, at the earliest.
+    const handoffAt = session.handoff?.requestedAt.getTime();
+    if (handoffAt !== undefined && nowMs < handoffAt + this.#o.handoffGraceMs) return;
     const since = this.#goneSince.get(sessionId) ?? nowMs;
     this.#goneSince.set(sessionId, since);
     if (nowMs - since < this.#o.agentGoneMs) return;

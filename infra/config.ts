@@ -254,6 +254,12 @@ const envSchema = z.object({
    */
   DISPATCHER_REAPER_AGENT_GONE_MS: ms.default(20_000),
   /**
+   * After a draining worker handed a live call to a successor, how long the successor may take
+   * to join before the reaper starts counting the agent gone (a job can take long to start on
+   * a busy host).
+   */
+  DISPATCHER_REAPER_HANDOFF_GRACE_MS: ms.default(45_000),
+  /**
    * A session still `requested` or `dispatching` this long after it was requested, with nobody
    * placing it, is failed as `placement_abandoned` (its message was dead-lettered or lost).
    * Keep it above the subscription's whole retry span.
@@ -544,6 +550,7 @@ export function loadConfig(env: Env) {
       reaper: {
         intervalMs: e.DISPATCHER_REAPER_INTERVAL_MS,
         agentGoneMs: e.DISPATCHER_REAPER_AGENT_GONE_MS,
+        handoffGraceMs: e.DISPATCHER_REAPER_HANDOFF_GRACE_MS,
         stuckMs: e.DISPATCHER_REAPER_STUCK_MS,
         lookbackMs: e.DISPATCHER_REAPER_LOOKBACK_MS,
       },
