@@ -464,3 +464,25 @@ describe('library v6: heart pain without the chest, and a child working to breat
     'my dad grunts when he gets out of his chair',
   ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
 });
+
+describe('a site said first and its sign after an aside', () => {
+  it.each([
+    'my chest, the bit in the middle, it is like a heavy weight',
+    'my chest, how do i put it, it is sort of like you know a pressure',
+    'my chest but it is not a pain, more a heavy weight',
+    'it is my chest but it feels like a squeezing',
+  ])('%j is chest discomfort', (text) => {
+    expect(matchSafety(inline, text)?.trigger.value).toBe('chest-discomfort');
+  });
+
+  it.each([
+    // The sign is said of something else after the contrast: the chest had its own verb first.
+    'my chest x-ray was clear but the pressure at work is getting to me',
+    // Too far without the commas that set the aside off.
+    'my chest was looked at by the nurse on the ward on monday and the pressure in my ears',
+    // A contrast after words that are not the topic's own.
+    'not my chest but my knee is heavy and tight',
+  ])('%j is not', (text) => {
+    expect(matchSafety(inline, text)).toBeNull();
+  });
+});
