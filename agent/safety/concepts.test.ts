@@ -486,3 +486,30 @@ describe('a site said first and its sign after an aside', () => {
     expect(matchSafety(inline, text)).toBeNull();
   });
 });
+
+describe('library v7: effort angina, a nosebleed, a burden, a means, a child working to breathe', () => {
+  it.each([
+    ['my left arm gets a heavy ache when i walk to the shops', 'chest-pain'],
+    ['my chest, how can i put it, it is like a lorry is kneeling on it', 'chest-pain'],
+    ['his nose, it has been going for forty minutes and will not stop', 'severe-bleeding'],
+    ['i am only a burden to them, they would all be happier without me', 'suicidal-ideation'],
+    ['i have got a length of tubing ready for the exhaust', 'suicidal-ideation'],
+    ['i pray every night that i will not wake up in the morning', 'suicidal-ideation'],
+    ['i know where i would do it', 'suicidal-ideation'],
+    ['her tummy is see-sawing with each breath', 'breathing-difficulty'],
+    ['you can see his ribs showing every time he breathes in', 'breathing-difficulty'],
+    ['there was a pause in his breathing for a few seconds', 'breathing-difficulty'],
+    ['her lips have gone a bit bluey', 'breathing-difficulty'],
+  ])('%j fires %s', (text, rule) => expect(ruleFor(text)).toBe(rule));
+  it.each([
+    'my jaw aches when i walk because my new dentures rub',
+    'my nose will not stop running with this cold',
+    'i feel a burden with all the lifts to the hospital but my son says he does not mind',
+    'the mechanic says the exhaust pipe has a leak',
+    'i did not wake up till ten today',
+    'my arm goes numb when i sleep on it',
+    'her lips are blue from the blue raspberry lolly',
+    'you can see his ribs when he breathes, he has always been that skinny',
+    'i will not be around next week, i will be out of town at my sister',
+  ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
+});
