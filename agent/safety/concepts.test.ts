@@ -471,6 +471,8 @@ describe('a site said first and its sign after an aside', () => {
     'my chest, how do i put it, it is sort of like you know a pressure',
     'my chest but it is not a pain, more a heavy weight',
     'it is my chest but it feels like a squeezing',
+    'my chest, and i know it sounds daft, but it is like a heavy weight',
+    'it is probably just my chest playing up but it is so heavy',
   ])('%j is chest discomfort', (text) => {
     expect(matchSafety(inline, text)?.trigger.value).toBe('chest-discomfort');
   });
@@ -482,6 +484,8 @@ describe('a site said first and its sign after an aside', () => {
     'my chest was looked at by the nurse on the ward on monday and the pressure in my ears',
     // A contrast after words that are not the topic's own.
     'not my chest but my knee is heavy and tight',
+    // Played down, but said to be all right before the contrast.
+    'my chest was probably fine just a cold but the pressure at work is awful',
   ])('%j is not', (text) => {
     expect(matchSafety(inline, text)).toBeNull();
   });
@@ -496,6 +500,9 @@ describe('library v7: effort angina, a nosebleed, a burden, a means, a child wor
     ['i have got a length of tubing ready for the exhaust', 'suicidal-ideation'],
     ['i pray every night that i will not wake up in the morning', 'suicidal-ideation'],
     ['i know where i would do it', 'suicidal-ideation'],
+    ['i just want to go to sleep and never have to wake up again', 'suicidal-ideation'],
+    ['i went up the multi storey and stood looking over the edge', 'suicidal-ideation'],
+    ['my arm, the left one, is aching and i am all clammy', 'chest-pain'],
     ['her tummy is see-sawing with each breath', 'breathing-difficulty'],
     ['you can see his ribs showing every time he breathes in', 'breathing-difficulty'],
     ['there was a pause in his breathing for a few seconds', 'breathing-difficulty'],
@@ -507,6 +514,10 @@ describe('library v7: effort angina, a nosebleed, a burden, a means, a child wor
     'i feel a burden with all the lifts to the hospital but my son says he does not mind',
     'the mechanic says the exhaust pipe has a leak',
     'i did not wake up till ten today',
+    'i hope i do not wake up at five again with the bin lorry',
+    'my arms feel heavy after the gym',
+    'my throat feels tight from all the singing at the concert',
+    'his lips went purple from the blackcurrant squash',
     'my arm goes numb when i sleep on it',
     'her lips are blue from the blue raspberry lolly',
     'you can see his ribs when he breathes, he has always been that skinny',

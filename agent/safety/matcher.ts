@@ -785,7 +785,13 @@ function sameSentence(
 ): boolean {
   for (let k = start + 1; k < end; k++) {
     if ((tokens.breaks[k] ?? NO_BREAK) >= STOP) return false;
-    if (CONTRAST.has(tokens.words[k] ?? '') && !afterTopic(tokens, k, hits)) return false;
+    if (
+      CONTRAST.has(tokens.words[k] ?? '') &&
+      !afterTopic(tokens, k, hits) &&
+      !afterPlayingDown(tokens, k)
+    ) {
+      return false;
+    }
   }
   return true;
 }
@@ -802,13 +808,35 @@ const TOPIC_LEAD = new Set(
  * clear but". Only a term of the match itself may be the topic.
  */
 function afterTopic(tokens: Tokens, k: number, hits: readonly Hit[]): boolean {
-  const topic = hits.find((h) => h.end === k);
+  // Or after the topic and an aside set off by commas: "my chest, and i know it sounds daft,
+  // but it's like a fist".
+  const topic = hits.find((h) => h.end === k || asideUntil(tokens, h) === k);
   if (!topic) return false;
   for (let j = topic.start - 1; j >= 0; j--) {
     if ((tokens.breaks[j + 1] ?? NO_BREAK) >= PAUSE) return true;
     if (!TOPIC_LEAD.has(tokens.words[j] ?? '')) return false;
   }
   return true;
+}
+
+// "It's probably just indigestion but …": the patient plays the symptom down, and the "but"
+// goes on to what worries them about it, so it does not turn away from it.
+const PLAYING_DOWN = new Set(['probably', 'just', 'only', 'maybe', 'like', 'thought']);
+// Unless the first part says it is all right: "it's probably just fine but my knee is sore".
+const ALL_RIGHT = new Set(
+  'not no never fine clear ok okay normal nothing better good healed settled gone'.split(' '),
+);
+
+/** Whether the clause before the contrast at `k` plays the symptom down and does not deny it. */
+function afterPlayingDown(tokens: Tokens, k: number): boolean {
+  let down = false;
+  for (let j = k - 1; j >= 0; j--) {
+    const w = tokens.words[j] ?? '';
+    if (ALL_RIGHT.has(w) || CONTRAST.has(w)) return false;
+    if (PLAYING_DOWN.has(w)) down = true;
+    if ((tokens.breaks[j] ?? NO_BREAK) >= PAUSE) break;
+  }
+  return down;
 }
 
 // Said while looking for words, they carry nothing: "my chest, i don't know, it's like …".
@@ -827,6 +855,15 @@ const FILLERS: readonly (readonly string[])[] = [
 
 const MAX_ASIDE = 8;
 
+/** Where an aside set off by commas right after the hit ends (its closing comma), or -1. */
+function asideUntil(tokens: Tokens, h: Hit): number {
+  if ((tokens.breaks[h.end] ?? NO_BREAK) !== PAUSE) return -1;
+  let close = h.end + 1;
+  while (close < tokens.words.length && (tokens.breaks[close] ?? NO_BREAK) === NO_BREAK) close++;
+  if (close >= tokens.words.length || (tokens.breaks[close] ?? NO_BREAK) !== PAUSE) return -1;
+  return close - h.end > MAX_ASIDE ? -1 : close;
+}
+
 /**
  * Words between the match's terms that are an aside, not distance: a clause set off by commas
  * right after one of its terms ("my calf, the one on the right, it's gone all swollen") and
@@ -835,11 +872,9 @@ const MAX_ASIDE = 8;
 function asideWords(tokens: Tokens, hits: readonly Hit[], span: Span): number {
   const skipped = new Uint8Array(span.end - span.start);
   for (const h of hits) {
-    if (h.end >= span.end || (tokens.breaks[h.end] ?? NO_BREAK) < PAUSE) continue;
-    let close = h.end + 1;
-    while (close < span.end && (tokens.breaks[close] ?? NO_BREAK) === NO_BREAK) close++;
-    if (close >= span.end || (tokens.breaks[close] ?? NO_BREAK) !== PAUSE) continue;
-    if (close - h.end > MAX_ASIDE || [...span.own].some((o) => o >= h.end && o < close)) continue;
+    const close = asideUntil(tokens, h);
+    if (close < 0 || close >= span.end) continue;
+    if ([...span.own].some((o) => o >= h.end && o < close)) continue;
     skipped.fill(1, h.end - span.start, close - span.start);
   }
   for (let i = span.start; i < span.end; i++) {
