@@ -473,6 +473,7 @@ describe('a site said first and its sign after an aside', () => {
     'it is my chest but it feels like a squeezing',
     'my chest, and i know it sounds daft, but it is like a heavy weight',
     'it is probably just my chest playing up but it is so heavy',
+    'my chest. it is tight. really tight.',
   ])('%j is chest discomfort', (text) => {
     expect(matchSafety(inline, text)?.trigger.value).toBe('chest-discomfort');
   });
@@ -486,6 +487,8 @@ describe('a site said first and its sign after an aside', () => {
     'not my chest but my knee is heavy and tight',
     // Played down, but said to be all right before the contrast.
     'my chest was probably fine just a cold but the pressure at work is awful',
+    // A sentence with more in it than the topic ends there.
+    'my chest x-ray is booked. the pressure at work is awful.',
   ])('%j is not', (text) => {
     expect(matchSafety(inline, text)).toBeNull();
   });
@@ -503,6 +506,11 @@ describe('library v7: effort angina, a nosebleed, a burden, a means, a child wor
     ['i just want to go to sleep and never have to wake up again', 'suicidal-ideation'],
     ['i went up the multi storey and stood looking over the edge', 'suicidal-ideation'],
     ['my arm, the left one, is aching and i am all clammy', 'chest-pain'],
+    ['my jaw hurts when i walk up the hill and eases when i stop', 'chest-pain'],
+    ['his nose is flaring and his belly is sucking in', 'breathing-difficulty'],
+    ['i just want it over now', 'suicidal-ideation'],
+    ['i have got the pills here and i am gonna take em all', 'suicidal-ideation'],
+    ['i have been looking up how to do it', 'suicidal-ideation'],
     ['her tummy is see-sawing with each breath', 'breathing-difficulty'],
     ['you can see his ribs showing every time he breathes in', 'breathing-difficulty'],
     ['there was a pause in his breathing for a few seconds', 'breathing-difficulty'],
@@ -518,6 +526,11 @@ describe('library v7: effort angina, a nosebleed, a burden, a means, a child wor
     'my arms feel heavy after the gym',
     'my throat feels tight from all the singing at the concert',
     'his lips went purple from the blackcurrant squash',
+    'i want it over with, this house move',
+    'i am going to take all my tablets to the pharmacy for the review',
+    'i do not want to wake up early tomorrow',
+    'i wrote letters to my pen pal',
+    'my face is swollen from the abscess on my tooth',
     'my arm goes numb when i sleep on it',
     'her lips are blue from the blue raspberry lolly',
     'you can see his ribs when he breathes, he has always been that skinny',

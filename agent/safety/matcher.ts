@@ -784,7 +784,8 @@ function sameSentence(
   hits: readonly Hit[] = [],
 ): boolean {
   for (let k = start + 1; k < end; k++) {
-    if ((tokens.breaks[k] ?? NO_BREAK) >= STOP) return false;
+    // "chest. tight. real tight.": a sentence that is only the topic goes on into the next.
+    if ((tokens.breaks[k] ?? NO_BREAK) >= STOP && !topicAlone(tokens, k, hits)) return false;
     if (
       CONTRAST.has(tokens.words[k] ?? '') &&
       !afterTopic(tokens, k, hits) &&
@@ -837,6 +838,17 @@ function afterPlayingDown(tokens: Tokens, k: number): boolean {
     if ((tokens.breaks[j] ?? NO_BREAK) >= PAUSE) break;
   }
   return down;
+}
+
+/** Whether the sentence ending before `k` is a term of the match and nothing else of note. */
+function topicAlone(tokens: Tokens, k: number, hits: readonly Hit[]): boolean {
+  const topic = hits.find((h) => h.end === k);
+  if (!topic) return false;
+  for (let j = topic.start - 1; j >= 0; j--) {
+    if ((tokens.breaks[j + 1] ?? NO_BREAK) >= STOP) return true;
+    if (!TOPIC_LEAD.has(tokens.words[j] ?? '')) return false;
+  }
+  return true;
 }
 
 // Said while looking for words, they carry nothing: "my chest, i don't know, it's like …".
