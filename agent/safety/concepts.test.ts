@@ -41,7 +41,9 @@ beforeAll(async () => {
     }
   }
   all = compileSafetyRules(rules);
-});
+  // Reading and compiling the whole library can outlast the 10 s hook default on a shared
+  // 2-core host under load; the file then fails with every test skipped (seen twice here).
+}, 60_000);
 const ruleFor = (text: string) => matchSafety(all, text)?.rule.id ?? null;
 
 describe('concepts: term classes heard together, in any order', () => {
