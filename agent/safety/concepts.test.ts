@@ -41,7 +41,9 @@ beforeAll(async () => {
     }
   }
   all = compileSafetyRules(rules);
-});
+  // Reading and compiling the whole library can outlast the 10 s hook default on a shared
+  // 2-core host under load; the file then fails with every test skipped (seen twice here).
+}, 60_000);
 const ruleFor = (text: string) => matchSafety(all, text)?.rule.id ?? null;
 
 describe('concepts: term classes heard together, in any order', () => {
@@ -462,5 +464,78 @@ describe('library v6: heart pain without the chest, and a child working to breat
     'I am sick of this ache in my shoulder',
     'I was sucking in my tummy under my ribs for the photo',
     'my dad grunts when he gets out of his chair',
+  ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
+});
+
+describe('a site said first and its sign after an aside', () => {
+  it.each([
+    'my chest, the bit in the middle, it is like a heavy weight',
+    'my chest, how do i put it, it is sort of like you know a pressure',
+    'my chest but it is not a pain, more a heavy weight',
+    'it is my chest but it feels like a squeezing',
+    'my chest, and i know it sounds daft, but it is like a heavy weight',
+    'it is probably just my chest playing up but it is so heavy',
+    'my chest. it is tight. really tight.',
+  ])('%j is chest discomfort', (text) => {
+    expect(matchSafety(inline, text)?.trigger.value).toBe('chest-discomfort');
+  });
+
+  it.each([
+    // The sign is said of something else after the contrast: the chest had its own verb first.
+    'my chest x-ray was clear but the pressure at work is getting to me',
+    // Too far without the commas that set the aside off.
+    'my chest was looked at by the nurse on the ward on monday and the pressure in my ears',
+    // A contrast after words that are not the topic's own.
+    'not my chest but my knee is heavy and tight',
+    // Played down, but said to be all right before the contrast.
+    'my chest was probably fine just a cold but the pressure at work is awful',
+    // A sentence with more in it than the topic ends there.
+    'my chest x-ray is booked. the pressure at work is awful.',
+  ])('%j is not', (text) => {
+    expect(matchSafety(inline, text)).toBeNull();
+  });
+});
+
+describe('library v7: effort angina, a nosebleed, a burden, a means, a child working to breathe', () => {
+  it.each([
+    ['my left arm gets a heavy ache when i walk to the shops', 'chest-pain'],
+    ['my chest, how can i put it, it is like a lorry is kneeling on it', 'chest-pain'],
+    ['his nose, it has been going for forty minutes and will not stop', 'severe-bleeding'],
+    ['i am only a burden to them, they would all be happier without me', 'suicidal-ideation'],
+    ['i have got a length of tubing ready for the exhaust', 'suicidal-ideation'],
+    ['i pray every night that i will not wake up in the morning', 'suicidal-ideation'],
+    ['i know where i would do it', 'suicidal-ideation'],
+    ['i just want to go to sleep and never have to wake up again', 'suicidal-ideation'],
+    ['i went up the multi storey and stood looking over the edge', 'suicidal-ideation'],
+    ['my arm, the left one, is aching and i am all clammy', 'chest-pain'],
+    ['my jaw hurts when i walk up the hill and eases when i stop', 'chest-pain'],
+    ['his nose is flaring and his belly is sucking in', 'breathing-difficulty'],
+    ['i just want it over now', 'suicidal-ideation'],
+    ['i have got the pills here and i am gonna take em all', 'suicidal-ideation'],
+    ['i have been looking up how to do it', 'suicidal-ideation'],
+    ['her tummy is see-sawing with each breath', 'breathing-difficulty'],
+    ['you can see his ribs showing every time he breathes in', 'breathing-difficulty'],
+    ['there was a pause in his breathing for a few seconds', 'breathing-difficulty'],
+    ['her lips have gone a bit bluey', 'breathing-difficulty'],
+  ])('%j fires %s', (text, rule) => expect(ruleFor(text)).toBe(rule));
+  it.each([
+    'my jaw aches when i walk because my new dentures rub',
+    'my nose will not stop running with this cold',
+    'i feel a burden with all the lifts to the hospital but my son says he does not mind',
+    'the mechanic says the exhaust pipe has a leak',
+    'i did not wake up till ten today',
+    'i hope i do not wake up at five again with the bin lorry',
+    'my arms feel heavy after the gym',
+    'my throat feels tight from all the singing at the concert',
+    'his lips went purple from the blackcurrant squash',
+    'i want it over with, this house move',
+    'i am going to take all my tablets to the pharmacy for the review',
+    'i do not want to wake up early tomorrow',
+    'i wrote letters to my pen pal',
+    'my face is swollen from the abscess on my tooth',
+    'my arm goes numb when i sleep on it',
+    'her lips are blue from the blue raspberry lolly',
+    'you can see his ribs when he breathes, he has always been that skinny',
+    'i will not be around next week, i will be out of town at my sister',
   ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
 });

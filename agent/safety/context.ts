@@ -191,8 +191,11 @@ function cueReaches(t: Tokens, from: number, target: number, span: Span): boolea
     // "free of chest pain", "free from swelling"; not "feel free to call".
     if (w === 'free' && word(t, c + 1) !== 'of' && word(t, c + 1) !== 'from') continue;
     let distance = 0;
-    for (let k = c + 1; k <= target; k++)
+    for (let k = c + 1; k <= target; k++) {
+      // "not a pain exactly, more of a heavy weight": the comma turns to what it is instead.
+      if (k > c + 1 && brk(t, k) >= PAUSE) return false;
       if (!SCOPE_FREE.has(word(t, k)) || k === target) distance++;
+    }
     return distance <= scope;
   }
   return false;

@@ -21,6 +21,7 @@
  */
 import {
   NO_BREAK,
+  PAUSE,
   STOP,
   compilePattern,
   conceptProblem,
@@ -432,8 +433,9 @@ function matchConcept(
     if (depth === perClass.length) {
       const span = spanOf(chosen);
       const words = chosen.reduce((n, h) => n + (h.end - h.start), 0);
-      if (span.end - span.start - words > c.window) return null;
-      if (!sameSentence(tokens, span.start, span.end)) return null;
+      const aside = asideWords(tokens, chosen, span);
+      if (span.end - span.start - words - aside > c.window) return null;
+      if (!sameSentence(tokens, span.start, span.end, chosen)) return null;
       if (cancelled?.(span.start)) return null;
       return suppressedBy(tokens, span) ? null : [...chosen];
     }
@@ -775,13 +777,126 @@ function decimalAlone(
 // A contrast word starts a new thought: "my chest x-ray was clear but my knee hurts".
 const CONTRAST = new Set(['but', 'however', 'although', 'though', 'whereas', 'except']);
 
-function sameSentence(tokens: Tokens, start: number, end: number): boolean {
+function sameSentence(
+  tokens: Tokens,
+  start: number,
+  end: number,
+  hits: readonly Hit[] = [],
+): boolean {
   for (let k = start + 1; k < end; k++) {
-    if ((tokens.breaks[k] ?? NO_BREAK) >= STOP || CONTRAST.has(tokens.words[k] ?? '')) {
+    // "chest. tight. real tight.": a sentence that is only the topic goes on into the next.
+    if ((tokens.breaks[k] ?? NO_BREAK) >= STOP && !topicAlone(tokens, k, hits)) return false;
+    if (
+      CONTRAST.has(tokens.words[k] ?? '') &&
+      !afterTopic(tokens, k, hits) &&
+      !afterPlayingDown(tokens, k)
+    ) {
       return false;
     }
   }
   return true;
+}
+
+// Words a fronted topic may carry besides its own term: "it's my chest but …", "oh his face, …".
+const TOPIC_LEAD = new Set(
+  'my me his her their our your the this that it is its oh um er erm well so and right'.split(' '),
+);
+
+/**
+ * Whether the contrast word at `k` follows a topic said on its own, with no verb: "my chest but
+ * it's not sore exactly, it's more of a crushing". Nothing was said of the chest yet, so the
+ * "but" turns to what it is like rather than away from it, as it does after "my chest x-ray was
+ * clear but". Only a term of the match itself may be the topic.
+ */
+function afterTopic(tokens: Tokens, k: number, hits: readonly Hit[]): boolean {
+  // Or after the topic and an aside set off by commas: "my chest, and i know it sounds daft,
+  // but it's like a fist".
+  const topic = hits.find((h) => h.end === k || asideUntil(tokens, h) === k);
+  if (!topic) return false;
+  for (let j = topic.start - 1; j >= 0; j--) {
+    if ((tokens.breaks[j + 1] ?? NO_BREAK) >= PAUSE) return true;
+    if (!TOPIC_LEAD.has(tokens.words[j] ?? '')) return false;
+  }
+  return true;
+}
+
+// "It's probably just indigestion but …": the patient plays the symptom down, and the "but"
+// goes on to what worries them about it, so it does not turn away from it.
+const PLAYING_DOWN = new Set(['probably', 'just', 'only', 'maybe', 'like', 'thought']);
+// Unless the first part says it is all right: "it's probably just fine but my knee is sore".
+const ALL_RIGHT = new Set(
+  'not no never fine clear ok okay normal nothing better good healed settled gone'.split(' '),
+);
+
+/** Whether the clause before the contrast at `k` plays the symptom down and does not deny it. */
+function afterPlayingDown(tokens: Tokens, k: number): boolean {
+  let down = false;
+  for (let j = k - 1; j >= 0; j--) {
+    const w = tokens.words[j] ?? '';
+    if (ALL_RIGHT.has(w) || CONTRAST.has(w)) return false;
+    if (PLAYING_DOWN.has(w)) down = true;
+    if ((tokens.breaks[j] ?? NO_BREAK) >= PAUSE) break;
+  }
+  return down;
+}
+
+/** Whether the sentence ending before `k` is a term of the match and nothing else of note. */
+function topicAlone(tokens: Tokens, k: number, hits: readonly Hit[]): boolean {
+  const topic = hits.find((h) => h.end === k);
+  if (!topic) return false;
+  for (let j = topic.start - 1; j >= 0; j--) {
+    if ((tokens.breaks[j + 1] ?? NO_BREAK) >= STOP) return true;
+    if (!TOPIC_LEAD.has(tokens.words[j] ?? '')) return false;
+  }
+  return true;
+}
+
+// Said while looking for words, they carry nothing: "my chest, i don't know, it's like …".
+const FILLERS: readonly (readonly string[])[] = [
+  'i do not know',
+  'i dunno',
+  'i mean',
+  'you know',
+  'sort of',
+  'kind of',
+  'how can i put it',
+  'how do i put it',
+  'how do i say',
+  'what is the word',
+].map((f) => f.split(' '));
+
+const MAX_ASIDE = 8;
+
+/** Where an aside set off by commas right after the hit ends (its closing comma), or -1. */
+function asideUntil(tokens: Tokens, h: Hit): number {
+  if ((tokens.breaks[h.end] ?? NO_BREAK) !== PAUSE) return -1;
+  let close = h.end + 1;
+  while (close < tokens.words.length && (tokens.breaks[close] ?? NO_BREAK) === NO_BREAK) close++;
+  if (close >= tokens.words.length || (tokens.breaks[close] ?? NO_BREAK) !== PAUSE) return -1;
+  return close - h.end > MAX_ASIDE ? -1 : close;
+}
+
+/**
+ * Words between the match's terms that are an aside, not distance: a clause set off by commas
+ * right after one of its terms ("my calf, the one on the right, it's gone all swollen") and
+ * fillers ("i mean", "you know"). A listener hears the site carried over the aside to the sign.
+ */
+function asideWords(tokens: Tokens, hits: readonly Hit[], span: Span): number {
+  const skipped = new Uint8Array(span.end - span.start);
+  for (const h of hits) {
+    const close = asideUntil(tokens, h);
+    if (close < 0 || close >= span.end) continue;
+    if ([...span.own].some((o) => o >= h.end && o < close)) continue;
+    skipped.fill(1, h.end - span.start, close - span.start);
+  }
+  for (let i = span.start; i < span.end; i++) {
+    for (const f of FILLERS) {
+      if (f.every((w, j) => tokens.words[i + j] === w && !span.own.has(i + j))) {
+        skipped.fill(1, i - span.start, Math.min(i + f.length, span.end) - span.start);
+      }
+    }
+  }
+  return skipped.reduce((n, x) => n + x, 0);
 }
 
 function matchPattern(tokens: Tokens, re: RegExp, mask: Uint8Array | undefined): boolean {
