@@ -31,21 +31,21 @@ export const ClipId = z.string().regex(CLIP_ID, 'a clip id looks like clip_… (
 /** Longest script, in characters: about ten minutes of speech at a normal pace. */
 export const MAX_SCRIPT_CHARS = 8000;
 
+/** espeak-ng and the cloud voices would read some control characters aloud, or choke on them. */
+// eslint-disable-next-line no-control-regex
+const UNSPEAKABLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\u202A-\u202E\u2066-\u2069]/;
+
 export const ScriptText = z
   .string()
   .trim()
   .min(1, 'write the script text')
   .max(MAX_SCRIPT_CHARS, `a script is at most ${MAX_SCRIPT_CHARS} characters`)
-  // espeak-ng and the cloud voices would read some control characters aloud, or choke on them.
-  // eslint-disable-next-line no-control-regex
-  .refine(
-    (t) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\u202A-\u202E\u2066-\u2069]/.test(t),
-    {
-      message: 'the text holds control or direction-override characters',
-    },
-  );
+  .refine((t) => !UNSPEAKABLE.test(t), {
+    message: 'the text holds control or direction-override characters',
+  });
 
-export { Voice as ClipVoice };
+/** The voice a clip is rendered in: the profile's voice schema (provider, voice id, speed). */
+export const ClipVoice = Voice;
 export type ClipVoice = z.infer<typeof Voice>;
 
 /** Where a drafted script's words came from: the knowledge document versions it was given. */
