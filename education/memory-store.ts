@@ -152,7 +152,7 @@ export class MemoryEducationStore implements EducationStore {
     return clip ? playableNow(clip, this.#script(clip.scriptId)) : false;
   }
 
-  async saveAudio(_clipId: string, bytes: Buffer): Promise<string> {
+  async saveAudio(_clipId: string, bytes: Buffer, _meta?: { mimeType: string }): Promise<string> {
     const fileId = randomUUID().replace(/-/g, '').slice(0, 24);
     this.#audio.set(fileId, Buffer.from(bytes));
     return fileId;
