@@ -9,7 +9,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
-            '{agent,dispatcher,prompts,sessions,sim,infra,scripts,bench,eval,api,knowledge}/**/*.test.ts',
+            '{agent,dispatcher,prompts,sessions,sim,infra,scripts,bench,eval,api,knowledge,education}/**/*.test.ts',
           ],
           exclude: ['**/*.int.test.ts'],
           testTimeout: 20_000,

@@ -16,6 +16,7 @@
  *   the latest one an LLM generation was given (`llmNode`).
  */
 import { llm, voice } from '@livekit/agents';
+import type { AudioFrame } from '@livekit/rtc-node';
 import type { Profile, SafetyRule } from '../prompts/schema.ts';
 import type { EscalationStatus } from '../sessions/schema.ts';
 import { dateIn, toIso } from './protocol/calendar.ts';
@@ -237,6 +238,34 @@ export class VoiceCareAgent extends voice.Agent {
     this.session.say(this.greeting, { allowInterruptions: true });
   }
 
+  /**
+   * An education step's clip: played through the session's output once what is being said now
+   * has played, with barge-in allowed; played to the end, `next()` gives the step's question,
+   * said at once. Talked over, it stops and the patient's turn goes through the safety rules
+   * like any other before the protocol puts the question. No clip: the question straight away.
+   */
+  playEducation(
+    clip: { text: string; audio: () => ReadableStream<AudioFrame> } | undefined,
+    next: () => string,
+    onPlayed?: (outcome: { interrupted: boolean }) => void,
+  ): void {
+    const sayNext = (): void => {
+      if (this.ending) return;
+      const question = next();
+      if (question) this.session.say(question, { allowInterruptions: true });
+    };
+    if (this.ending) return;
+    if (!clip) return sayNext();
+    const handle = this.session.say(clip.text, { audio: clip.audio(), allowInterruptions: true });
+    handle.waitForPlayout().then(
+      () => {
+        onPlayed?.({ interrupted: handle.interrupted });
+        if (!handle.interrupted) sayNext();
+      },
+      () => onPlayed?.({ interrupted: true }),
+    );
+  }
+
   override async onExit(): Promise<void> {
     clearTimeout(this.confirmTimer);
     this.leaving.abort();
@@ -437,6 +466,11 @@ export class VoiceCareAgent extends voice.Agent {
       content: text,
       extra: { channel: 'text' },
     });
+    // Typing while the agent talks is a barge-in, as speaking over it would be (the VAD stops
+    // the agent before a spoken turn is even transcribed), except over a speech that must not
+    // be interrupted (a safety response): the reply then waits its turn. Before the checks, so
+    // a red flag typed over a long education clip is answered at once, not after the clip.
+    if (!this.ending) this.interruptQuietly();
     let failure: unknown;
     try {
       await this.onUserTurnCompleted(this.chatCtx.copy(), message);
@@ -450,9 +484,6 @@ export class VoiceCareAgent extends voice.Agent {
       // The call is closing; keep what the patient typed without answering it.
       this.hooks.onHandledTurn(message);
     } else {
-      // Typing while the agent talks is a barge-in, as speaking over it would be, except over a
-      // speech that must not be interrupted (a safety response): the reply then waits its turn.
-      this.interruptQuietly();
       this.session.generateReply({ userInput: message });
     }
     if (failure !== undefined) throw failure;

@@ -31,6 +31,8 @@ import {
   type SessionState,
 } from '../sessions/schema.ts';
 import type { SessionStore, UtteranceStore } from '../sessions/store.ts';
+import type { EducationStore } from '../education/store.ts';
+import { clipFrames, loadClips, type LoadedClip } from '../education/playback.ts';
 import type { UtteranceSpool } from '../sessions/utterance-spool.ts';
 import {
   DEFAULT_CLOSING,
@@ -112,6 +114,11 @@ export interface SessionDeps {
    * the agent has no documents, and the LLM is offered no lookup
    */
   knowledge?: { store: Pick<KnowledgeStore, 'approvedSources'>; followUps: FollowUpStore };
+  /**
+   * Education clips for the profile's education steps (education/). @defaultValue none: those
+   * steps are asked without their clip
+   */
+  education?: { store: Pick<EducationStore, 'playableClip' | 'getScript' | 'readAudio'> };
   now?: () => Date;
   /** Runs after the final record is written (close per-job clients here). */
   afterFinalize?: () => Promise<void>;
@@ -251,6 +258,10 @@ class SessionRun<P> {
   private readonly seqByMessage = new Map<string, number>();
   private outcome: Outcome | undefined;
   private session: voice.AgentSession | undefined;
+  private voiceAgent: VoiceCareAgent | undefined;
+  private scriptedEngine: ScriptedProtocolLLM | undefined;
+  /** The approved clip of each education step's script, loaded at session start. */
+  private clips = new Map<string, LoadedClip>();
   private profile: RenderedProfile | undefined;
   private sink: TranscriptSink | undefined;
   private maxDurationTimer: NodeJS.Timeout | undefined;
@@ -363,6 +374,10 @@ class SessionRun<P> {
     await this.connect();
     await this.markActive(profile);
 
+    const scriptIds = profile.protocol.flatMap((s) => (s.play ? [s.play.script] : []));
+    if (scriptIds.length && deps.education) {
+      this.clips = await loadClips(deps.education.store, scriptIds, { logger: this.log });
+    }
     const board = new ExpectationBoard();
     const recognitions = new RecognitionJournal();
     this.scriptedKnowledge =
@@ -447,6 +462,7 @@ class SessionRun<P> {
       },
     );
 
+    this.voiceAgent = agent;
     this.maxDurationTimer = setTimeout(() => this.requestEnd('max_duration'), plan.maxDurationMs);
     this.maxDurationTimer.unref();
 
@@ -947,7 +963,7 @@ class SessionRun<P> {
     settings: DialogueEnginePlan,
   ): ScriptedProtocolLLM {
     const engine = new DialogueEngine(profile, { now: this.now, expectations: board, ...settings });
-    return new ScriptedProtocolLLM({
+    this.scriptedEngine = new ScriptedProtocolLLM({
       engine,
       logger: this.log,
       ...(this.scriptedKnowledge ? { handledElsewhere: isQuestion } : {}),
@@ -959,7 +975,31 @@ class SessionRun<P> {
         for (const f of fields) this.answers.delete(f);
         if (done) this.protocolDone = undefined;
       },
+      onPlay: (play) => this.playEducation(engine, play),
     });
+    return this.scriptedEngine;
+  }
+
+  /** An education step reached: its clip, then its question (see VoiceCareAgent.playEducation). */
+  private playEducation(engine: DialogueEngine, play: { stepId: string; script: string }): void {
+    const clip = this.clips.get(play.script);
+    const started = Date.now();
+    if (!clip) this.log.warn({ stepId: play.stepId }, 'education step without a clip');
+    this.voiceAgent?.playEducation(
+      clip ? { text: clip.text, audio: () => clipFrames(clip) } : undefined,
+      () => engine.afterPlay().say,
+      (outcome) =>
+        this.log.info(
+          {
+            stepId: play.stepId,
+            clipId: clip?.clipId,
+            interrupted: outcome.interrupted,
+            playedMs: Date.now() - started,
+            clipMs: clip?.durationMs,
+          },
+          'education clip played',
+        ),
+    );
   }
 
   private onSafety(match: SafetyMatch<SafetyRule>, status: EscalationStatus, turn: TurnInfo): void {

@@ -38,6 +38,7 @@ import { AgentMetrics, startMetricsServer } from './metrics.ts';
 import { assertProvidersConfigured } from './providers/index.ts';
 import { usableProviders } from './providers/local-engines.ts';
 import { MongoFollowUpStore, MongoKnowledgeStore } from '../knowledge/index.ts';
+import { MongoEducationStore } from '../education/index.ts';
 import { runSession } from './session.ts';
 import { startJobTracing, startWorkerTracing, tracedJobRequests } from './tracing.ts';
 
@@ -104,6 +105,7 @@ export default defineAgent<ProcData>({
         store: new MongoKnowledgeStore({ db: mongo.db }),
         followUps: new MongoFollowUpStore({ db: mongo.db }),
       },
+      education: { store: new MongoEducationStore({ db: mongo.db }) },
       afterFinalize: async () => {
         // pubsub.close() can hang against the emulator; the process exits after this anyway.
         await Promise.allSettled([

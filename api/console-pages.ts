@@ -8,5 +8,6 @@ export const CONSOLE_PAGES = [
   '/logs',
   '/logs/*',
   '/knowledge',
+  '/education',
   '/join/:code',
 ] as const;

@@ -3,11 +3,14 @@
  * clients, pointed at test databases and topics, in tests).
  */
 import type { Db } from 'mongodb';
+import type { EducationStore } from '../education/index.ts';
+import type { ClipRenderer } from '../education/render.ts';
 import type { Config } from '../infra/config.ts';
 import type { FollowUpStore, KnowledgeStore } from '../knowledge/index.ts';
 import type { ProfileStore } from '../prompts/store.ts';
 import type { SessionRequest } from '../sessions/schema.ts';
 import type { SessionStore, UtteranceStore } from '../sessions/store.ts';
+import type { ClipLinks } from './education/links.ts';
 import type { EventHub } from './events/hub.ts';
 import type { JoinLinks } from './join/links.ts';
 import type { IdempotencyKeys } from './sessions/idempotency.ts';
@@ -31,6 +34,12 @@ export interface ApiDeps {
   /** Care-team documents (knowledge/) and the follow-ups calls leave. */
   knowledge: KnowledgeStore;
   followUps: FollowUpStore;
+  /** Education scripts, clips and their audio (education/). */
+  education: EducationStore;
+  /** Runs render jobs; the API starts it and closes it at shutdown. */
+  clipRenderer: ClipRenderer;
+  /** Signs and checks patient links to one clip. */
+  clipLinks: ClipLinks;
   requests: RequestPublisher;
   rooms: RoomCloser;
   idempotency: IdempotencyKeys;

@@ -48,6 +48,28 @@ export const PROBLEMS = {
     status: 409,
     title: 'Only a version waiting for approval can be approved',
   },
+  script_retired: { status: 409, title: 'The script is retired and cannot be used again' },
+  script_version_not_pending: {
+    status: 409,
+    title: 'Only a script version waiting for approval can be approved',
+  },
+  clip_not_approvable: {
+    status: 409,
+    title: 'Only a rendered clip of an approved script version can be approved, once',
+  },
+  clip_not_ready: { status: 409, title: 'The clip has not been rendered (yet)' },
+  clip_not_playable: {
+    status: 410,
+    title: 'This education clip is no longer available. Ask your care team for a new link.',
+  },
+  range_not_satisfiable: { status: 416, title: 'The requested byte range is not in the file' },
+  voice_unavailable: { status: 422, title: 'That voice cannot be used here' },
+  llm_not_configured: { status: 409, title: 'No LLM is configured to draft with' },
+  documents_not_approved: {
+    status: 422,
+    title: 'Drafts are made only from documents with an approved version in use',
+  },
+  draft_failed: { status: 502, title: 'The LLM could not draft the script', retryable: true },
   preview_failed: { status: 502, title: 'The voice preview could not be made', retryable: true },
   unavailable: { status: 503, title: 'A dependency is unavailable', retryable: true },
   internal: { status: 500, title: 'Internal error' },

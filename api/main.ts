@@ -22,12 +22,16 @@ import {
   MongoFollowUpStore,
   MongoKnowledgeStore,
 } from '../knowledge/index.ts';
+import { ensureEducationIndexes, MongoEducationStore } from '../education/index.ts';
+import { ClipRenderer } from '../education/render.ts';
+import { providerSynthesizer } from '../education/voices.ts';
 import { MongoProfileStore } from '../prompts/mongo-store.ts';
 import { ensureIndexes, MongoSessionStore, MongoUtteranceStore } from '../sessions/mongo-store.ts';
 import type { SessionRequest } from '../sessions/schema.ts';
 import { ApiKeyStore } from './auth/api-keys.ts';
 import { createStaffTokenVerifier, loadOrCreateDevKey, type DevKey } from './auth/jwt.ts';
 import type { ApiDeps, RequestPublisher } from './deps.ts';
+import { clipLinkKey, createClipLinks } from './education/links.ts';
 import { PubSubEventHub } from './events/hub.ts';
 import { JoinLinks } from './join/links.ts';
 import { buildApi } from './server.ts';
@@ -44,11 +48,16 @@ export function devKeyPath(cfg: Config): string {
 
 /** Staff tokens are checked against the issuer's JWKS, or locally against the dev key. */
 export function assertAuthConfig(cfg: Config): void {
+  const problems: string[] = [];
   if (cfg.env === 'production' && !cfg.api.jwt.jwksUrl) {
-    throw new ConfigError([
-      'API_JWKS_URL: is required in production (the dev key is for this machine only)',
-    ]);
+    problems.push('API_JWKS_URL: is required in production (the dev key is for this machine only)');
   }
+  if (cfg.env === 'production' && !cfg.api.educationLink.secret) {
+    problems.push(
+      'API_EDUCATION_LINK_SECRET: is required in production (patient clip links are signed with it)',
+    );
+  }
+  if (problems.length) throw new ConfigError(problems);
 }
 
 export interface RunningApi {
@@ -78,9 +87,18 @@ export async function runApi(cfg: Config, overrides: RunApiOverrides = {}): Prom
   const mongo = await connectMongo(cfg.mongo);
   const pubsub = createPubSub(cfg.pubsub);
   let hub: PubSubEventHub | undefined;
+  let renderer: ClipRenderer | undefined;
   try {
     await ensureIndexes(mongo.db);
     await ensureKnowledgeIndexes(mongo.db);
+    await ensureEducationIndexes(mongo.db);
+    const education = new MongoEducationStore({ db: mongo.db });
+    renderer = new ClipRenderer({
+      store: education,
+      synthesizer: providerSynthesizer(cfg.providers),
+      logger: logger.child({ component: 'education-render' }),
+    });
+    const clipRenderer = renderer;
     const profiles = new MongoProfileStore(mongo.db);
     await profiles.ensureIndexes();
     const requestsTopic = await ensureTopic(pubsub, cfg.pubsub.requestsTopic);
@@ -106,6 +124,13 @@ export async function runApi(cfg: Config, overrides: RunApiOverrides = {}): Prom
       utterances: new MongoUtteranceStore({ db: mongo.db }),
       knowledge: new MongoKnowledgeStore({ db: mongo.db }),
       followUps: new MongoFollowUpStore({ db: mongo.db }),
+      education,
+      clipRenderer,
+      clipLinks: createClipLinks({
+        key: clipLinkKey(cfg.api.educationLink.secret, devKey),
+        issuer: cfg.api.jwt.issuer,
+        ttlMs: cfg.api.educationLink.ttlMs,
+      }),
       profiles,
       requests,
       rooms: new LiveKitAgentRooms(cfg.livekit),
@@ -128,6 +153,9 @@ export async function runApi(cfg: Config, overrides: RunApiOverrides = {}): Prom
     const port = typeof address === 'object' && address ? address.port : cfg.api.port;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     logger.info({ url, devKey: devKey !== undefined }, 'api listening');
+    // Jobs a stopped process left queued or rendering: none is lost across a restart.
+    const resumed = await clipRenderer.resume();
+    if (resumed) logger.info({ jobs: resumed }, 'education render jobs resumed');
 
     const events = hub;
     let stopping: Promise<void> | undefined;
@@ -147,12 +175,14 @@ export async function runApi(cfg: Config, overrides: RunApiOverrides = {}): Prom
       stop: () =>
         (stopping ??= (async () => {
           await bounded('http', () => app.close());
+          await bounded('education-render', () => clipRenderer.close());
           await bounded('events', () => events.close());
           await bounded('pubsub', () => pubsub.close());
           await bounded('mongo', () => mongo.close());
         })()),
     };
   } catch (err) {
+    await renderer?.close().catch(() => undefined);
     await hub?.close().catch(() => undefined);
     await pubsub.close().catch(() => undefined);
     await mongo.close().catch(() => undefined);

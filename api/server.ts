@@ -28,6 +28,7 @@ import { consoleCsp } from './console-csp.ts';
 import { dashboardRoutes } from './dashboard/routes.ts';
 import { authConfigRoutes } from './auth/config-routes.ts';
 import { ApiProblem, errorHandler, sendProblem } from './errors.ts';
+import { educationRoutes } from './education/routes.ts';
 import { eventRoutes } from './events/routes.ts';
 import { joinRoutes } from './join/routes.ts';
 import { knowledgeRoutes } from './knowledge/routes.ts';
@@ -65,6 +66,9 @@ export async function buildApi(opts: BuildApiOptions): Promise<FastifyInstance> 
     // pino's Logger is a FastifyBaseLogger; typed as the base so plugins see the default instance.
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: cfg.bodyLimitBytes,
+    // A patient clip link carries its signed token in the path (~300 characters; the default
+    // limit is 100). Each route's schema still bounds its own parameters.
+    maxParamLength: 600,
     // Ours: the default lines would log URLs, and URLs hold join codes and session ids.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
@@ -190,6 +194,7 @@ export async function buildApi(opts: BuildApiOptions): Promise<FastifyInstance> 
   await app.register(joinRoutes, deps);
   await app.register(profileRoutes, deps);
   await app.register(knowledgeRoutes, deps);
+  await app.register(educationRoutes, deps);
   await app.register(eventRoutes, deps);
   await app.register(dashboardRoutes, deps);
   await app.register(authConfigRoutes, deps);

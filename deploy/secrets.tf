@@ -1,14 +1,16 @@
 # Secret Manager holds every key; values are added out of band (deploy/README.md), never here.
 # Which service reads which: the agent needs the AI vendors' keys, all three need LiveKit and
-# MongoDB (the API signs join tokens with the LiveKit key).
+# MongoDB (the API signs join tokens with the LiveKit key). The API also renders education clips
+# in cloud voices and drafts their scripts (OpenAI, ElevenLabs), and signs patient clip links.
 locals {
   secrets = {
-    LIVEKIT_API_KEY    = ["api", "dispatcher", "agent"]
-    LIVEKIT_API_SECRET = ["api", "dispatcher", "agent"]
-    MONGODB_URL        = ["api", "dispatcher", "agent"]
-    DEEPGRAM_API_KEY   = ["agent"]
-    OPENAI_API_KEY     = ["agent"]
-    ELEVENLABS_API_KEY = ["agent"]
+    LIVEKIT_API_KEY           = ["api", "dispatcher", "agent"]
+    LIVEKIT_API_SECRET        = ["api", "dispatcher", "agent"]
+    MONGODB_URL               = ["api", "dispatcher", "agent"]
+    DEEPGRAM_API_KEY          = ["agent"]
+    OPENAI_API_KEY            = ["api", "agent"]
+    ELEVENLABS_API_KEY        = ["api", "agent"]
+    API_EDUCATION_LINK_SECRET = ["api"]
   }
   secret_readers = merge([
     for name, readers in local.secrets : { for r in readers : "${name}-${r}" => { secret = name, sa = r } }

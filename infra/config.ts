@@ -303,6 +303,19 @@ const envSchema = z.object({
     .max(15 * 60_000, { message: 'expected at most 900000 ms (15 minutes)' })
     .default(10 * 60_000),
   API_BODY_LIMIT_BYTES: positiveInt.default(64 * 1024),
+  /** How long a patient's link to an education clip plays; at most 7 days. */
+  API_EDUCATION_LINK_TTL_MS: ms
+    .min(60_000, { message: 'expected at least 60000 ms' })
+    .max(7 * 24 * 3_600_000, { message: 'expected at most 604800000 ms (7 days)' })
+    .default(3_600_000),
+  /**
+   * The HMAC key patient clip links are signed with (at least 32 characters; every API instance
+   * needs the same one). Required in production; unset locally, one is derived from the dev key.
+   */
+  API_EDUCATION_LINK_SECRET: z
+    .string()
+    .min(32, { message: 'expected at least 32 characters' })
+    .optional(),
   /** Largest knowledge document upload (Markdown, text or PDF), in bytes. */
   KNOWLEDGE_MAX_UPLOAD_BYTES: positiveInt.max(50 * 1024 * 1024).default(5 * 1024 * 1024),
   /**
@@ -584,6 +597,7 @@ export function loadConfig(env: Env) {
       joinLinkTtlMs: e.API_JOIN_LINK_TTL_MS,
       patientTokenTtlMs: e.API_PATIENT_TOKEN_TTL_MS,
       bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
+      educationLink: { ttlMs: e.API_EDUCATION_LINK_TTL_MS, secret: e.API_EDUCATION_LINK_SECRET },
       rateLimit: { max: e.API_RATE_LIMIT_MAX, windowMs: e.API_RATE_LIMIT_WINDOW_MS },
       corsOrigins: e.API_CORS_ORIGINS ?? [],
       shutdownTimeoutMs: e.API_SHUTDOWN_TIMEOUT_MS,

@@ -77,6 +77,18 @@ export const ProtocolStep = z.strictObject({
   required: z.boolean().optional(),
   /** Said when the answer was not understood. May use template variables. */
   reprompt: text(400).optional(),
+  /**
+   * An education step: when the call reaches it, the approved clip of this education script
+   * plays first (the patient may talk over it, which stops it), then `ask` is put, e.g. "Did
+   * that make sense?". No approved clip at call time: the step is asked without it.
+   */
+  play: z
+    .strictObject({
+      script: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, {
+        error: 'must be an education script id, a lower-case slug such as knee-wound-care',
+      }),
+    })
+    .optional(),
 });
 export type ProtocolStep = z.infer<typeof ProtocolStep>;
 
@@ -272,6 +284,12 @@ function crossFieldChecks(p: ProfileInput, ctx: z.RefinementCtx): void {
     for (const i of idx.slice(1)) issue(['safety', i, 'id'], `rule id '${id}' is used twice`);
   }
 
+  if (p.protocol[0]?.play && !p.firstMessage.trim().endsWith('?')) {
+    issue(
+      ['protocol', 0, 'play'],
+      'the first step can play a clip only when firstMessage is a question (it would play over the greeting); put another step first',
+    );
+  }
   p.protocol.forEach((step, i) => {
     const c = step.capture;
     if (c.type === 'number' && c.min !== undefined && c.max !== undefined && c.min > c.max) {

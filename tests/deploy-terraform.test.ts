@@ -158,7 +158,12 @@ describe('the Terraform in deploy/', () => {
       }
       // Secrets get placeholder values of the right shape: only their wiring is checked here.
       for (const s of secrets)
-        env[s] = s === 'MONGODB_URL' ? 'mongodb+srv://u:p@atlas.example/db' : 'x';
+        env[s] =
+          s === 'MONGODB_URL'
+            ? 'mongodb+srv://u:p@atlas.example/db'
+            : s === 'API_EDUCATION_LINK_SECRET'
+              ? 'x'.repeat(32)
+              : 'x';
       // Cloud Run sets PORT itself for services (not for worker pools).
       if (service !== 'agent') env.PORT = '8080';
       const cfg = loadConfig(env);

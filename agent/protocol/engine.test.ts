@@ -601,3 +601,55 @@ describe('DialogueEngine: free speech heard by the embedded recogniser', () => {
     });
   });
 });
+
+describe('education steps (a clip, then the step question)', () => {
+  const withClip = (): Profile =>
+    minimalProfile({
+      protocol: [
+        {
+          id: 'feeling',
+          ask: 'How are you feeling today?',
+          intent: 'General wellbeing.',
+          capture: { field: 'feeling', type: 'text' },
+        },
+        {
+          id: 'wound-care',
+          ask: 'Did that make sense?',
+          intent: 'Teach-back after the wound care clip.',
+          capture: { field: 'understood', type: 'yesno' },
+          play: { script: 'knee-wound-care' },
+        },
+      ],
+    });
+
+  it('plays the clip when the step is reached, then asks its question', () => {
+    const { engine } = engineFor(withClip());
+    const reached = engine.respond('I feel fine');
+    expect(reached).toMatchObject({
+      say: '',
+      captured: { field: 'feeling', value: 'I feel fine' },
+      play: { stepId: 'wound-care', script: 'knee-wound-care' },
+    });
+    expect(engine.afterPlay()).toEqual({ say: 'Did that make sense?' });
+    // A second, late call changes nothing.
+    expect(engine.afterPlay()).toEqual({ say: '' });
+    expect(engine.respond('yes')).toMatchObject({
+      captured: { field: 'understood', value: true },
+      done: true,
+    });
+  });
+
+  it('reads nothing said over the clip as an answer: it puts the question instead', () => {
+    const { engine } = engineFor(withClip());
+    engine.respond('I feel fine');
+    expect(engine.respond('yes okay')).toEqual({ say: 'Did that make sense?' });
+    expect(engine.answers()).not.toHaveProperty('understood');
+    expect(engine.respond('no')).toMatchObject({ captured: { field: 'understood', value: false } });
+  });
+
+  it('puts the question when the call resumes mid-clip', () => {
+    const { engine } = engineFor(withClip());
+    engine.respond('I feel fine');
+    expect(engine.resume()).toEqual({ say: 'Did that make sense?', resumed: true });
+  });
+});

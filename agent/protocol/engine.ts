@@ -95,6 +95,12 @@ export interface EngineTurn {
   repeated?: boolean;
   /** The question was put again without reading the utterance (see `resume()`). */
   resumed?: boolean;
+  /**
+   * An education step was reached: after `say`, play the approved clip of `script` (barge-in
+   * allowed), then call `afterPlay()` for the step's question. Anything the patient says
+   * before that (talking over the clip) puts the question too, and is not read as an answer.
+   */
+  play?: { stepId: string; script: string };
   /** The protocol is over; `say` holds the closing words. */
   done?: boolean;
   outcome?: ProtocolOutcome;
@@ -103,6 +109,8 @@ export interface EngineTurn {
 export type EnginePhase =
   | { kind: 'opener' }
   | { kind: 'asking'; step: number; failures: number }
+  /** An education step's clip is playing; its question comes after. */
+  | { kind: 'playing'; step: number }
   | {
       kind: 'confirming';
       step: number;
@@ -316,7 +324,7 @@ export class DialogueEngine {
   /** The step now being asked or confirmed, if any. */
   currentStep(): ProtocolStep | undefined {
     const { phase } = this.state;
-    return phase.kind === 'asking' || phase.kind === 'confirming'
+    return phase.kind === 'asking' || phase.kind === 'confirming' || phase.kind === 'playing'
       ? this.profile.protocol[phase.step]
       : undefined;
   }
@@ -360,7 +368,21 @@ export class DialogueEngine {
   resume(): EngineTurn {
     const { phase, prompt } = this.state;
     if (phase.kind === 'done') return { say: '', done: true, outcome: phase.outcome };
+    if (phase.kind === 'playing') return { ...this.afterPlay(), resumed: true };
     return { say: prompt, resumed: true };
+  }
+
+  /**
+   * The education clip has played (or could not be): the step's question, now waiting for an
+   * answer. Nothing (an empty `say`) when no clip is playing, so a late call is harmless.
+   */
+  afterPlay(): EngineTurn {
+    const { phase } = this.state;
+    if (phase.kind !== 'playing') return { say: '' };
+    const question = this.ask(phase.step);
+    this.set({ phase: { kind: 'asking', step: phase.step, failures: 0 }, prompt: question });
+    this.publish();
+    return { say: question };
   }
 
   /**
@@ -388,6 +410,8 @@ export class DialogueEngine {
         ? { say: prompt, repeated: true, done: true, outcome: phase.outcome }
         : { say: '', done: true, outcome: phase.outcome };
     }
+    // Talked over the clip (or said anything before its question): the question, no answer read.
+    if (phase.kind === 'playing') return this.afterPlay();
     if (repeat) return { say: prompt, repeated: true };
 
     switch (phase.kind) {
@@ -546,6 +570,11 @@ export class DialogueEngine {
   private advance(index: number, preface?: string): EngineTurn {
     const next = index + 1;
     if (next >= this.profile.protocol.length) return this.finish('completed', preface);
+    const play = this.stepAt(next).play;
+    if (play) {
+      this.set({ phase: { kind: 'playing', step: next }, prompt: this.ask(next) });
+      return { say: preface ?? '', play: { stepId: this.stepAt(next).id, script: play.script } };
+    }
     const question = this.ask(next);
     this.set({ phase: { kind: 'asking', step: next, failures: 0 }, prompt: question });
     return { say: join(preface, question) };

@@ -52,6 +52,11 @@ export interface ScriptedProtocolLLMOptions {
   onDone: (ending: { outcome: ProtocolOutcome }) => void;
   /** A reply that reported answers or the end was discarded by the framework (see above). */
   onRetract?: (retraction: Retraction) => void;
+  /**
+   * An education step was reached: once the reply being streamed has played, play its clip and
+   * then say `engine.afterPlay()`. Must not throw or block.
+   */
+  onPlay?: (play: NonNullable<EngineTurn['play']>) => void;
   /** Hook failures are logged here (never with the answer's value). */
   logger?: Logger;
   /**
@@ -97,7 +102,10 @@ function sentences(text: string): string[] {
 
 export class ScriptedProtocolLLM extends llm.LLM {
   readonly engine: DialogueEngine;
-  private readonly hooks: Pick<ScriptedProtocolLLMOptions, 'onAnswer' | 'onDone' | 'onRetract'>;
+  private readonly hooks: Pick<
+    ScriptedProtocolLLMOptions,
+    'onAnswer' | 'onDone' | 'onRetract' | 'onPlay'
+  >;
   private readonly logger: Logger | undefined;
   private readonly handledElsewhere: ((text: string) => boolean) | undefined;
   /** Turns not yet known to be kept, oldest first, and the last kept one (for repeats). */
@@ -114,7 +122,12 @@ export class ScriptedProtocolLLM extends llm.LLM {
       throw new TypeError('ScriptedProtocolLLM: onAnswer and onDone hooks are required');
     }
     this.engine = opts.engine;
-    this.hooks = { onAnswer: opts.onAnswer, onDone: opts.onDone, onRetract: opts.onRetract };
+    this.hooks = {
+      onAnswer: opts.onAnswer,
+      onDone: opts.onDone,
+      onRetract: opts.onRetract,
+      onPlay: opts.onPlay,
+    };
     this.logger = opts.logger;
     this.handledElsewhere = opts.handledElsewhere;
   }
@@ -265,6 +278,8 @@ export class ScriptedProtocolLLM extends llm.LLM {
     if (answer) this.call('onAnswer', () => this.hooks.onAnswer(answer));
     const outcome = endsProtocol(result);
     if (outcome) this.call('onDone', () => this.hooks.onDone({ outcome }));
+    const play = result.play;
+    if (play) this.call('onPlay', () => this.hooks.onPlay?.(play));
   }
 
   /** What the turn captured or gave up on, judged by the shared trust policy (answers.ts). */

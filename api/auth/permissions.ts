@@ -66,6 +66,25 @@ export const PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /v1/knowledge/:docId/versions/:version/approve': ['admin'],
   'POST /v1/knowledge/:docId/retire': ['admin'],
   'POST /v1/knowledge/search': STAFF,
+
+  // Education audio: staff write, draft, render and listen; approving or retiring a script or a
+  // clip decides what patients hear, so it is admins', as for knowledge documents.
+  'GET /v1/education/voices': STAFF,
+  'GET /v1/education/scripts': STAFF,
+  'POST /v1/education/scripts': STAFF,
+  'POST /v1/education/scripts/draft': STAFF,
+  'GET /v1/education/scripts/:scriptId': STAFF,
+  'POST /v1/education/scripts/:scriptId/versions/:version/approve': ['admin'],
+  'POST /v1/education/scripts/:scriptId/versions/:version/render': STAFF,
+  'POST /v1/education/scripts/:scriptId/retire': ['admin'],
+  'GET /v1/education/clips': STAFF,
+  'GET /v1/education/clips/:clipId': STAFF,
+  'GET /v1/education/clips/:clipId/audio': STAFF,
+  'POST /v1/education/clips/:clipId/approve': ['admin'],
+  'POST /v1/education/clips/:clipId/retire': ['admin'],
+  'POST /v1/education/clips/:clipId/patient-link': STAFF,
+  // The signed, expiring link is the credential: one approved clip, no sign-in.
+  'GET /v1/education/listen/:token': 'public',
 };
 
 export const routeKey = (method: string, url: string): string => `${method} ${url}`;

@@ -9,6 +9,7 @@ import { BrowserRouter, Route, Routes } from 'react-router-dom';
 import { DashboardPage } from './pages/Dashboard.tsx';
 import { LoginPage } from './pages/Login.tsx';
 import { LogsPage } from './pages/Logs.tsx';
+import { EducationPage } from './pages/Education.tsx';
 import { KnowledgePage } from './pages/Knowledge.tsx';
 import { PatientPage } from './pages/Patient.tsx';
 import { TestCallPage } from './pages/TestCall.tsx';
@@ -37,6 +38,7 @@ export function App() {
           <Route path="/test" element={<TestCallPage />} />
           <Route path="/logs/*" element={<LogsPage />} />
           <Route path="/knowledge" element={<KnowledgePage />} />
+          <Route path="/education" element={<EducationPage />} />
         </Route>
       </Routes>
     </BrowserRouter>

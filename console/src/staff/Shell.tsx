@@ -79,6 +79,7 @@ export function StaffShell() {
             <NavLink to="/test">Patient test</NavLink>
             <NavLink to="/logs">Conversation logs</NavLink>
             <NavLink to="/knowledge">Knowledge</NavLink>
+            <NavLink to="/education">Education audio</NavLink>
           </nav>
           <div className="whoami">
             <span className="whoami-name" data-testid="user-name">

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { clipLinkKey, createClipLinks } from './links.ts';
+
+const key = clipLinkKey('a'.repeat(40), undefined);
+const links = createClipLinks({ key, issuer: 'voicecare-dev', ttlMs: 60_000 });
+
+describe('patient links to an education clip', () => {
+  it('names the clip it was signed for, and nothing once expired or signed by another key', async () => {
+    const { token, expiresAt } = await links.sign('clip_0123456789ab', new Date());
+    expect(await links.verify(token)).toBe('clip_0123456789ab');
+    expect(expiresAt.getTime() - Date.now()).toBeGreaterThan(55_000);
+    const old = await links.sign('clip_0123456789ab', new Date(Date.now() - 120_000));
+    expect(await links.verify(old.token)).toBeUndefined();
+    const other = createClipLinks({
+      key: clipLinkKey('b'.repeat(40), undefined),
+      issuer: 'voicecare-dev',
+      ttlMs: 60_000,
+    });
+    expect(await other.verify(token)).toBeUndefined();
+    expect(await links.verify('not.a.token')).toBeUndefined();
+  });
+});

@@ -1,0 +1,70 @@
+/**
+ * Patient links to one education clip: a short-lived JWT (jose) naming the clip, in the URL
+ * path, so a patient's phone plays it with no sign-in. The clip is checked again on every
+ * request, so retiring it (or its script) stops a link at once. The token is never logged.
+ */
+import { errors as joseErrors, jwtVerify, SignJWT, type CryptoKey } from 'jose';
+import type { DevKey } from '../auth/jwt.ts';
+
+const AUDIENCE = 'voicecare-education-clip';
+
+export interface ClipLinks {
+  sign(clipId: string, now: Date): Promise<{ token: string; expiresAt: Date }>;
+  /** The clip id, or undefined for a token that is not ours, altered or expired. */
+  verify(token: string): Promise<string | undefined>;
+}
+
+export interface ClipLinkKey {
+  alg: 'HS256' | 'ES256';
+  sign: Uint8Array | CryptoKey;
+  verify: Uint8Array | CryptoKey;
+}
+
+/**
+ * The signing key: the configured secret (HS256, the same on every instance), or on this machine
+ * the dev key pair (ES256), whose private half cannot be exported to derive a secret from.
+ */
+export function clipLinkKey(secret: string | undefined, devKey: DevKey | undefined): ClipLinkKey {
+  if (secret) {
+    const key = new TextEncoder().encode(secret);
+    return { alg: 'HS256', sign: key, verify: key };
+  }
+  if (!devKey) throw new Error('education links need API_EDUCATION_LINK_SECRET or a dev key');
+  return { alg: 'ES256', sign: devKey.privateKey, verify: devKey.publicKey };
+}
+
+export function createClipLinks(opts: {
+  key: ClipLinkKey;
+  issuer: string;
+  ttlMs: number;
+}): ClipLinks {
+  const { key } = opts;
+  return {
+    async sign(clipId, now) {
+      const expiresAt = new Date(now.getTime() + opts.ttlMs);
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: key.alg })
+        .setSubject(clipId)
+        .setIssuer(opts.issuer)
+        .setAudience(AUDIENCE)
+        .setIssuedAt(Math.floor(now.getTime() / 1000))
+        .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+        .sign(key.sign);
+      return { token, expiresAt };
+    },
+    async verify(token) {
+      try {
+        const { payload } = await jwtVerify(token, key.verify, {
+          issuer: opts.issuer,
+          audience: AUDIENCE,
+          algorithms: [key.alg],
+          requiredClaims: ['sub', 'exp'],
+        });
+        return payload.sub;
+      } catch (err) {
+        if (err instanceof joseErrors.JOSEError) return undefined;
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,4 @@
+import { MemoryEducationStore } from './memory-store.ts';
+import { describeEducationStoreContract } from './store.contract.ts';
+
+describeEducationStoreContract('in-memory', { open: async () => new MemoryEducationStore() });
