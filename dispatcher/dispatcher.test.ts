@@ -269,6 +269,48 @@ describe('Dispatcher placement', () => {
     expect(t.rooms.deletedRooms).toEqual([stale]);
   });
 
+  it('closes a room whose left-behind dispatch is past its join deadline with no agent in it, and places in a fresh one', async () => {
+    // A dispatcher died after dispatching; its agent came and went before this delivery.
+    const clock = new VirtualClock();
+    const t = harness({}, { clock, workers: [] });
+    const body = request();
+    const stale = t.dispatcher.roomFor(body.sessionId, 1);
+    await t.store.proxy.claim({ ...body, priority: 'routine' }, t.clock.now());
+    await t.store.proxy.recordAttempt(body.sessionId, t.clock.now());
+    await t.store.proxy.transition(body.sessionId, 'dispatching', t.clock.now(), { room: stale });
+    await t.rooms.ensureRoom(stale, { emptyTimeoutMs: 1000, departureTimeoutMs: 1000 });
+    const spent = await t.rooms.createDispatch(stale, AGENT, JSON.stringify(body));
+    clock.advance(5000);
+    t.rooms.workers.add(AGENT);
+
+    const s = await t.dispatcher.handle(new FakeMessage(body));
+
+    expect(s).toMatchObject({ outcome: 'placed', room: t.dispatcher.roomFor(body.sessionId, 2) });
+    expect(s.dispatchId).not.toBe(spent.id);
+    expect(t.rooms.deletedRooms).toContain(stale);
+  });
+
+  it('reuses a left-behind dispatch still within its join deadline, and waits for its agent only until that deadline', async () => {
+    const clock = new VirtualClock();
+    const t = harness({}, { clock, workers: [] });
+    const body = request();
+    const room = t.dispatcher.roomFor(body.sessionId, 1);
+    await t.store.proxy.claim({ ...body, priority: 'routine' }, t.clock.now());
+    await t.store.proxy.recordAttempt(body.sessionId, t.clock.now());
+    await t.store.proxy.transition(body.sessionId, 'dispatching', t.clock.now(), { room });
+    await t.rooms.ensureRoom(room, { emptyTimeoutMs: 1000, departureTimeoutMs: 1000 });
+    const left = await t.rooms.createDispatch(room, AGENT, JSON.stringify(body));
+    const dispatchedAtMs = clock.now().getTime();
+    clock.advance(3000);
+
+    const s = await t.dispatcher.handle(new FakeMessage(body));
+
+    // Its agent never comes: the delivery gives up 5 s after the dispatch, not 5 s after now.
+    expect(s).toMatchObject({ outcome: 'retried', code: 'agent_join_timeout' });
+    expect(t.rooms.created.map((d) => d.id)).toEqual([left.id]);
+    expect(t.clock.now().getTime() - dispatchedAtMs).toBeLessThan(5000 + 500);
+  });
+
   it('places each retry in a fresh room, and closes the earlier room again once placed', async () => {
     const clock = new VirtualClock();
     const sessionId = `sess-${randomUUID().slice(0, 8)}`;

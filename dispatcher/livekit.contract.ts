@@ -39,7 +39,7 @@ export function describeAgentRoomsContract(name: string, opts: RoomsContractOpti
       await f.rooms.ensureRoom(room, { emptyTimeoutMs: 5000, departureTimeoutMs: 5000 });
       expect(await f.rooms.roomExists(room)).toBe(true);
       expect(await f.rooms.listDispatches(room, 'contract-agent')).toEqual([
-        { id: d.id, agentName: 'contract-agent' },
+        { id: d.id, agentName: 'contract-agent', createdAtMs: expect.any(Number) },
       ]);
     });
 
@@ -50,7 +50,7 @@ export function describeAgentRoomsContract(name: string, opts: RoomsContractOpti
       await f.rooms.createDispatch(room, 'agent-a-other', '{}');
 
       expect(await f.rooms.listDispatches(room, 'agent-a')).toEqual([
-        { id: d.id, agentName: 'agent-a' },
+        { id: d.id, agentName: 'agent-a', createdAtMs: expect.any(Number) },
       ]);
       await f.rooms.deleteDispatch(room, d.id);
       expect(await f.rooms.listDispatches(room, 'agent-a')).toEqual([]);

@@ -8,6 +8,8 @@ import { TransientError } from '../infra/errors.ts';
 export interface DispatchRef {
   id: string;
   agentName: string;
+  /** When LiveKit created the dispatch, by its own clock; undefined if it did not say. */
+  createdAtMs?: number;
 }
 
 export interface AgentPresence {
@@ -106,7 +108,15 @@ export class LiveKitAgentRooms implements AgentRooms {
       const all = await this.#dispatches.listDispatch(room);
       return all
         .filter((d) => d.agentName === agentName)
-        .map((d) => ({ id: d.id, agentName: d.agentName }));
+        .map((d) => {
+          // AgentDispatchState.created_at is in nanoseconds.
+          const createdAtNs = d.state?.createdAt ?? 0n;
+          return {
+            id: d.id,
+            agentName: d.agentName,
+            ...(createdAtNs > 0n ? { createdAtMs: Number(createdAtNs / 1_000_000n) } : {}),
+          };
+        });
     } catch (err) {
       throw unavailable('listDispatch', err);
     }

@@ -107,7 +107,11 @@ export async function place(ctx: DispatchContext, attempt: Attempt): Promise<Ver
       );
     }
     attempt.dispatchId = dispatch.id;
-    const dispatchedAt = ctx.clock.now();
+    // A dispatch picked up from an earlier attempt keeps its own join deadline.
+    const dispatchedAt =
+      left?.dispatch.createdAtMs !== undefined
+        ? new Date(Math.min(left.dispatch.createdAtMs, ctx.clock.now().getTime()))
+        : ctx.clock.now();
 
     const joinedAtMs = await dispatcherTracer.span('dispatcher.wait_for_agent', () =>
       waitForAgent(ctx, attempt, room, dispatchedAt, signal),
@@ -190,6 +194,23 @@ async function leftBehind(
     return undefined;
   }
   for (const d of extra) await ctx.rooms.deleteDispatch(room, d.id);
+  // A dispatch past its join deadline with no agent of ours in the room is spent: its agent
+  // came and went (its job ended, or crashed) or never came, and LiveKit sends no other for
+  // it. Waiting on it again only runs out a second join timeout (issue 18: a dispatcher killed
+  // after dispatching, its agents joined and left before the survivor picked the request up).
+  const ageMs =
+    dispatch.createdAtMs === undefined ? 0 : ctx.clock.now().getTime() - dispatch.createdAtMs;
+  if (
+    ageMs >= ctx.joinTimeoutMs &&
+    (await ctx.rooms.listAgents(room, ctx.agentName)).length === 0
+  ) {
+    attempt.log.info(
+      { room, dispatchId: dispatch.id, ageMs },
+      'closing a room whose dispatch is spent',
+    );
+    await ctx.rooms.deleteRoom(room);
+    return undefined;
+  }
   return { room, dispatch };
 }
 

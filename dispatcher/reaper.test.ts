@@ -85,6 +85,30 @@ function killAgent(w: World, room: string): void {
 }
 
 describe('Reaper: active sessions', () => {
+  it('judges several sessions of a sweep at once, at most `concurrency`, so one slow LiveKit answer does not hold up the rest', async () => {
+    const w = world();
+    let inFlight = 0;
+    let peak = 0;
+    const listAgents = w.rooms.listAgents.bind(w.rooms);
+    // A node that died: every question waits (here 50 ms of real time) before it is answered.
+    w.rooms.listAgents = async (room, agentName) => {
+      inFlight += 1;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, 50));
+      inFlight -= 1;
+      return listAgents(room, agentName);
+    };
+    for (let i = 0; i < 7; i++) await activeCall(w);
+
+    const report = await reaper(w, { concurrency: 3 }).sweep();
+
+    expect(report).toMatchObject({ checked: 7, errors: 0, interrupted: [] });
+    expect(peak).toBe(3);
+    peak = 0;
+    expect((await reaper(w, { concurrency: 1 }).sweep()).checked).toBe(7);
+    expect(peak).toBe(1);
+  });
+
   it('interrupts an active session whose agent has been gone for the grace, announces it and closes the room', async () => {
     const w = world();
     const r = reaper(w);

@@ -78,6 +78,8 @@ export interface ReaperOptions {
   leaseMs?: number;
   /** Sessions looked at per sweep, least recently changed first. @defaultValue 500 */
   batchSize?: number;
+  /** Sessions judged at once within a sweep. @defaultValue 8 */
+  concurrency?: number;
   /** Where to count what the reaper did. */
   registry?: Registry;
 }
@@ -90,6 +92,7 @@ export const reaperDefaults = {
   lookbackMs: 24 * 3_600_000,
   leaseMs: 30_000,
   batchSize: 500,
+  concurrency: 8,
 } as const;
 
 export interface SweepReport {
@@ -129,7 +132,7 @@ export class Reaper {
       instanceId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 4)}`,
       ...given,
     };
-    for (const name of ['stuckMs', 'lookbackMs', 'leaseMs', 'batchSize'] as const) {
+    for (const name of ['stuckMs', 'lookbackMs', 'leaseMs', 'batchSize', 'concurrency'] as const) {
       if (!Number.isFinite(o[name]) || o[name] <= 0) {
         throw new Error(`ReaperOptions.${name} must be a positive number, got ${o[name]}`);
       }
@@ -199,7 +202,7 @@ export class Reaper {
       return report;
     }
     const activeIds = new Set<string>();
-    for (const session of open) {
+    const judge = async (session: SessionRecord): Promise<void> => {
       report.checked += 1;
       try {
         if (session.state === 'active') {
@@ -215,7 +218,15 @@ export class Reaper {
           'reaper could not judge a session',
         );
       }
-    }
+    };
+    // A few at a time: with a LiveKit node dead, each question about a room on it waits out the
+    // request timeout, and one at a time a sweep of a few hundred sessions took minutes, so a
+    // dead node's sessions waited that long for their second sighting (issue 18).
+    let next = 0;
+    const lanes = Array.from({ length: Math.min(this.#o.concurrency, open.length) }, async () => {
+      while (next < open.length) await judge(open[next++]!);
+    });
+    await Promise.all(lanes);
     // Forget sessions that are no longer active (ended, or reaped by someone else).
     for (const id of this.#goneSince.keys()) if (!activeIds.has(id)) this.#goneSince.delete(id);
     for (const id of this.#unreachable.keys()) if (!activeIds.has(id)) this.#unreachable.delete(id);

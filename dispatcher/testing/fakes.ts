@@ -10,7 +10,7 @@ import type { InboundMessage, RequestSource } from '../source.ts';
 
 interface FakeRoom {
   timeouts: RoomTimeouts;
-  dispatches: (DispatchRef & { metadata: string })[];
+  dispatches: (DispatchRef & { metadata: string; createdAtMs: number })[];
   agents: (AgentPresence & { dispatchId: string; visibleAfterPolls: number })[];
 }
 
@@ -63,13 +63,13 @@ export class FakeAgentRooms implements AgentRooms {
   async listDispatches(room: string, agentName: string): Promise<DispatchRef[]> {
     return this.#room(room)
       .dispatches.filter((d) => d.agentName === agentName)
-      .map(({ id, agentName: name }) => ({ id, agentName: name }));
+      .map(({ id, agentName: name, createdAtMs }) => ({ id, agentName: name, createdAtMs }));
   }
 
   async createDispatch(room: string, agentName: string, metadata: string): Promise<DispatchRef> {
     const r = this.#room(room);
     const ref = { id: `AD_fake${this.#nextId++}`, agentName };
-    r.dispatches.push({ ...ref, metadata });
+    r.dispatches.push({ ...ref, metadata, createdAtMs: this.#clock.now().getTime() });
     this.created.push({ ...ref, room, metadata });
     if (this.workers.has(agentName)) {
       r.agents.push({

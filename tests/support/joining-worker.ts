@@ -22,6 +22,8 @@ const SELF = fileURLToPath(import.meta.url);
 // Test-only child process: the worker reads its settings from the environment the helper gives it.
 const MAX_STAY_MS = Number(process.env['JOINING_WORKER_MAX_STAY_MS'] ?? 120_000);
 const LEAVE_ON_RECONNECT = process.env['JOINING_WORKER_LEAVE_ON_RECONNECT'] === '1';
+/** How long after a reconnect the patient has to be back in the room. */
+const PATIENT_LOST_MS = 3000;
 
 export default defineAgent({
   entry: async (ctx: JobContext) => {
@@ -41,10 +43,21 @@ export default defineAgent({
       if (sawPatient && humans().length === 0) ctx.shutdown('room emptied');
     });
     // A node that died moves the room to a survivor when the agent reconnects, but a patient
-    // pinned to the dead node is not in it, and no disconnect event says so: with this set,
-    // the agent ends its call when its connection breaks, as one whose media path died.
+    // pinned to the dead node is not in it, and no disconnect event says so. With this set, an
+    // agent whose patient is not in the room shortly after a reconnect ends its call, as
+    // agent/session.ts does (`patient_lost`). Only then: an agent whose own connection went
+    // through the dead node into a room on a survivor finds its patient still there, and stays.
     if (LEAVE_ON_RECONNECT) {
-      room.on(RoomEvent.Reconnecting, () => ctx.shutdown('connection to the room lost'));
+      let lostTimer: NodeJS.Timeout | undefined;
+      room.on(RoomEvent.Reconnecting, () => clearTimeout(lostTimer));
+      room.on(RoomEvent.Reconnected, () => {
+        clearTimeout(lostTimer);
+        lostTimer = setTimeout(() => {
+          if (humans().length === 0) ctx.shutdown('patient lost after a reconnect');
+        }, PATIENT_LOST_MS);
+      });
+      ctx.addShutdownCallback(async () => clearTimeout(lostTimer));
+      room.on(RoomEvent.Disconnected, () => ctx.shutdown('room connection closed'));
     }
     room.on(RoomEvent.DataReceived, (_payload, _participant, _kind, topic) => {
       if (topic === LEAVE_TOPIC) ctx.shutdown('told to leave');
@@ -61,7 +74,10 @@ export interface JoiningWorkerOptions {
   registerTimeoutMs?: number;
   /** @defaultValue 120_000 */
   maxStayMs?: number;
-  /** End the job when its room connection breaks (a node died). @defaultValue false */
+  /**
+   * End the job when no patient is in the room shortly after its connection came back (a node
+   * died and the room moved without them). @defaultValue false
+   */
   leaveOnReconnect?: boolean;
 }
 
@@ -164,6 +180,10 @@ if (process.argv[1] === SELF) {
       // marks itself full would make dispatch tests flaky rather than test anything.
       loadFunc: async () => 0,
       loadThreshold: 1,
+      // A job process that is not ready in 10 s (the default) is killed and another started;
+      // on this shared 2-core host a loaded start takes longer, and the restarts only add load
+      // (issue 18: every job of a run failed with "runner initialization timed out").
+      initializeProcessTimeout: 30_000,
       drainTimeout: 2000,
       shutdownProcessTimeout: 3000,
     }),
