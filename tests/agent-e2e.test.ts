@@ -433,8 +433,13 @@ describe('agent worker lifecycle', () => {
     await worker.stop();
   });
 
-  it('drains on SIGTERM: takes no new job and marks the running session interrupted', async () => {
-    const worker = await h.startWorker({ AGENT_DRAIN_TIMEOUT_MS: '2000' });
+  it('drains on SIGTERM without handoff: takes no new job and marks the running session interrupted', async () => {
+    // Handoff off: the call is held until the drain ends it. (With handoff on, the call is
+    // dispatched to a successor and left open for it; see the next test and chaos-short.)
+    const worker = await h.startWorker({
+      AGENT_DRAIN_TIMEOUT_MS: '2000',
+      AGENT_HANDOFF_ON_DRAIN: 'false',
+    });
     const { request, patient } = await h.startSession();
     await patient.waitForAgentSpeech({ timeoutMs: 30_000 });
 
@@ -459,6 +464,24 @@ describe('agent worker lifecycle', () => {
       return s?.state === 'interrupted' ? s : undefined;
     });
     expect(session).toMatchObject({ failureCode: 'job_shutdown', failureReason: 'job_shutdown' });
+    const stored = await h.utterances.listUtterances(request.sessionId);
+    expect(stored[0]?.text).toBe(GREETING);
+    await patient.leave();
+  });
+
+  it('drains on SIGTERM with handoff: the call is dispatched on and left open for its successor', async () => {
+    const worker = await h.startWorker({ AGENT_DRAIN_TIMEOUT_MS: '2000' });
+    const { request, patient } = await h.startSession();
+    await patient.waitForAgentSpeech({ timeoutMs: 30_000 });
+
+    worker.signal('SIGTERM');
+    expect(await worker.exited).toBe(143);
+
+    // No other worker runs here, so nobody comes: the record names the handoff, and the reaper
+    // (DISPATCHER_REAPER_HANDOFF_GRACE_MS, then the agent-gone grace) is what ends such a call.
+    const session = await h.sessions.get(request.sessionId);
+    expect(session?.state).toBe('active');
+    expect(session?.handoff?.fromJob).toMatch(/^AJ_/);
     const stored = await h.utterances.listUtterances(request.sessionId);
     expect(stored[0]?.text).toBe(GREETING);
     await patient.leave();
