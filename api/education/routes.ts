@@ -29,6 +29,7 @@ import { actorOf } from '../auth/plugin.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiProblem } from '../errors.ts';
 import { parseRange } from './range.ts';
+import { slugOf, stampView } from '../resource-views.ts';
 
 const ScriptParams = z.object({ scriptId: ScriptId });
 const VersionParams = z.object({
@@ -51,20 +52,6 @@ const NewScript = z
       .optional(),
   })
   .strict();
-
-function slug(title: string): string {
-  const s = title
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 50)
-    .replace(/-+$/, '');
-  return s.length >= 2 ? s : `script-${s || 'x'}`;
-}
-
-const stampView = (s: AuditStamp | undefined) =>
-  s ? { by: s.by, at: s.at.toISOString() } : undefined;
 
 function versionView(v: ScriptVersion) {
   return {
@@ -236,7 +223,7 @@ export const educationRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
     },
     async (request, reply) => {
       const { title, text, profiles, draftedFrom } = request.body;
-      const scriptId = request.body.scriptId ?? slug(title);
+      const scriptId = request.body.scriptId ?? slugOf(title, 'script');
       const unknown: string[] = [];
       for (const id of profiles) if (!(await deps.profiles.get(id))) unknown.push(id);
       if (unknown.length) {

@@ -21,6 +21,7 @@ import {
 import { actorOf } from '../auth/plugin.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiProblem, type ProblemCode } from '../errors.ts';
+import { slugOf, stampView } from '../resource-views.ts';
 
 const MAX_FIELD_BYTES = 4096;
 
@@ -34,20 +35,6 @@ const UploadFields = z
 
 const DocParams = z.object({ docId: DocId });
 const VersionParams = z.object({ docId: DocId, version: z.coerce.number().int().positive() });
-
-function slug(title: string): string {
-  const s = title
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 50)
-    .replace(/-+$/, '');
-  return s.length >= 2 ? s : `doc-${s || 'x'}`;
-}
-
-const stampView = (s: AuditStamp | undefined) =>
-  s ? { by: s.by, at: s.at.toISOString() } : undefined;
 
 function versionView(v: DocumentVersion, withPassages: boolean) {
   return {
@@ -219,7 +206,7 @@ export const knowledgeRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
         });
       }
       const { title, profiles } = parsed.data;
-      const docId = parsed.data.docId ?? slug(title);
+      const docId = parsed.data.docId ?? slugOf(title, 'doc');
       const unknown: string[] = [];
       for (const id of profiles) if (!(await deps.profiles.get(id))) unknown.push(id);
       if (unknown.length) {
