@@ -99,6 +99,12 @@ export async function runApi(cfg: Config, overrides: RunApiOverrides = {}): Prom
       logger: logger.child({ component: 'education-render' }),
     });
     const clipRenderer = renderer;
+    const clipKey = clipLinkKey(cfg.api.educationLink.secret, devKey);
+    if (clipKey.ephemeral) {
+      logger.warn(
+        'API_EDUCATION_LINK_SECRET is not set: patient clip links are signed with a key made up for this process, and stop working when it restarts',
+      );
+    }
     const profiles = new MongoProfileStore(mongo.db);
     await profiles.ensureIndexes();
     const requestsTopic = await ensureTopic(pubsub, cfg.pubsub.requestsTopic);
@@ -127,7 +133,7 @@ export async function runApi(cfg: Config, overrides: RunApiOverrides = {}): Prom
       education,
       clipRenderer,
       clipLinks: createClipLinks({
-        key: clipLinkKey(cfg.api.educationLink.secret, devKey),
+        key: clipKey,
         issuer: cfg.api.jwt.issuer,
         ttlMs: cfg.api.educationLink.ttlMs,
       }),

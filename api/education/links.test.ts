@@ -19,4 +19,16 @@ describe('patient links to an education clip', () => {
     expect(await other.verify(token)).toBeUndefined();
     expect(await links.verify('not.a.token')).toBeUndefined();
   });
+
+  it('without a secret or a dev key, signs with a per-process key that it marks ephemeral', async () => {
+    const a = clipLinkKey(undefined, undefined);
+    const b = clipLinkKey(undefined, undefined);
+    expect(a.ephemeral).toBe(true);
+    expect(clipLinkKey('c'.repeat(40), undefined).ephemeral).toBeUndefined();
+    const first = createClipLinks({ key: a, issuer: 'voicecare-dev', ttlMs: 60_000 });
+    const second = createClipLinks({ key: b, issuer: 'voicecare-dev', ttlMs: 60_000 });
+    const { token } = await first.sign('clip_0123456789ab', new Date());
+    expect(await first.verify(token)).toBe('clip_0123456789ab');
+    expect(await second.verify(token)).toBeUndefined();
+  });
 });

@@ -3,6 +3,7 @@
  * path, so a patient's phone plays it with no sign-in. The clip is checked again on every
  * request, so retiring it (or its script) stops a link at once. The token is never logged.
  */
+import { randomBytes } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type CryptoKey } from 'jose';
 import type { DevKey } from '../auth/jwt.ts';
 
@@ -18,18 +19,25 @@ export interface ClipLinkKey {
   alg: 'HS256' | 'ES256';
   sign: Uint8Array | CryptoKey;
   verify: Uint8Array | CryptoKey;
+  /** Made up for this process: its links stop working when it restarts, and on other instances. */
+  ephemeral?: boolean;
 }
 
 /**
  * The signing key: the configured secret (HS256, the same on every instance), or on this machine
- * the dev key pair (ES256), whose private half cannot be exported to derive a secret from.
+ * the dev key pair (ES256), whose private half cannot be exported to derive a secret from. With
+ * neither (a development API that checks staff tokens against an issuer's JWKS), a random
+ * per-process key, marked ephemeral so the caller can warn; production requires the secret.
  */
 export function clipLinkKey(secret: string | undefined, devKey: DevKey | undefined): ClipLinkKey {
   if (secret) {
     const key = new TextEncoder().encode(secret);
     return { alg: 'HS256', sign: key, verify: key };
   }
-  if (!devKey) throw new Error('education links need API_EDUCATION_LINK_SECRET or a dev key');
+  if (!devKey) {
+    const key = new Uint8Array(randomBytes(32));
+    return { alg: 'HS256', sign: key, verify: key, ephemeral: true };
+  }
   return { alg: 'ES256', sign: devKey.privateKey, verify: devKey.publicKey };
 }
 
