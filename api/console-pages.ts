@@ -10,4 +10,5 @@ export const CONSOLE_PAGES = [
   '/knowledge',
   '/education',
   '/join/:code',
+  '/listen/:token',
 ] as const;

@@ -24,6 +24,8 @@ interface PageGlobals {
 let f: ApiFixture;
 let browser: Browser;
 let admin: string;
+/** The patient link made in the first case, for the phone case after it. */
+let patientLink = '';
 
 beforeAll(async () => {
   // Always rebuilt: a console built before this page existed would not have it.
@@ -99,15 +101,62 @@ describe('the Education audio page', () => {
       await detail.getByText('plays in calls').waitFor({ timeout: 8000 });
       await detail.getByRole('button', { name: 'Patient link' }).click();
       const link = await detail.getByTestId('patient-link').textContent();
-      expect(link).toMatch(/\/v1\/education\/listen\//);
+      expect(link).toMatch(/\/listen\/[\w.-]+$/);
       await page.evaluate(() => (globalThis as unknown as PageGlobals).scrollTo(0, 0));
       await screenshot(page, 'education');
-
-      // The patient's phone: no sign-in, a byte range as an audio element asks for it.
-      const played = await fetch(new URL(link ?? '', f.url), { headers: { range: 'bytes=0-3' } });
-      expect(played.status).toBe(206);
-      expect(Buffer.from(await played.arrayBuffer()).toString('ascii')).toBe('RIFF');
       expect(errors).toEqual([]);
+      patientLink = new URL(link ?? '', f.url).pathname;
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it("plays on the patient's phone from the link, with no sign-in, and says plainly when it no longer works", async () => {
+    expect(patientLink, 'the clip was linked in the case above').toBeTruthy();
+    // A phone, and no staff token anywhere.
+    const ctx = await newContext(browser, {
+      baseURL: f.url,
+      grantMicrophone: false,
+      phone: true,
+    });
+    const page = await ctx.newPage();
+    const errors = pageErrors(page);
+    try {
+      await page.goto(patientLink);
+      await page.getByRole('heading', { name: 'Knee wound care', level: 1 }).waitFor();
+      expect(await page.getByTestId('listen-text').textContent()).toBe(TEXT);
+      await page.getByText(/This link works until/).waitFor();
+      const duration = await page.waitForFunction(() => {
+        const a = (globalThis as unknown as PageGlobals).document.querySelector(
+          '[data-testid="listen-audio"]',
+        );
+        return a && a.readyState >= 1 ? a.duration : 0;
+      });
+      expect(await duration.jsonValue()).toBeGreaterThan(2);
+      // Phone-sized: nothing wider than the screen.
+      expect(
+        await page.evaluate(
+          () =>
+            (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } })
+              .document.documentElement.scrollWidth,
+        ),
+      ).toBeLessThanOrEqual(390);
+      const axe = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa']).analyze();
+      expect(
+        axe.violations
+          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+          .map((v) => v.id),
+      ).toEqual([]);
+      await screenshot(page, 'education-patient');
+
+      // An altered link: the page says what to do, not an error code.
+      await page.goto(`${patientLink.slice(0, -4)}AAAA`);
+      await page.getByRole('heading', { name: 'This recording is not available' }).waitFor();
+      expect(await page.getByTestId('listen-gone').textContent()).toMatch(/Ask your care team/);
+      // The browser reports the refused request itself; nothing else may go wrong.
+      expect(errors).toEqual([
+        'Failed to load resource: the server responded with a status of 410 (Gone)',
+      ]);
     } finally {
       await ctx.close();
     }

@@ -194,21 +194,42 @@ describe('education audio over the API', () => {
   it('sends a patient a signed link that plays by range without sign-in, until the clip is retired', async () => {
     const res = await post(`/v1/education/clips/${localClip.clipId}/patient-link`, {});
     expect(res.status).toBe(200);
-    const link = (await res.json()) as { path: string; expiresAt: string };
+    const link = (await res.json()) as {
+      path: string;
+      audioPath: string;
+      expiresAt: string;
+    };
     expect(Date.parse(link.expiresAt) - Date.now()).toBeGreaterThan(50 * 60_000);
-    const played = await fetch(`${api.url}${link.path}`, { headers: { range: 'bytes=0-43' } });
+    // The patient opens a page; it plays the audio and shows what it is, and nothing else.
+    expect(link.path).toMatch(/^\/listen\/[\w.-]+$/);
+    const page = await fetch(`${api.url}${link.path}`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    const about = await fetch(`${api.url}${link.audioPath}/about`);
+    expect(about.status).toBe(200);
+    const lesson = (await about.json()) as Record<string, unknown>;
+    expect(Object.keys(lesson).sort()).toEqual(['durationMs', 'expiresAt', 'text', 'title']);
+    expect(lesson).toMatchObject({ title: expect.any(String), text: expect.any(String) });
+    expect(
+      Math.abs(Date.parse(lesson['expiresAt'] as string) - Date.parse(link.expiresAt)),
+    ).toBeLessThan(1000);
+    const played = await fetch(`${api.url}${link.audioPath}`, { headers: { range: 'bytes=0-43' } });
     expect(played.status).toBe(206);
     expect(Buffer.from(await played.arrayBuffer()).equals(whole.subarray(0, 44))).toBe(true);
 
-    const tampered = link.path.slice(0, -3) + (link.path.endsWith('AAA') ? 'BBB' : 'AAA');
+    const tampered = link.audioPath.slice(0, -3) + (link.audioPath.endsWith('AAA') ? 'BBB' : 'AAA');
     expect((await fetch(`${api.url}${tampered}`)).status).toBe(410);
+    expect((await fetch(`${api.url}${tampered}/about`)).status).toBe(410);
 
     expect((await post(`/v1/education/clips/${localClip.clipId}/retire`, {}, admin)).status).toBe(
       200,
     );
-    const gone = await fetch(`${api.url}${link.path}`);
+    const gone = await fetch(`${api.url}${link.audioPath}`);
     expect(gone.status).toBe(410);
     expect(await gone.json()).toMatchObject({ code: 'clip_not_playable' });
+    const goneAbout = await fetch(`${api.url}${link.audioPath}/about`);
+    expect(goneAbout.status).toBe(410);
+    expect(await goneAbout.json()).toMatchObject({ detail: expect.stringMatching(/withdrawn/) });
     const refused = await post(`/v1/education/clips/${localClip.clipId}/patient-link`, {});
     expect(refused.status).toBe(409);
   });

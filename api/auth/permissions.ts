@@ -85,6 +85,7 @@ export const PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /v1/education/clips/:clipId/patient-link': STAFF,
   // The signed, expiring link is the credential: one approved clip, no sign-in.
   'GET /v1/education/listen/:token': 'public',
+  'GET /v1/education/listen/:token/about': 'public',
 };
 
 export const routeKey = (method: string, url: string): string => `${method} ${url}`;

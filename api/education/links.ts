@@ -11,8 +11,8 @@ const AUDIENCE = 'voicecare-education-clip';
 
 export interface ClipLinks {
   sign(clipId: string, now: Date): Promise<{ token: string; expiresAt: Date }>;
-  /** The clip id, or undefined for a token that is not ours, altered or expired. */
-  verify(token: string): Promise<string | undefined>;
+  /** The clip and when the link stops working, or undefined for a token that is not ours, altered or expired. */
+  verify(token: string): Promise<{ clipId: string; expiresAt: Date } | undefined>;
 }
 
 export interface ClipLinkKey {
@@ -68,7 +68,7 @@ export function createClipLinks(opts: {
           algorithms: [key.alg],
           requiredClaims: ['sub', 'exp'],
         });
-        return payload.sub;
+        return { clipId: payload.sub!, expiresAt: new Date(payload.exp! * 1000) };
       } catch (err) {
         if (err instanceof joseErrors.JOSEError) return undefined;
         throw err;

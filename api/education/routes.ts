@@ -501,15 +501,41 @@ export const educationRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
         });
       }
       const { token, expiresAt } = await deps.clipLinks.sign(clipId, deps.now());
-      const path = `/v1/education/listen/${token}`;
+      const path = `/listen/${token}`;
+      const audioPath = `/v1/education/listen/${token}`;
       request.log.info({ clipId }, 'education patient link created');
+      const base = deps.cfg.api.publicUrl ?? '';
       return {
-        url: `${deps.cfg.api.publicUrl ?? ''}${path}`,
+        url: `${base}${path}`,
         path,
+        audioUrl: `${base}${audioPath}`,
+        audioPath,
         expiresAt: expiresAt.toISOString(),
       };
     },
   );
+
+  /** The clip a patient link names, still playable; a problem a patient can act on otherwise. */
+  async function linkedClip(token: string): Promise<{ clip: Clip; expiresAt: Date }> {
+    const link = await deps.clipLinks.verify(token);
+    if (!link) {
+      throw new ApiProblem('clip_not_playable', {
+        detail: 'This link is not valid or has expired. Ask your care team for a new one.',
+      });
+    }
+    const clip = await store.getClip(link.clipId);
+    if (!clip || !(await store.isPlayable(link.clipId))) {
+      throw new ApiProblem('clip_not_playable', {
+        detail: 'This recording has been withdrawn by your care team. Ask them for a new link.',
+      });
+    }
+    return { clip, expiresAt: link.expiresAt };
+  }
+
+  const ListenParams = z.object({ token: z.string().min(10).max(600) });
+  // Tokens are signed; this only keeps a scanner from costing database reads. An audio
+  // element asks for several ranges while it plays.
+  const listenLimit = { rateLimit: { max: 300, timeWindow: 60_000 } };
 
   app.get(
     '/v1/education/listen/:token',
@@ -517,24 +543,39 @@ export const educationRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
       schema: {
         tags: ['education'],
         summary: 'A patient plays an education clip from a link (Range supported)',
-        params: z.object({ token: z.string().min(10).max(600) }),
+        params: ListenParams,
       },
-      // Tokens are signed; this only keeps a scanner from costing database reads. An audio
-      // element asks for several ranges while it plays.
-      config: { rateLimit: { max: 300, timeWindow: 60_000 } },
+      config: listenLimit,
     },
     async (request, reply) => {
-      const clipId = await deps.clipLinks.verify(request.params.token);
-      if (!clipId) {
-        throw new ApiProblem('clip_not_playable', {
-          detail: 'This link is not valid or has expired. Ask your care team for a new one.',
-        });
-      }
-      const clip = await store.getClip(clipId);
-      if (!clip || !(await store.isPlayable(clipId))) {
-        throw new ApiProblem('clip_not_playable');
-      }
+      const { clip } = await linkedClip(request.params.token);
       return sendAudio(request, reply, clip);
+    },
+  );
+
+  app.get(
+    '/v1/education/listen/:token/about',
+    {
+      schema: {
+        tags: ['education'],
+        summary:
+          "What a patient link's page shows: the lesson's title, its words to read along, its length",
+        params: ListenParams,
+      },
+      config: listenLimit,
+    },
+    async (request, reply) => {
+      const { clip, expiresAt } = await linkedClip(request.params.token);
+      const script = await store.getScript(clip.scriptId);
+      const version = script?.versions.find((v) => v.version === clip.scriptVersion);
+      if (!version || !clip.audio) throw new ApiProblem('clip_not_playable');
+      void reply.header('cache-control', 'private, no-store');
+      return {
+        title: version.title,
+        text: version.text,
+        durationMs: clip.audio.durationMs,
+        expiresAt: expiresAt.toISOString(),
+      };
     },
   );
 };

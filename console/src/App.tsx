@@ -12,6 +12,7 @@ import { LogsPage } from './pages/Logs.tsx';
 import { EducationPage } from './pages/Education.tsx';
 import { KnowledgePage } from './pages/Knowledge.tsx';
 import { PatientPage } from './pages/Patient.tsx';
+import { ListenPage } from './pages/Listen.tsx';
 import { TestCallPage } from './pages/TestCall.tsx';
 import { StaffShell } from './staff/Shell.tsx';
 import { Loading } from './ui/Status.tsx';
@@ -24,6 +25,7 @@ export function App() {
     <BrowserRouter>
       <Routes>
         <Route path="/join/:code" element={<PatientPage />} />
+        <Route path="/listen/:token" element={<ListenPage />} />
         <Route path="/login" element={<LoginPage />} />
         <Route element={<StaffShell />}>
           <Route path="/" element={<DashboardPage />} />
