@@ -237,4 +237,50 @@ describe('an education step in a call (dialogue engine)', () => {
     },
     TEST_TIMEOUT_MS,
   );
+
+  it(
+    'stops the clip when the patient speaks over it, and puts the question once they have finished',
+    async () => {
+      const { patient, agentLines } = await open();
+      await patient.sendText('yes');
+      await h.eventually('the medication question', async () =>
+        (await agentLines()).find((u) => u.text === override.protocol?.[0]?.ask),
+      );
+      await patient.waitForAgentSilence({ timeoutMs: 20_000 });
+      const before = patient.agentAudio().samples.length;
+      const at = performance.now();
+      await patient.sendText('no');
+      const clipStart = await patient.waitForAgentSpeech({ after: at, timeoutMs: 20_000 });
+      // A second into the 4 s tone the patient talks over it, out loud.
+      await new Promise((r) => setTimeout(r, 1000));
+      h.standins.deepgram.hear('sorry what was that');
+      const spoken = patient.say('sorry, what was that');
+      const quietAt = await patient.waitForAgentSilence({
+        after: clipStart.at + 1000,
+        silenceMs: 400,
+        timeoutMs: 8000,
+      });
+      const talked = await spoken;
+      console.log(
+        `the clip stopped ${(quietAt - talked.startedAt).toFixed(0)} ms after the patient started talking over it`,
+      );
+      const heard = patient.agentAudio();
+      const windows = toneWindows({
+        samples: heard.samples.subarray(before),
+        sampleRate: heard.sampleRate,
+      });
+      // About a second of tone and the half second VAD takes to call it speech; not 4 s.
+      expect(windows).toBeGreaterThanOrEqual(5);
+      expect(windows).toBeLessThan(30);
+      const lines = await h.eventually('the question put after the patient spoke', async () => {
+        const all = await agentLines();
+        return all.some((u) => u.text === QUESTION) ? all : undefined;
+      });
+      const clipLine = lines.find((u) => CLIP_TEXT.startsWith(u.text) && u.interrupted);
+      expect(clipLine).toBeDefined();
+      expect(clipLine!.seq).toBeLessThan(lines.find((u) => u.text === QUESTION)!.seq);
+      await patient.leave();
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
