@@ -99,6 +99,18 @@ export interface VoiceCareAgentOptions {
   classifier?: SafetyClassifier;
   /** The care team's approved documents, for patients' questions. @defaultValue none */
   knowledge?: AgentKnowledge;
+  /**
+   * An education step's approved clip, for the LLM's `play_education` tool (the dialogue engine
+   * plays clips through {@link VoiceCareAgent.playEducation} itself). @defaultValue none
+   */
+  educationClip?: (stepId: string) => EducationClip | undefined;
+}
+
+/** A clip ready to play: its words (the transcript), its audio, and who hears how it went. */
+export interface EducationClip {
+  text: string;
+  audio: () => ReadableStream<AudioFrame>;
+  onPlayed?: (outcome: { interrupted: boolean }) => void;
 }
 
 /**
@@ -216,6 +228,16 @@ export class VoiceCareAgent extends voice.Agent {
           today: () => toIso(dateIn(new Date(), timeZone)),
           onAnswer: (report) => hooks.onAnswer(report),
           onEndCall: () => this.requestEnd('end_tool'),
+          ...(opts.educationClip
+            ? {
+                onPlay: (stepId: string) => {
+                  const clip = opts.educationClip?.(stepId);
+                  if (!clip || this.ending) return 'no_clip' as const;
+                  this.playEducation(clip, () => '', clip.onPlayed);
+                  return 'playing' as const;
+                },
+              }
+            : {}),
         }),
       },
       ...(opts.resume ? { chatCtx: historyContext(opts.resume.history) } : {}),
@@ -245,7 +267,7 @@ export class VoiceCareAgent extends voice.Agent {
    * like any other before the protocol puts the question. No clip: the question straight away.
    */
   playEducation(
-    clip: { text: string; audio: () => ReadableStream<AudioFrame> } | undefined,
+    clip: Omit<EducationClip, 'onPlayed'> | undefined,
     next: () => string,
     onPlayed?: (outcome: { interrupted: boolean }) => void,
   ): void {

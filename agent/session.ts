@@ -38,6 +38,7 @@ import {
   DEFAULT_CLOSING,
   VoiceCareAgent,
   type VoiceCareAgentOptions,
+  type EducationClip,
   type EndReason,
   type RenderedProfile,
   type TurnInfo,
@@ -459,6 +460,9 @@ class SessionRun<P> {
         recognitions,
         ...(classifier ? { classifier } : {}),
         ...(deps.knowledge ? { knowledge: this.agentKnowledge(profile, scripted) } : {}),
+        ...(!scripted && this.clips.size > 0
+          ? { educationClip: (stepId: string) => this.educationClip(profile, stepId) }
+          : {}),
       },
     );
 
@@ -983,23 +987,40 @@ class SessionRun<P> {
   /** An education step reached: its clip, then its question (see VoiceCareAgent.playEducation). */
   private playEducation(engine: DialogueEngine, play: { stepId: string; script: string }): void {
     const clip = this.clips.get(play.script);
-    const started = Date.now();
     if (!clip) this.log.warn({ stepId: play.stepId }, 'education step without a clip');
-    this.voiceAgent?.playEducation(
-      clip ? { text: clip.text, audio: () => clipFrames(clip) } : undefined,
-      () => engine.afterPlay().say,
-      (outcome) =>
+    const playable = clip ? this.playable(play.stepId, clip) : undefined;
+    this.voiceAgent?.playEducation(playable, () => engine.afterPlay().say, playable?.onPlayed);
+  }
+
+  /** The clip of an education step the LLM asked for (`play_education`), if one is approved. */
+  private educationClip(profile: RenderedProfile, stepId: string): EducationClip | undefined {
+    const script = profile.protocol.find((s) => s.id === stepId)?.play?.script;
+    const clip = script ? this.clips.get(script) : undefined;
+    if (!clip) {
+      this.log.warn({ stepId }, 'education step without a clip');
+      return undefined;
+    }
+    return this.playable(stepId, clip);
+  }
+
+  /** A loaded clip as the agent plays it, reporting how it went (never its words). */
+  private playable(stepId: string, clip: LoadedClip): EducationClip {
+    const started = Date.now();
+    return {
+      text: clip.text,
+      audio: () => clipFrames(clip),
+      onPlayed: (outcome) =>
         this.log.info(
           {
-            stepId: play.stepId,
-            clipId: clip?.clipId,
+            stepId,
+            clipId: clip.clipId,
             interrupted: outcome.interrupted,
             playedMs: Date.now() - started,
-            clipMs: clip?.durationMs,
+            clipMs: clip.durationMs,
           },
           'education clip played',
         ),
-    );
+    };
   }
 
   private onSafety(match: SafetyMatch<SafetyRule>, status: EscalationStatus, turn: TurnInfo): void {

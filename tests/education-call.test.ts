@@ -11,6 +11,7 @@ import { encodeWav } from '../prompts/preview.ts';
 import type { Profile } from '../prompts/schema.ts';
 import type { Pcm } from '../sim/speech.ts';
 import { AgentHarness } from './support/agent-harness.ts';
+import { lastToolResult, lastUserText } from './support/standins/openai.ts';
 import { shutdownRtc } from './support/patient.ts';
 
 const GREETING_TIMEOUT_MS = 90_000;
@@ -279,6 +280,87 @@ describe('an education step in a call (dialogue engine)', () => {
       const clipLine = lines.find((u) => CLIP_TEXT.startsWith(u.text) && u.interrupted);
       expect(clipLine).toBeDefined();
       expect(clipLine!.seq).toBeLessThan(lines.find((u) => u.text === QUESTION)!.seq);
+      await patient.leave();
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('an education step in a call (LLM)', () => {
+  let h: AgentHarness;
+
+  beforeAll(async () => {
+    h = await AgentHarness.start({
+      profiles: [{ file: 'intake.yaml', override }],
+      workerEnv: { AGENT_INITIALIZE_PROCESS_TIMEOUT_MS: '60000', SAFETY_CLASSIFIER: 'false' },
+    });
+    await seedClip(h);
+    await h.startWorker();
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it(
+    'plays the clip when the model calls play_education, and the question it puts after comes after the clip',
+    async () => {
+      // A model that follows the brief: the medication question, then the lesson, then its question.
+      h.standins.openai.configure({
+        respond: (r) => {
+          const result = lastToolResult(r);
+          if (result !== undefined) {
+            return result.startsWith('The lesson is playing') ? QUESTION : 'Okay.';
+          }
+          const said = lastUserText(r.messages) ?? '';
+          if (/^yes/i.test(said)) return override.protocol?.[0]?.ask ?? '';
+          if (/^no/i.test(said)) {
+            return {
+              toolCalls: [
+                { name: 'record_answer', arguments: { field: 'medicationChanges', value: false } },
+                { name: 'play_education', arguments: { step: 'wound-care' } },
+              ],
+            };
+          }
+          return 'Okay.';
+        },
+      });
+      const { request, patient } = await h.startSession();
+      await patient.waitForAgentSpeech({ timeoutMs: GREETING_TIMEOUT_MS });
+      await patient.waitForAgentSilence({ timeoutMs: 20_000 });
+      const agentLines = async () =>
+        (await h.utterances.listUtterances(request.sessionId)).filter((u) => u.role === 'agent');
+
+      await patient.sendText('yes');
+      await h.eventually('the medication question', async () =>
+        (await agentLines()).find((u) => u.text === override.protocol?.[0]?.ask),
+      );
+      await patient.waitForAgentSilence({ timeoutMs: 20_000 });
+      const before = patient.agentAudio().samples.length;
+      await patient.sendText('no');
+      const asked = await h.eventually(
+        'the question after the clip',
+        async () => (await agentLines()).find((u) => u.text === QUESTION),
+        40_000,
+      );
+      await patient.waitForAgentSilence({ timeoutMs: 20_000 });
+      const heard = patient.agentAudio();
+      const windows = toneWindows({
+        samples: heard.samples.subarray(before),
+        sampleRate: heard.sampleRate,
+      });
+      expect(windows).toBeGreaterThanOrEqual(30);
+      expect(windows).toBeLessThanOrEqual(42);
+      const clipLine = (await agentLines()).find((u) => u.text === CLIP_TEXT);
+      expect(clipLine?.interrupted).toBe(false);
+      expect(clipLine!.seq).toBeLessThan(asked.seq);
+      // The model was told to call it, and the answer before it was recorded.
+      const briefed = h.standins.openai.chatRequests.at(-1);
+      expect(JSON.stringify(briefed?.messages[0]?.content)).toContain(
+        'First call play_education with step \\"wound-care\\"',
+      );
+      const s = await h.sessions.get(request.sessionId);
+      expect(s?.answers?.['medicationChanges']?.value).toBe(false);
       await patient.leave();
     },
     TEST_TIMEOUT_MS,

@@ -14,7 +14,7 @@ import {
 } from '../knowledge/index.ts';
 import { AgentHarness } from './support/agent-harness.ts';
 import { startApi, type ApiFixture } from './support/api.ts';
-import type { ChatRequestRecord } from './support/standins/openai.ts';
+import { lastToolResult, type ChatRequestRecord } from './support/standins/openai.ts';
 import { shutdownRtc } from './support/patient.ts';
 
 const GREETING_TIMEOUT_MS = 90_000;
@@ -25,13 +25,7 @@ afterAll(async () => {
   await shutdownRtc();
 });
 
-const toolResult = (r: ChatRequestRecord) => {
-  const last = r.messages.at(-1);
-  if (last?.role !== 'tool') return undefined;
-  // The plugin sends a tool's output as its JSON text.
-  const content = String(last.content);
-  return content.startsWith('"') ? (JSON.parse(content) as string) : content;
-};
+const toolResult = lastToolResult;
 const lastUser = (r: ChatRequestRecord) =>
   String(r.messages.findLast((m) => m.role === 'user')?.content ?? '');
 

@@ -195,3 +195,63 @@ describe('record_answer and end_call', () => {
     expect(ended()).toBe(1);
   });
 });
+
+describe('play_education', () => {
+  const lesson = step(
+    { field: 'understood', type: 'yesno' },
+    { id: 'wound-care', ask: 'Did that make sense?', play: { script: 'knee-wound-care' } },
+  );
+  const base = {
+    heard: () => undefined,
+    embeddedStt: false,
+    today: () => TODAY.today,
+    onAnswer: () => undefined,
+    onEndCall: () => undefined,
+  };
+
+  it('is offered only when a step plays a clip and the agent can play one', () => {
+    const onPlay = () => 'playing' as const;
+    expect(Object.keys(protocolTools({ ...base, steps: [pain, lesson], onPlay }))).toContain(
+      'play_education',
+    );
+    expect(Object.keys(protocolTools({ ...base, steps: [pain], onPlay }))).not.toContain(
+      'play_education',
+    );
+    expect(Object.keys(protocolTools({ ...base, steps: [pain, lesson] }))).not.toContain(
+      'play_education',
+    );
+    expect(protocolBrief([pain, lesson])).toMatch(
+      /\[understood\] First call play_education with step "wound-care".*Do not read.*Ask: "Did that make sense\?"/,
+    );
+    expect(protocolBrief([pain])).not.toContain('play_education');
+  });
+
+  it('plays the step’s clip and gives the model the question to put after it, or says there is none', async () => {
+    const played: string[] = [];
+    let available = true;
+    const t = protocolTools({
+      ...base,
+      steps: [pain, lesson],
+      onPlay: (id) => {
+        played.push(id);
+        return available ? 'playing' : 'no_clip';
+      },
+    });
+    const play = (s: string) =>
+      t.play_education!.execute({ step: s }, {
+        ctx: {} as never,
+        toolCallId: 'call_3',
+      } as never) as Promise<string>;
+    expect(await play('wound-care')).toBe(
+      'The lesson is playing to the patient. Now ask, in these words: "Did that make sense?"',
+    );
+    available = false;
+    expect(await play('wound-care')).toMatch(
+      /^No approved recording is available.*"Did that make sense\?"$/,
+    );
+    expect(await play('s')).toMatch(
+      /^Not played: no lesson for step "s". Use one of: wound-care\./,
+    );
+    expect(played).toEqual(['wound-care', 'wound-care']);
+  });
+});

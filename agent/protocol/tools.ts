@@ -130,7 +130,10 @@ function describeAnswer(step: ProtocolStep): string {
 export function protocolBrief(steps: readonly ProtocolStep[]): string {
   const lines = steps.map((s, i) => {
     const optional = isRequired(s) ? '' : ' (Optional: skip it when it does not apply.)';
-    return `${i + 1}. [${s.capture.field}] Ask: "${s.ask}" Purpose: ${s.intent}. Answer: ${describeAnswer(s)}.${s.confirm ? ' Confirm the answer back before moving on.' : ''}${optional}`;
+    const lesson = s.play
+      ? ` First call play_education with step "${s.id}": a recorded lesson from the care team plays to the patient. Do not read, sum up or describe the lesson yourself; ask the question once the tool says it is playing.`
+      : '';
+    return `${i + 1}. [${s.capture.field}]${lesson} Ask: "${s.ask}" Purpose: ${s.intent}. Answer: ${describeAnswer(s)}.${s.confirm ? ' Confirm the answer back before moving on.' : ''}${optional}`;
   });
   return [
     'Follow this protocol in order, one question at a time.',
@@ -158,12 +161,52 @@ export interface ProtocolToolsOptions {
   onEndCall: () => void;
   /** @defaultValue MIN_CONFIDENCE (answers.ts) */
   minConfidence?: number;
+  /**
+   * Plays an education step's approved clip (queued after what is being said), or says there is
+   * none. Needed for `play_education`, offered only when a step plays a clip. Must not throw.
+   */
+  onPlay?: (stepId: string) => 'playing' | 'no_clip';
 }
 
-/** `record_answer` and `end_call`, for the agent's tool context. */
+/**
+ * `play_education`: an education step's clip, played to the patient once the words being said
+ * now have played (the framework queues speech in order, so the question the model puts after
+ * the tool answers comes after the clip). Barge-in stops it like any agent speech.
+ */
+function educationTool(
+  steps: readonly ProtocolStep[],
+  onPlay: (stepId: string) => 'playing' | 'no_clip',
+) {
+  const lessons = new Map(steps.filter((s) => s.play).map((s) => [s.id, s]));
+  return {
+    play_education: llm.tool({
+      description:
+        "Play an education step's recorded lesson to the patient. Call it where the protocol says, before that step's question.",
+      parameters: z.object({
+        step: z.string().describe('The step id the protocol names for the lesson'),
+      }),
+      execute: async ({ step }) => {
+        const s = lessons.get(step);
+        if (!s) {
+          return `Not played: no lesson for step "${step.slice(0, 40)}". Use one of: ${[...lessons.keys()].join(', ')}.`;
+        }
+        return onPlay(s.id) === 'playing'
+          ? `The lesson is playing to the patient. Now ask, in these words: "${s.ask}"`
+          : `No approved recording is available for this lesson. Do not describe it; ask now: "${s.ask}"`;
+      },
+    }),
+  };
+}
+
+/**
+ * `record_answer` and `end_call`, for the agent's tool context, and `play_education` when a step
+ * plays a clip.
+ */
 export function protocolTools(opts: ProtocolToolsOptions) {
   const byField = new Map(opts.steps.map((s) => [s.capture.field, s]));
+  const onPlay = opts.onPlay;
   return {
+    ...(onPlay && opts.steps.some((s) => s.play) ? educationTool(opts.steps, onPlay) : {}),
     record_answer: llm.tool({
       description:
         "Record the patient's answer to a protocol question. Use yes/no as true/false, numbers as numbers, dates as YYYY-MM-DD.",

@@ -778,3 +778,12 @@ function validate(o: OpenAIStandinOptions): OpenAIStandinOptions {
   normalizeReply(o.defaultReply);
   return Object.freeze({ ...o });
 }
+
+/** The output of the tool call a request answers (its last message), as the tool returned it. */
+export function lastToolResult(r: Pick<ChatRequestRecord, 'messages'>): string | undefined {
+  const last = r.messages.at(-1);
+  if (last?.role !== 'tool') return undefined;
+  // The plugin sends a tool's output as its JSON text.
+  const content = String(last.content);
+  return content.startsWith('"') ? (JSON.parse(content) as string) : content;
+}
