@@ -6,11 +6,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import AxeBuilder from '@axe-core/playwright';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type ApiFixture } from './support/api.ts';
-import { launchBrowser, newContext, pageErrors, screenshot } from './support/browser.ts';
+import {
+  launchBrowser,
+  newContext,
+  pageErrors,
+  screenshot,
+  seriousA11yViolations,
+} from './support/browser.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const TEXT = 'Keep the dressing dry for two days. Walk a little every hour.';
@@ -90,12 +95,7 @@ describe('the Education audio page', () => {
       });
       expect(await duration.jsonValue()).toBeGreaterThan(2);
 
-      const axe = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa']).analyze();
-      expect(
-        axe.violations
-          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-          .map((v) => v.id),
-      ).toEqual([]);
+      expect(await seriousA11yViolations(page, { wcag: true })).toEqual([]);
 
       await detail.getByRole('button', { name: 'Approve clip' }).click();
       await detail.getByText('plays in calls').waitFor({ timeout: 8000 });
@@ -141,12 +141,7 @@ describe('the Education audio page', () => {
               .document.documentElement.scrollWidth,
         ),
       ).toBeLessThanOrEqual(390);
-      const axe = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa']).analyze();
-      expect(
-        axe.violations
-          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-          .map((v) => v.id),
-      ).toEqual([]);
+      expect(await seriousA11yViolations(page, { wcag: true })).toEqual([]);
       await screenshot(page, 'education-patient');
 
       // An altered link: the page says what to do, not an error code.

@@ -6,12 +6,17 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import AxeBuilder from '@axe-core/playwright';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consoleDir } from '../api/console.ts';
 import { json, startApi, type ApiFixture } from './support/api.ts';
-import { launchBrowser, newContext, pageErrors, screenshot } from './support/browser.ts';
+import {
+  launchBrowser,
+  newContext,
+  pageErrors,
+  screenshot,
+  seriousA11yViolations,
+} from './support/browser.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const LEAFLET = fileURLToPath(new URL('../knowledge/samples/apixaban-leaflet.md', import.meta.url));
@@ -79,12 +84,7 @@ describe('the Knowledge page', () => {
       await passages.getByText('apixaban-leaflet@v1#4').waitFor();
       expect(await passages.getByText(/Do not take ibuprofen, naproxen, aspirin/).count()).toBe(1);
 
-      const axe = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa']).analyze();
-      expect(
-        axe.violations
-          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-          .map((v) => v.id),
-      ).toEqual([]);
+      expect(await seriousA11yViolations(page, { wcag: true })).toEqual([]);
 
       await page.getByRole('button', { name: 'Approve v1' }).click();
       await expect.poll(() => list.getByText('v1 in use').count(), { timeout: 8000 }).toBe(1);

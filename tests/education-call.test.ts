@@ -120,6 +120,62 @@ const override: Partial<Profile> = {
   ],
 };
 
+/** 100 ms windows of tone the patient heard after the first `before` samples. */
+function toneSince(patient: Call['patient'], before: number): number {
+  const heard = patient.agentAudio();
+  return toneWindows({ samples: heard.samples.subarray(before), sampleRate: heard.sampleRate });
+}
+
+/** A call placed and greeted: its session, its patient, and what the agent has said so far. */
+async function openCall(h: AgentHarness) {
+  const { request, patient } = await h.startSession();
+  await patient.waitForAgentSpeech({ timeoutMs: GREETING_TIMEOUT_MS });
+  await patient.waitForAgentSilence({ timeoutMs: 20_000 });
+  const agentLines = async () =>
+    (await h.utterances.listUtterances(request.sessionId)).filter((u) => u.role === 'agent');
+  return { sessionId: request.sessionId, patient, agentLines };
+}
+type Call = Awaited<ReturnType<typeof openCall>>;
+
+/**
+ * Answers "yes" to the greeting and waits for the medication question to be said; the step after
+ * it plays the clip. Returns how much audio the patient had heard by then.
+ */
+async function toMedicationQuestion(h: AgentHarness, { patient, agentLines }: Call) {
+  await patient.sendText('yes');
+  await h.eventually('the medication question', async () =>
+    (await agentLines()).find((u) => u.text === override.protocol?.[0]?.ask),
+  );
+  await patient.waitForAgentSilence({ timeoutMs: 20_000 });
+  const before = patient.agentAudio().samples.length;
+  return before;
+}
+
+/**
+ * Answers "yes" to the greeting and "no" to the medication question, which reaches the education
+ * step: the whole clip is heard, then its question, which is returned.
+ */
+async function hearClipThenQuestion(h: AgentHarness, call: Call) {
+  const { patient, agentLines } = call;
+  const before = await toMedicationQuestion(h, call);
+  await patient.sendText('no');
+  const asked = await h.eventually(
+    'the question after the clip',
+    async () => (await agentLines()).find((u) => u.text === QUESTION),
+    40_000,
+  );
+  await patient.waitForAgentSilence({ timeoutMs: 20_000 });
+  const windows = toneSince(patient, before);
+  // 4 s of tone is 40 windows; the edges and WebRTC's codec may blur a few.
+  expect(windows).toBeGreaterThanOrEqual(30);
+  expect(windows).toBeLessThanOrEqual(42);
+  const clipLine = (await agentLines()).find((u) => u.text === CLIP_TEXT);
+  expect(clipLine).toBeDefined();
+  expect(clipLine?.interrupted).toBe(false);
+  expect(clipLine!.seq).toBeLessThan(asked.seq);
+  return asked;
+}
+
 describe('an education step in a call (dialogue engine)', () => {
   let h: AgentHarness;
 
@@ -140,45 +196,14 @@ describe('an education step in a call (dialogue engine)', () => {
     await h?.close();
   });
 
-  async function open() {
-    const { request, patient } = await h.startSession();
-    await patient.waitForAgentSpeech({ timeoutMs: GREETING_TIMEOUT_MS });
-    await patient.waitForAgentSilence({ timeoutMs: 20_000 });
-    const agentLines = async () =>
-      (await h.utterances.listUtterances(request.sessionId)).filter((u) => u.role === 'agent');
-    return { sessionId: request.sessionId, patient, agentLines };
-  }
+  const open = () => openCall(h);
 
   it(
     'plays the approved clip to the patient, then asks the step question and goes on',
     async () => {
-      const { sessionId, patient, agentLines } = await open();
-      await patient.sendText('yes');
-      await h.eventually('the medication question', async () =>
-        (await agentLines()).find((u) => u.text === override.protocol?.[0]?.ask),
-      );
-      await patient.waitForAgentSilence({ timeoutMs: 20_000 });
-      const before = patient.agentAudio().samples.length;
-      await patient.sendText('no');
-      const asked = await h.eventually(
-        'the question after the clip',
-        async () => (await agentLines()).find((u) => u.text === QUESTION),
-        40_000,
-      );
-      await patient.waitForAgentSilence({ timeoutMs: 20_000 });
-      const heard = patient.agentAudio();
-      const windows = toneWindows({
-        samples: heard.samples.subarray(before),
-        sampleRate: heard.sampleRate,
-      });
-      // 4 s of tone is 40 windows; the edges and WebRTC's codec may blur a few.
-      expect(windows).toBeGreaterThanOrEqual(30);
-      expect(windows).toBeLessThanOrEqual(42);
-      const lines = await agentLines();
-      const clipLine = lines.find((u) => u.text === CLIP_TEXT);
-      expect(clipLine).toBeDefined();
-      expect(clipLine?.interrupted).toBe(false);
-      expect(clipLine!.seq).toBeLessThan(asked.seq);
+      const call = await open();
+      const { sessionId, patient, agentLines } = call;
+      await hearClipThenQuestion(h, call);
 
       await patient.sendText('yes');
       const answer = await h.eventually('the teach-back answer', async () => {
@@ -197,13 +222,9 @@ describe('an education step in a call (dialogue engine)', () => {
   it(
     'stops the clip when the patient talks over it, and runs the safety rules on what they said first',
     async () => {
-      const { sessionId, patient, agentLines } = await open();
-      await patient.sendText('yes');
-      await h.eventually('the medication question', async () =>
-        (await agentLines()).find((u) => u.text === override.protocol?.[0]?.ask),
-      );
-      await patient.waitForAgentSilence({ timeoutMs: 20_000 });
-      const before = patient.agentAudio().samples.length;
+      const call = await open();
+      const { sessionId, patient, agentLines } = call;
+      const before = await toMedicationQuestion(h, call);
       const at = performance.now();
       await patient.sendText('no');
       await patient.waitForAgentSpeech({ after: at, timeoutMs: 20_000 });
@@ -220,11 +241,7 @@ describe('an education step in a call (dialogue engine)', () => {
       );
       expect(session.escalations?.[0]?.ruleId).toBe('chest-pain');
       await patient.waitForAgentSilence({ timeoutMs: 30_000 }).catch(() => undefined);
-      const heard = patient.agentAudio();
-      const windows = toneWindows({
-        samples: heard.samples.subarray(before),
-        sampleRate: heard.sampleRate,
-      });
+      const windows = toneSince(patient, before);
       // Some of the tone, not all of it.
       expect(windows).toBeGreaterThanOrEqual(3);
       expect(windows).toBeLessThan(30);
@@ -242,13 +259,9 @@ describe('an education step in a call (dialogue engine)', () => {
   it(
     'stops the clip when the patient speaks over it, and puts the question once they have finished',
     async () => {
-      const { patient, agentLines } = await open();
-      await patient.sendText('yes');
-      await h.eventually('the medication question', async () =>
-        (await agentLines()).find((u) => u.text === override.protocol?.[0]?.ask),
-      );
-      await patient.waitForAgentSilence({ timeoutMs: 20_000 });
-      const before = patient.agentAudio().samples.length;
+      const call = await open();
+      const { patient, agentLines } = call;
+      const before = await toMedicationQuestion(h, call);
       const at = performance.now();
       await patient.sendText('no');
       const clipStart = await patient.waitForAgentSpeech({ after: at, timeoutMs: 20_000 });
@@ -265,11 +278,7 @@ describe('an education step in a call (dialogue engine)', () => {
       console.log(
         `the clip stopped ${(quietAt - talked.startedAt).toFixed(0)} ms after the patient started talking over it`,
       );
-      const heard = patient.agentAudio();
-      const windows = toneWindows({
-        samples: heard.samples.subarray(before),
-        sampleRate: heard.sampleRate,
-      });
+      const windows = toneSince(patient, before);
       // About a second of tone and the half second VAD takes to call it speech; not 4 s.
       expect(windows).toBeGreaterThanOrEqual(5);
       expect(windows).toBeLessThan(30);
@@ -325,43 +334,16 @@ describe('an education step in a call (LLM)', () => {
           return 'Okay.';
         },
       });
-      const { request, patient } = await h.startSession();
-      await patient.waitForAgentSpeech({ timeoutMs: GREETING_TIMEOUT_MS });
-      await patient.waitForAgentSilence({ timeoutMs: 20_000 });
-      const agentLines = async () =>
-        (await h.utterances.listUtterances(request.sessionId)).filter((u) => u.role === 'agent');
-
-      await patient.sendText('yes');
-      await h.eventually('the medication question', async () =>
-        (await agentLines()).find((u) => u.text === override.protocol?.[0]?.ask),
-      );
-      await patient.waitForAgentSilence({ timeoutMs: 20_000 });
-      const before = patient.agentAudio().samples.length;
-      await patient.sendText('no');
-      const asked = await h.eventually(
-        'the question after the clip',
-        async () => (await agentLines()).find((u) => u.text === QUESTION),
-        40_000,
-      );
-      await patient.waitForAgentSilence({ timeoutMs: 20_000 });
-      const heard = patient.agentAudio();
-      const windows = toneWindows({
-        samples: heard.samples.subarray(before),
-        sampleRate: heard.sampleRate,
-      });
-      expect(windows).toBeGreaterThanOrEqual(30);
-      expect(windows).toBeLessThanOrEqual(42);
-      const clipLine = (await agentLines()).find((u) => u.text === CLIP_TEXT);
-      expect(clipLine?.interrupted).toBe(false);
-      expect(clipLine!.seq).toBeLessThan(asked.seq);
+      const call = await openCall(h);
+      await hearClipThenQuestion(h, call);
       // The model was told to call it, and the answer before it was recorded.
       const briefed = h.standins.openai.chatRequests.at(-1);
       expect(JSON.stringify(briefed?.messages[0]?.content)).toContain(
         'First call play_education with step \\"wound-care\\"',
       );
-      const s = await h.sessions.get(request.sessionId);
+      const s = await h.sessions.get(call.sessionId);
       expect(s?.answers?.['medicationChanges']?.value).toBe(false);
-      await patient.leave();
+      await call.patient.leave();
     },
     TEST_TIMEOUT_MS,
   );

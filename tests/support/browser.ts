@@ -4,6 +4,7 @@
  * the microphone, and screenshots go to .run/screenshots/ (git-ignored) for people to look at.
  */
 import { mkdirSync } from 'node:fs';
+import AxeBuilder from '@axe-core/playwright';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
@@ -87,4 +88,23 @@ export function pageErrors(page: Page): string[] {
     if (msg.type() === 'error') errors.push(msg.text());
   });
   return errors;
+}
+
+/**
+ * axe-core's serious and critical findings on the page as it is now, as readable lines; only
+ * the WCAG A and AA rules with `wcag: true`.
+ */
+export async function seriousA11yViolations(
+  page: Page,
+  opts: { wcag?: boolean } = {},
+): Promise<string[]> {
+  const builder = new AxeBuilder({ page });
+  if (opts.wcag) builder.withTags(['wcag2a', 'wcag2aa']);
+  const result = await builder.analyze();
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map(
+      (v) =>
+        `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+    );
 }

@@ -16,7 +16,6 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import AxeBuilder from '@axe-core/playwright';
 import type { BrowserContext, Page } from 'playwright-core';
 import { concatPcm, silence, synthesize, type Pcm } from '../../sim/speech.ts';
 
@@ -117,13 +116,4 @@ export async function remoteAudioLevel(
   };
 }
 
-/** axe-core's serious and critical findings on the page as it is now, as readable lines. */
-export async function seriousA11yViolations(page: Page): Promise<string[]> {
-  const result = await new AxeBuilder({ page }).analyze();
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map(
-      (v) =>
-        `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
-    );
-}
+export { seriousA11yViolations } from './browser.ts';

@@ -7,7 +7,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { useParams } from 'react-router-dom';
 import { formatDateTime } from '../ui/format.ts';
 import '../call/call.css';
-import './Patient.css';
+import { PatientShell } from '../ui/PatientShell.tsx';
 
 /** What GET /v1/education/listen/:token/about returns (api/education/routes.ts). */
 interface Lesson {
@@ -72,67 +72,62 @@ export function ListenPage() {
   }, [load]);
 
   return (
-    <div className="patient">
-      <header className="patient__header">
-        <p className="patient__brand">VoiceCare</p>
-      </header>
-      <main className="patient__main">
-        {load.phase === 'loading' ? (
-          <p role="status">Loading your recording…</p>
-        ) : load.phase === 'gone' ? (
-          <>
-            <h1>This recording is not available</h1>
-            <p className="patient__lead" data-testid="listen-gone">
-              {load.detail}
+    <PatientShell>
+      {load.phase === 'loading' ? (
+        <p role="status">Loading your recording…</p>
+      ) : load.phase === 'gone' ? (
+        <>
+          <h1>This recording is not available</h1>
+          <p className="patient__lead" data-testid="listen-gone">
+            {load.detail}
+          </p>
+        </>
+      ) : load.phase === 'failed' ? (
+        <>
+          <h1>We could not load your recording</h1>
+          <p className="patient__lead">Check that you are online, then try again.</p>
+          <button
+            type="button"
+            className="call-button call-button--start"
+            onClick={() => void fetchLesson()}
+          >
+            Try again
+          </button>
+        </>
+      ) : (
+        <>
+          <p className="patient__kicker">A recording from your care team</p>
+          <h1>{load.lesson.title}</h1>
+          <p className="patient__lead">
+            Press play to listen. It lasts {spokenLength(load.lesson.durationMs)}, and you can
+            listen as many times as you like.
+          </p>
+          <audio
+            className="patient__player"
+            controls
+            preload="metadata"
+            src={`/v1/education/listen/${encodeURIComponent(token)}`}
+            onError={() => setAudioFailed(true)}
+            data-testid="listen-audio"
+          >
+            Your browser cannot play this recording.
+          </audio>
+          {audioFailed ? (
+            <p role="alert" className="patient__mic-note">
+              The recording would not play. It may have been withdrawn or the link may have expired:
+              reload this page to check.
             </p>
-          </>
-        ) : load.phase === 'failed' ? (
-          <>
-            <h1>We could not load your recording</h1>
-            <p className="patient__lead">Check that you are online, then try again.</p>
-            <button
-              type="button"
-              className="call-button call-button--start"
-              onClick={() => void fetchLesson()}
-            >
-              Try again
-            </button>
-          </>
-        ) : (
-          <>
-            <p className="patient__kicker">A recording from your care team</p>
-            <h1>{load.lesson.title}</h1>
-            <p className="patient__lead">
-              Press play to listen. It lasts {spokenLength(load.lesson.durationMs)}, and you can
-              listen as many times as you like.
-            </p>
-            <audio
-              className="patient__player"
-              controls
-              preload="metadata"
-              src={`/v1/education/listen/${encodeURIComponent(token)}`}
-              onError={() => setAudioFailed(true)}
-              data-testid="listen-audio"
-            >
-              Your browser cannot play this recording.
-            </audio>
-            {audioFailed ? (
-              <p role="alert" className="patient__mic-note">
-                The recording would not play. It may have been withdrawn or the link may have
-                expired: reload this page to check.
-              </p>
-            ) : null}
-            <details className="patient__mic-note" open>
-              <summary>Read along</summary>
-              <p data-testid="listen-text">{load.lesson.text}</p>
-            </details>
-            <p className="patient__fine">
-              This link works until {formatDateTime(load.lesson.expiresAt)}. If you have questions
-              about what you heard, call your care team.
-            </p>
-          </>
-        )}
-      </main>
-    </div>
+          ) : null}
+          <details className="patient__mic-note" open>
+            <summary>Read along</summary>
+            <p data-testid="listen-text">{load.lesson.text}</p>
+          </details>
+          <p className="patient__fine">
+            This link works until {formatDateTime(load.lesson.expiresAt)}. If you have questions
+            about what you heard, call your care team.
+          </p>
+        </>
+      )}
+    </PatientShell>
   );
 }

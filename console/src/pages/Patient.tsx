@@ -9,7 +9,7 @@ import { CallView } from '../call/components.tsx';
 import { openJoinLink } from '../call/join.ts';
 import { EndedMessage, FailureMessage, SetupProgress } from '../call/messages.tsx';
 import { useCall } from '../call/use-call.ts';
-import './Patient.css';
+import { PatientShell } from '../ui/PatientShell.tsx';
 
 export function PatientPage() {
   const { code = '' } = useParams();
@@ -31,69 +31,64 @@ export function PatientPage() {
   }, [inCall]);
 
   return (
-    <div className="patient">
-      <header className="patient__header">
-        <p className="patient__brand">VoiceCare</p>
-      </header>
-      <main className="patient__main">
-        {state.phase === 'idle' ? (
-          <>
-            <h1>Talk with your care team’s assistant</h1>
-            <p className="patient__lead">
-              The assistant will ask you a few short questions before your visit. Just answer out
-              loud, in your own words.
+    <PatientShell>
+      {state.phase === 'idle' ? (
+        <>
+          <h1>Talk with your care team’s assistant</h1>
+          <p className="patient__lead">
+            The assistant will ask you a few short questions before your visit. Just answer out
+            loud, in your own words.
+          </p>
+          <div className="patient__mic-note">
+            <h2>We need your microphone</h2>
+            <p>
+              When you press Start, your phone will ask if this page may use the microphone. Please
+              choose <strong>Allow</strong>, so the assistant can hear you.
             </p>
-            <div className="patient__mic-note">
-              <h2>We need your microphone</h2>
-              <p>
-                When you press Start, your phone will ask if this page may use the microphone.
-                Please choose <strong>Allow</strong>, so the assistant can hear you.
-              </p>
-            </div>
-            <button
-              type="button"
-              className="call-button call-button--start"
-              onClick={() => void start()}
-              data-testid="start-call"
-            >
-              Start
-            </button>
-          </>
-        ) : state.phase === 'in_call' ? (
-          <>
-            <h1 className="patient__in-call-title">You are on a call</h1>
-            <CallView
-              room={state.room}
-              microphone={state.microphone}
-              captions={state.captions}
-              audience="patient"
-              onHangUp={() => void hangUp()}
-            />
-          </>
-        ) : state.phase === 'ended' ? (
-          <>
-            <h1>Call ended</h1>
-            <EndedMessage ending={state.ending} />
-          </>
-        ) : state.phase === 'failed' ? (
-          <>
-            <h1>Your call</h1>
-            <FailureMessage failure={state.failure} onRetry={() => void start()} />
-          </>
-        ) : (
-          <>
-            <h1>Starting your call</h1>
-            <SetupProgress state={state} />
-            <button
-              type="button"
-              className="call-button call-button--secondary"
-              onClick={() => void hangUp()}
-            >
-              Cancel
-            </button>
-          </>
-        )}
-      </main>
-    </div>
+          </div>
+          <button
+            type="button"
+            className="call-button call-button--start"
+            onClick={() => void start()}
+            data-testid="start-call"
+          >
+            Start
+          </button>
+        </>
+      ) : state.phase === 'in_call' ? (
+        <>
+          <h1 className="patient__in-call-title">You are on a call</h1>
+          <CallView
+            room={state.room}
+            microphone={state.microphone}
+            captions={state.captions}
+            audience="patient"
+            onHangUp={() => void hangUp()}
+          />
+        </>
+      ) : state.phase === 'ended' ? (
+        <>
+          <h1>Call ended</h1>
+          <EndedMessage ending={state.ending} />
+        </>
+      ) : state.phase === 'failed' ? (
+        <>
+          <h1>Your call</h1>
+          <FailureMessage failure={state.failure} onRetry={() => void start()} />
+        </>
+      ) : (
+        <>
+          <h1>Starting your call</h1>
+          <SetupProgress state={state} />
+          <button
+            type="button"
+            className="call-button call-button--secondary"
+            onClick={() => void hangUp()}
+          >
+            Cancel
+          </button>
+        </>
+      )}
+    </PatientShell>
   );
 }
