@@ -10,9 +10,13 @@ import { chunkDocument } from '../../knowledge/chunk.ts';
 import { KnowledgeIndex } from '../../knowledge/retrieval.ts';
 import type { Passage } from '../../knowledge/schema.ts';
 
+/** dev tunes the threshold; test and heldout are only reported at it. */
+export const SPLITS = ['dev', 'test', 'heldout'] as const;
+export type Split = (typeof SPLITS)[number];
+
 export interface EvalQuestion {
   line: number;
-  split: 'dev' | 'test';
+  split: Split;
   question: string;
   /** `docId#n` of passages that answer it; empty: unanswerable. */
   relevant: string[];
@@ -28,12 +32,14 @@ export function parseQuestions(text: string): EvalQuestion[] {
     const line = raw.trimEnd();
     if (!line || line.startsWith('#') || line.startsWith('split\t')) return;
     const [split, question, relevant, ...rest] = line.split('\t');
-    if (rest.length || !question || !relevant || (split !== 'dev' && split !== 'test')) {
-      throw new EvalFileError(`line ${i + 1}: expected <dev|test>\\t<question>\\t<ids|none>`);
+    if (rest.length || !question || !relevant || !SPLITS.includes(split as Split)) {
+      throw new EvalFileError(
+        `line ${i + 1}: expected <${SPLITS.join('|')}>\\t<question>\\t<ids|none>`,
+      );
     }
     out.push({
       line: i + 1,
-      split,
+      split: split as Split,
       question,
       relevant: relevant === 'none' ? [] : relevant.split(',').map((s) => s.trim()),
     });
