@@ -7,7 +7,7 @@
  * - wrongly answered: unanswerable questions answered anyway (the goal is none).
  */
 import { chunkDocument } from '../../knowledge/chunk.ts';
-import { KnowledgeIndex } from '../../knowledge/retrieval.ts';
+import { KnowledgeIndex, answers, type Hit } from '../../knowledge/retrieval.ts';
 import type { Passage } from '../../knowledge/schema.ts';
 
 /** dev tunes the threshold; test and heldout are only reported at it. */
@@ -59,14 +59,14 @@ const label = (passageId: string) => passageId.replace(/@v\d+#/, '#');
 
 export interface Scored {
   q: EvalQuestion;
-  /** The top passage's label and normalised score, if any. */
-  top?: { label: string; score: number };
+  /** The top passage and its short label, if any. */
+  top?: Hit & { label: string };
 }
 
 export function scoreQuestions(index: KnowledgeIndex, qs: readonly EvalQuestion[]): Scored[] {
   return qs.map((q) => {
     const hit = index.query(q.question, { limit: 1 })[0];
-    return { q, ...(hit ? { top: { label: label(hit.passageId), score: hit.score } } : {}) };
+    return { q, ...(hit ? { top: { ...hit, label: label(hit.passageId) } } : {}) };
   });
 }
 
@@ -90,7 +90,7 @@ export function figuresAt(scored: readonly Scored[], threshold: number): Figures
   let wronglyAnswered = 0;
   let wrongPassage = 0;
   for (const { q, top } of scored) {
-    if (!top || top.score < threshold) continue;
+    if (!top || !answers(top, threshold)) continue;
     answered += 1;
     if (q.relevant.length === 0) wronglyAnswered += 1;
     else if (q.relevant.includes(top.label)) right += 1;
