@@ -17,7 +17,7 @@ export {
   ensureKnowledgeIndexes,
 } from './mongo-store.ts';
 export { isQuestion } from './question.ts';
-export { KnowledgeIndex } from './retrieval.ts';
+export { KnowledgeIndex, answers } from './retrieval.ts';
 export type { Hit } from './retrieval.ts';
 export {
   DOCUMENT_FORMATS,

@@ -9,10 +9,19 @@
  * the passage holds the words carrying 60% of the question's information; a question about
  * something the documents never mention ("ibuprofen" in a knee leaflet) scores low however
  * many common words it shares.
+ *
+ * Coverage alone is not enough: "Can I take my blood pressure pills in the morning?" shares
+ * "take", "pills" and "morning" with the apixaban leaflet and scores well. So a question's
+ * topic words (the medicines, body parts, conditions and activities it names, from the lay
+ * vocabulary in vocabulary.ts) must each be held by a passage for that passage to answer it,
+ * whatever its score: a topic the documents never mention ("blood pressure", "sleeping tablets",
+ * "warfarin", "hair") means the answer is not in the documents. Passages holding every topic
+ * word rank first. The vocabulary reaches MiniSearch through its tokenizer and term processing,
+ * so passages and questions are turned into the same terms, and MiniSearch keeps the ranking.
  */
 import MiniSearch from 'minisearch';
 import type { Passage } from './schema.ts';
-import { searchTerm, searchTerms, words } from './text.ts';
+import { indexTerms, passageTerms, searchTerms, tokens, topicOf } from './text.ts';
 
 export interface Hit {
   passageId: string;
@@ -22,6 +31,13 @@ export interface Hit {
   score: number;
   /** MiniSearch's BM25+ score, which ranks the hits. */
   bm25: number;
+  /** The question's topic words this passage does not hold; any one means it cannot answer. */
+  topicsMissing: string[];
+}
+
+/** Whether a hit may be used to answer: strong enough and holding every topic word. */
+export function answers(hit: Hit, minScore: number): boolean {
+  return hit.score >= minScore && hit.topicsMissing.length === 0;
 }
 
 export interface SearchOptions {
@@ -45,10 +61,10 @@ export class KnowledgeIndex {
     this.search = new MiniSearch<Stored>({
       fields: ['text', 'heading'],
       storeFields: ['text', 'heading'],
-      tokenize: (text) => words(text),
-      processTerm: (term) => searchTerm(term) ?? null,
+      tokenize: (text) => tokens(text),
+      processTerm: (token) => passageTerms(token),
       searchOptions: {
-        boost: { heading: 0.5 },
+        boost: { heading: 1 },
         combineWith: 'OR',
         prefix: false,
         fuzzy: false,
@@ -64,7 +80,7 @@ export class KnowledgeIndex {
     }));
     this.search.addAll(docs);
     for (const p of passages) {
-      for (const t of searchTerms(`${p.heading ?? ''} ${p.text}`)) {
+      for (const t of indexTerms(`${p.heading ?? ''} ${p.text}`)) {
         this.df.set(t, (this.df.get(t) ?? 0) + 1);
       }
     }
@@ -76,13 +92,16 @@ export class KnowledgeIndex {
     return Math.log(1 + (this.size - n + 0.5) / (n + 0.5));
   }
 
-  /** The best passages for a question, best first; none when it has no informative words. */
+  /**
+   * The best passages for a question, best first (those holding every topic word, then by
+   * BM25); none when it has no informative words.
+   */
   query(question: string, opts: SearchOptions = {}): Hit[] {
     const terms = searchTerms(question);
     if (terms.length === 0 || this.size === 0) return [];
+    const topics = terms.filter((t) => topicOf(t) !== undefined);
     const total = terms.reduce((sum, t) => sum + this.idf(t), 0);
-    const results = this.search.search(terms.join(' '));
-    return results.slice(0, opts.limit ?? 3).map((r) => {
+    const hits = this.search.search(terms.join(' ')).map((r): Hit => {
       const matched = new Set(r.queryTerms);
       const held = terms.filter((t) => matched.has(t)).reduce((sum, t) => sum + this.idf(t), 0);
       const heading = r['heading'] as string | undefined;
@@ -92,7 +111,11 @@ export class KnowledgeIndex {
         ...(heading ? { heading } : {}),
         score: total > 0 ? Math.min(1, held / total) : 0,
         bm25: r.score,
+        topicsMissing: topics.filter((t) => !matched.has(t)),
       };
     });
+    // Stable: BM25 order is kept within each group.
+    hits.sort((a, b) => Number(a.topicsMissing.length > 0) - Number(b.topicsMissing.length > 0));
+    return hits.slice(0, opts.limit ?? 3);
   }
 }

@@ -7,7 +7,7 @@
  */
 import { withTimeout } from '../infra/time.ts';
 import type { Logger } from '../infra/logger.ts';
-import { KnowledgeIndex, type Hit } from './retrieval.ts';
+import { KnowledgeIndex, answers, type Hit } from './retrieval.ts';
 import type { ApprovedSource, KnowledgeStore } from './store.ts';
 
 export type Lookup =
@@ -21,7 +21,7 @@ export type Lookup =
 export interface SessionKnowledgeOptions {
   store: Pick<KnowledgeStore, 'approvedSources'>;
   profileId: string;
-  /** Normalised score (0-1) a passage needs to be used. */
+  /** Normalised score (0-1) a passage needs to be used (it must also hold every topic word). */
   minScore: number;
   timeoutMs: number;
   logger?: Logger;
@@ -71,7 +71,7 @@ export class SessionKnowledge {
       );
       return { kind: 'defer', reason: 'knowledge_unavailable' };
     }
-    const strong = hits.filter((h) => h.score >= this.opts.minScore);
+    const strong = hits.filter((h) => answers(h, this.opts.minScore));
     this.opts.logger?.debug(
       {
         passages: this.index?.size ?? 0,

@@ -1,9 +1,11 @@
 /**
  * How patient questions and passages are turned into search terms: lower case, digits kept,
- * stop words (including the question words every question has) dropped, a light English
- * stemmer so "showering", "showers" and "shower" meet, and a few everyday synonyms a leaflet
- * and a patient word differently.
+ * the vocabulary's phrases ("blood thinner", "sleeping tablets") kept whole, stop words
+ * (including the question words every question has) dropped, a light English stemmer so
+ * "showering", "showers" and "shower" meet, and the lay vocabulary (vocabulary.ts) so a leaflet
+ * and a patient may word the same thing differently.
  */
+import { CONCEPTS, type TopicKind } from './vocabulary.ts';
 
 /** Function words and question scaffolding: they say nothing about what is asked. */
 export const STOP_WORDS: ReadonlySet<string> = new Set(
@@ -20,72 +22,10 @@ whom why why's will with won't would wouldn't you you'd you'll you're you've you
 yourselves ok okay alright right fine safe allowed able please tell know wondering wonder want
 wanted just also really still yet get got go going anything something thing things much many
 lot kind sort bit maybe need needs supposed mean means hi hello thanks thank um uh er well like
-doctor nurse dr ask asking question`
+doctor nurse dr ask asking question long soon often`
     .split(/\s+/)
     .filter(Boolean),
 );
-
-/**
- * Everyday words for the leaflets' words (after stemming). Applied to questions and passages
- * alike, so either side may use either word.
- */
-const SYNONYMS: Readonly<Record<string, string>> = {
-  bath: 'shower',
-  bathtub: 'shower',
-  tub: 'shower',
-  wash: 'shower',
-  showr: 'shower',
-  painkiller: 'analgesic',
-  advil: 'ibuprofen',
-  nurofen: 'ibuprofen',
-  motrin: 'ibuprofen',
-  tylenol: 'paracetamol',
-  acetaminophen: 'paracetamol',
-  booz: 'alcohol',
-  drink: 'alcohol',
-  beer: 'alcohol',
-  wine: 'alcohol',
-  car: 'driv',
-  wound: 'incision',
-  cut: 'incision',
-  scar: 'incision',
-  stitch: 'incision',
-  staple: 'incision',
-  dressing: 'bandag',
-  dress: 'bandag',
-  swollen: 'swell',
-  puffy: 'swell',
-  sport: 'exercis',
-  gym: 'exercis',
-  workout: 'exercis',
-  jog: 'exercis',
-  run: 'exercis',
-  forget: 'miss',
-  forgot: 'miss',
-  forgotten: 'miss',
-  skip: 'miss',
-  skipped: 'miss',
-  dose: 'dos',
-  pill: 'tablet',
-  tablet: 'tablet',
-  medicine: 'medic',
-  medicin: 'medic',
-  medication: 'medic',
-  grapefruit: 'grapefruit',
-  ice: 'cold',
-  icepack: 'cold',
-  sex: 'sexual',
-  intercourse: 'sexual',
-  stair: 'stair',
-  step: 'stair',
-  flight: 'fly',
-  plane: 'fly',
-  fly: 'fly',
-  airplane: 'fly',
-  work: 'work',
-  job: 'work',
-  office: 'work',
-};
 
 /** A light suffix stemmer: enough for plurals and -ing/-ed forms of everyday words. */
 export function stem(word: string): string {
@@ -103,26 +43,140 @@ export function stem(word: string): string {
   return w;
 }
 
-/** A single word as a search term, or null for a stop word. */
-export function searchTerm(word: string): string | null {
-  const lower = word.toLowerCase();
+interface Vocabulary {
+  /** A word's stem (or the word itself, for "feet") to its concept's term. */
+  word: Map<string, string>;
+  /** A phrase's stems, space-separated, to its concept's term. */
+  phrase: Map<string, string>;
+  topic: Map<string, TopicKind>;
+  /** Every wider term of a term, transitively. */
+  broader: Map<string, string[]>;
+}
+
+const MAX_PHRASE_WORDS = 3;
+
+const stemsOf = (phrase: string) => words(phrase).map(stem);
+
+/** Built once; a word given to two concepts is a curation mistake and fails at load. */
+function buildVocabulary(): Vocabulary {
+  const v: Vocabulary = {
+    word: new Map(),
+    phrase: new Map(),
+    topic: new Map(),
+    broader: new Map(),
+  };
+  const termOf = (say: string) => stemsOf(say).join('_');
+  const direct = new Map<string, string[]>();
+  for (const c of CONCEPTS) {
+    const term = termOf(c.say[0] ?? '');
+    if (c.topic) v.topic.set(term, c.topic);
+    if (c.broader) direct.set(term, c.broader.map(termOf));
+    for (const say of c.say) {
+      const stems = stemsOf(say);
+      if (stems.length === 0 || stems.length > MAX_PHRASE_WORDS) {
+        throw new Error(`vocabulary: ${JSON.stringify(say)} must be 1-${MAX_PHRASE_WORDS} words`);
+      }
+      const keys = stems.length === 1 ? [stems[0] ?? '', say.toLowerCase()] : [stems.join(' ')];
+      const map = stems.length === 1 ? v.word : v.phrase;
+      for (const key of keys) {
+        const taken = map.get(key);
+        if (taken !== undefined && taken !== term) {
+          throw new Error(`vocabulary: ${JSON.stringify(say)} is in both ${taken} and ${term}`);
+        }
+        map.set(key, term);
+      }
+    }
+  }
+  for (const term of direct.keys()) {
+    const out: string[] = [];
+    const visit = (t: string) => {
+      for (const b of direct.get(t) ?? []) {
+        if (!out.includes(b) && b !== term) {
+          out.push(b);
+          visit(b);
+        }
+      }
+    };
+    visit(term);
+    v.broader.set(term, out);
+  }
+  return v;
+}
+
+const VOCABULARY = buildVocabulary();
+
+/**
+ * Words as the index splits them, with the vocabulary's phrases joined into one token (a space
+ * inside), longest first: "sleeping tablets" is one token, not "sleep" and "tablet".
+ */
+export function tokens(text: string): string[] {
+  const ws = words(text);
+  const out: string[] = [];
+  for (let i = 0; i < ws.length;) {
+    let taken = 1;
+    for (let n = Math.min(MAX_PHRASE_WORDS, ws.length - i); n > 1; n -= 1) {
+      if (
+        VOCABULARY.phrase.has(
+          ws
+            .slice(i, i + n)
+            .map(stem)
+            .join(' '),
+        )
+      ) {
+        taken = n;
+        break;
+      }
+    }
+    out.push(ws.slice(i, i + taken).join(' '));
+    i += taken;
+  }
+  return out;
+}
+
+/** A token (a word or a phrase from tokens()) as a search term, or null for a stop word. */
+export function searchTerm(token: string): string | null {
+  const lower = token.toLowerCase();
+  if (lower.includes(' ')) return VOCABULARY.phrase.get(stemsOf(lower).join(' ')) ?? null;
   if (STOP_WORDS.has(lower)) return null;
   const stemmed = stem(lower);
   if (stemmed.length < 2 && !/\d/.test(stemmed)) return null;
-  return SYNONYMS[stemmed] ?? SYNONYMS[lower] ?? stemmed;
+  return VOCABULARY.word.get(stemmed) ?? VOCABULARY.word.get(lower) ?? stemmed;
 }
 
-/** Words as the index splits them: letters, digits and inner apostrophes. */
+/**
+ * A passage's token as the terms it is indexed under: its own and its wider concepts', so a
+ * passage naming apixaban answers a question about "my blood thinner".
+ */
+export function passageTerms(token: string): string | string[] | null {
+  const term = searchTerm(token);
+  if (term === null) return null;
+  const broader = VOCABULARY.broader.get(term);
+  return broader?.length ? [term, ...broader] : term;
+}
+
+/** The kind of topic a term names (see vocabulary.ts), if it is one. */
+export function topicOf(term: string): TopicKind | undefined {
+  return VOCABULARY.topic.get(term);
+}
+
+/** Words: letters, digits and inner apostrophes. */
 export function words(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}]+(?:'[\p{L}]+)?/gu) ?? [];
 }
 
-/** The distinct search terms of a text, in order. */
+/** The distinct search terms of a question, in order. */
 export function searchTerms(text: string): string[] {
   const out: string[] = [];
-  for (const w of words(text)) {
+  for (const w of tokens(text)) {
     const t = searchTerm(w);
     if (t && !out.includes(t)) out.push(t);
   }
   return out;
+}
+
+/** The distinct terms a passage is indexed under, wider concepts included. */
+export function indexTerms(text: string): string[] {
+  const out = new Set<string>();
+  for (const w of tokens(text)) for (const t of [passageTerms(w) ?? []].flat()) out.add(t);
+  return [...out];
 }

@@ -1,11 +1,13 @@
 /**
- * Measures knowledge retrieval on eval/knowledge/questions.tsv over knowledge/samples/*.md:
- * tunes the threshold on the dev split, reports the test split at it, and compares with the
- * configured default (KNOWLEDGE_MIN_SCORE).
+ * Measures knowledge retrieval over knowledge/samples/*.md on eval/knowledge/questions.tsv (dev
+ * and test) and eval/knowledge/heldout.tsv: tunes the threshold on the dev split and reports
+ * every split at it. The held-out split was written before the vocabulary and the abstention
+ * rule and must never be used to change them; `--splits dev,test` leaves it out while working.
  *
  *   npm run eval:knowledge
- *   npm run eval:knowledge -- --threshold 0.6     # report both splits at a given threshold
+ *   npm run eval:knowledge -- --threshold 0.6     # report every split at a given threshold
  *   npm run eval:knowledge -- --verbose           # every question with its top passage and score
+ *   npm run eval:knowledge -- --splits dev,test   # only these splits
  *
  * The last line is a one-line JSON summary. Exit 0 whatever the figures, 1 for bad input.
  */
@@ -20,7 +22,9 @@ import {
   parseQuestions,
   scoreQuestions,
   tuneThreshold,
+  SPLITS,
   type Figures,
+  type Split,
 } from '../eval/knowledge/evaluate.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -30,12 +34,13 @@ const { values: args } = parseArgs({
   options: {
     threshold: { type: 'string' },
     verbose: { type: 'boolean', default: false },
+    splits: { type: 'string', default: SPLITS.join(',') },
   },
 });
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const line = (name: string, f: Figures) =>
-  `${name.padEnd(5)} threshold ${f.threshold.toFixed(2)}  questions ${f.questions} (${f.answerable} answerable, ${f.unanswerable} not)  precision ${pct(f.precision)}  recall ${pct(f.recall)}  wrongly answered ${f.wronglyAnswered}/${f.unanswerable}  wrong passage ${f.wrongPassage}`;
+  `${name.padEnd(7)} threshold ${f.threshold.toFixed(2)}  questions ${f.questions} (${f.answerable} answerable, ${f.unanswerable} not)  precision ${pct(f.precision)}  recall ${pct(f.recall)}  wrongly answered ${f.wronglyAnswered}/${f.unanswerable}  wrong passage ${f.wrongPassage}`;
 
 async function main(): Promise<number> {
   const samplesDir = join(root, 'knowledge', 'samples');
@@ -46,11 +51,26 @@ async function main(): Promise<number> {
       markdown: await readFile(join(samplesDir, f), 'utf8'),
     })),
   );
+  const wanted = args.splits.split(',').map((x) => x.trim());
+  const unknown = wanted.filter((x) => !SPLITS.includes(x as Split));
+  if (unknown.length || !wanted.includes('dev')) {
+    process.stderr.write(`eval:knowledge: --splits takes dev and any of ${SPLITS.join(', ')}\n`);
+    return 1;
+  }
   let questions;
   try {
-    questions = parseQuestions(
-      await readFile(join(root, 'eval', 'knowledge', 'questions.tsv'), 'utf8'),
+    const files = ['questions.tsv', 'heldout.tsv'];
+    const texts = await Promise.all(
+      files.map((f) => readFile(join(root, 'eval', 'knowledge', f), 'utf8')),
     );
+    questions = texts.flatMap((t, i) => {
+      try {
+        return parseQuestions(t);
+      } catch (err) {
+        if (err instanceof EvalFileError) throw new EvalFileError(`${files[i]} ${err.message}`);
+        throw err;
+      }
+    });
   } catch (err) {
     if (err instanceof EvalFileError) {
       process.stderr.write(`eval:knowledge: ${err.message}\n`);
@@ -59,18 +79,17 @@ async function main(): Promise<number> {
     throw err;
   }
   const index = indexSamples(docs);
-  const dev = scoreQuestions(
-    index,
-    questions.filter((q) => q.split === 'dev'),
-  );
-  const test = scoreQuestions(
-    index,
-    questions.filter((q) => q.split === 'test'),
-  );
+  const splits = SPLITS.filter((s) => wanted.includes(s)).map((split) => ({
+    split,
+    scored: scoreQuestions(
+      index,
+      questions.filter((q) => q.split === split),
+    ),
+  }));
   if (args.verbose) {
-    for (const s of [...dev, ...test]) {
+    for (const s of splits.flatMap((x) => x.scored)) {
       out(
-        `${s.q.split}\t${s.top ? s.top.score.toFixed(2) : '-'}\t${s.top?.label ?? '-'}\t${s.q.relevant.join(',') || 'none'}\t${s.q.question}`,
+        `${s.q.split}\t${s.top ? s.top.score.toFixed(2) : '-'}\t${s.top?.label ?? '-'}${s.top?.topicsMissing.length ? ` (lacks ${s.top.topicsMissing.join(' ')})` : ''}\t${s.q.relevant.join(',') || 'none'}\t${s.q.question}`,
       );
     }
   }
@@ -80,22 +99,21 @@ async function main(): Promise<number> {
     process.stderr.write('eval:knowledge: --threshold must be between 0 and 1\n');
     return 1;
   }
-  const tuned = given === undefined ? tuneThreshold(dev) : figuresAt(dev, given);
-  const report = figuresAt(test, tuned.threshold);
-  out(line('dev', tuned));
-  out(line('test', report));
-  out(
-    JSON.stringify({
-      threshold: tuned.threshold,
-      test: {
-        precision: Number(report.precision.toFixed(3)),
-        recall: Number(report.recall.toFixed(3)),
-        wronglyAnswered: report.wronglyAnswered,
-        unanswerable: report.unanswerable,
-        wrongPassage: report.wrongPassage,
-      },
-    }),
-  );
+  const dev = splits.find((x) => x.split === 'dev')?.scored ?? [];
+  const threshold = given ?? tuneThreshold(dev).threshold;
+  const summary: Record<string, unknown> = { threshold };
+  for (const { split, scored } of splits) {
+    const f = figuresAt(scored, threshold);
+    out(line(split, f));
+    summary[split] = {
+      precision: Number(f.precision.toFixed(3)),
+      recall: Number(f.recall.toFixed(3)),
+      wronglyAnswered: f.wronglyAnswered,
+      unanswerable: f.unanswerable,
+      wrongPassage: f.wrongPassage,
+    };
+  }
+  out(JSON.stringify(summary));
   return 0;
 }
 

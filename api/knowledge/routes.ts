@@ -10,6 +10,7 @@ import { z } from 'zod';
 import {
   DocId,
   KnowledgeIndex,
+  answers,
   KnowledgeInputError,
   KnowledgeStoreError,
   ProfileIds,
@@ -326,7 +327,7 @@ export const knowledgeRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
       const hits = index.query(request.body.question, { limit: 5 });
       return {
         minScore: limits.minScore,
-        hits: hits.map((h) => ({ ...h, strong: h.score >= limits.minScore })),
+        hits: hits.map((h) => ({ ...h, strong: answers(h, limits.minScore) })),
       };
     },
   );

@@ -7,12 +7,16 @@
  * - wrongly answered: unanswerable questions answered anyway (the goal is none).
  */
 import { chunkDocument } from '../../knowledge/chunk.ts';
-import { KnowledgeIndex } from '../../knowledge/retrieval.ts';
+import { KnowledgeIndex, answers, type Hit } from '../../knowledge/retrieval.ts';
 import type { Passage } from '../../knowledge/schema.ts';
+
+/** dev tunes the threshold; test and heldout are only reported at it. */
+export const SPLITS = ['dev', 'test', 'heldout'] as const;
+export type Split = (typeof SPLITS)[number];
 
 export interface EvalQuestion {
   line: number;
-  split: 'dev' | 'test';
+  split: Split;
   question: string;
   /** `docId#n` of passages that answer it; empty: unanswerable. */
   relevant: string[];
@@ -28,12 +32,14 @@ export function parseQuestions(text: string): EvalQuestion[] {
     const line = raw.trimEnd();
     if (!line || line.startsWith('#') || line.startsWith('split\t')) return;
     const [split, question, relevant, ...rest] = line.split('\t');
-    if (rest.length || !question || !relevant || (split !== 'dev' && split !== 'test')) {
-      throw new EvalFileError(`line ${i + 1}: expected <dev|test>\\t<question>\\t<ids|none>`);
+    if (rest.length || !question || !relevant || !SPLITS.includes(split as Split)) {
+      throw new EvalFileError(
+        `line ${i + 1}: expected <${SPLITS.join('|')}>\\t<question>\\t<ids|none>`,
+      );
     }
     out.push({
       line: i + 1,
-      split,
+      split: split as Split,
       question,
       relevant: relevant === 'none' ? [] : relevant.split(',').map((s) => s.trim()),
     });
@@ -53,14 +59,14 @@ const label = (passageId: string) => passageId.replace(/@v\d+#/, '#');
 
 export interface Scored {
   q: EvalQuestion;
-  /** The top passage's label and normalised score, if any. */
-  top?: { label: string; score: number };
+  /** The top passage and its short label, if any. */
+  top?: Hit & { label: string };
 }
 
 export function scoreQuestions(index: KnowledgeIndex, qs: readonly EvalQuestion[]): Scored[] {
   return qs.map((q) => {
     const hit = index.query(q.question, { limit: 1 })[0];
-    return { q, ...(hit ? { top: { label: label(hit.passageId), score: hit.score } } : {}) };
+    return { q, ...(hit ? { top: { ...hit, label: label(hit.passageId) } } : {}) };
   });
 }
 
@@ -84,7 +90,7 @@ export function figuresAt(scored: readonly Scored[], threshold: number): Figures
   let wronglyAnswered = 0;
   let wrongPassage = 0;
   for (const { q, top } of scored) {
-    if (!top || top.score < threshold) continue;
+    if (!top || !answers(top, threshold)) continue;
     answered += 1;
     if (q.relevant.length === 0) wronglyAnswered += 1;
     else if (q.relevant.includes(top.label)) right += 1;
