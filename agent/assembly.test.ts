@@ -194,6 +194,12 @@ describe('the call limit and the room input', () => {
       participantIdentity: patientIdentity('sess-1'),
       textEnabled: true,
       maxTypedChars: 500,
+      audioSampleRate: 16_000,
     });
+  });
+
+  it('takes the patient audio at 16 kHz, the rate every listener uses, unless told otherwise', () => {
+    expect(plan({ AGENT_INPUT_SAMPLE_RATE: '24000' }).room.audioSampleRate).toBe(24_000);
+    expect(() => plan({ AGENT_INPUT_SAMPLE_RATE: '22050' })).toThrow(/AGENT_INPUT_SAMPLE_RATE/);
   });
 });

@@ -74,6 +74,8 @@ export interface SessionPlan {
     participantIdentity: string;
     textEnabled: true;
     maxTypedChars: number;
+    /** The patient's audio is taken from the room at this rate (AGENT_INPUT_SAMPLE_RATE). */
+    audioSampleRate: number;
   };
 }
 
@@ -146,6 +148,7 @@ export function assembleSession(input: AssemblyInput): SessionPlan {
       // Typed text is screened like speech (agent/text-input.ts), never sent straight on.
       textEnabled: true,
       maxTypedChars: cfg.safety.maxTypedChars,
+      audioSampleRate: agentCfg.inputSampleRate,
     },
   };
 }

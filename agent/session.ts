@@ -498,6 +498,7 @@ class SessionRun<P> {
       inputOptions: {
         closeOnDisconnect: plan.room.closeOnDisconnect,
         participantIdentity: patient,
+        audioSampleRate: plan.room.audioSampleRate,
         textEnabled: plan.room.textEnabled,
         textInputCallback: typedTextCallback({
           agent: () => agent,

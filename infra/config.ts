@@ -84,6 +84,16 @@ const envSchema = z.object({
    * @defaultValue os.availableParallelism()
    */
   AGENT_NUM_IDLE_PROCESSES: z.coerce.number().int().min(0).optional(),
+  /**
+   * The rate the patient's audio is taken from the room at. The recognisers, the VAD and the turn
+   * detector all listen at 16 kHz, so at 16 kHz the room's audio is resampled once, natively,
+   * instead of to 24 kHz (the framework's default) and again in each of them.
+   */
+  AGENT_INPUT_SAMPLE_RATE: z.coerce
+    .number()
+    .int()
+    .refine((n) => [8000, 16_000, 24_000, 48_000].includes(n), 'one of 8000, 16000, 24000, 48000')
+    .default(16_000),
   /** Cloud Run sends SIGTERM and kills after ~10 s; drain must finish inside that. */
   AGENT_DRAIN_TIMEOUT_MS: ms.default(6500),
   /**
@@ -495,6 +505,7 @@ export function loadConfig(env: Env) {
       httpPort: e.AGENT_HTTP_PORT ?? e.PORT ?? 8081,
       metricsPort: e.AGENT_METRICS_PORT,
       numIdleProcesses: e.AGENT_NUM_IDLE_PROCESSES ?? availableParallelism(),
+      inputSampleRate: e.AGENT_INPUT_SAMPLE_RATE,
       drainTimeoutMs: e.AGENT_DRAIN_TIMEOUT_MS,
       handoffOnDrain: e.AGENT_HANDOFF_ON_DRAIN,
       loadThreshold: e.AGENT_LOAD_THRESHOLD,

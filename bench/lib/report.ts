@@ -9,7 +9,7 @@ import type { BuildResult, StartSample } from '../phases/build.ts';
 import type { BurstResult } from '../phases/burst.ts';
 import type { DensityResult } from '../phases/density.ts';
 import type { FailedStep } from './steps.ts';
-import type { JoinResult } from '../phases/join.ts';
+import { slowestArrival, type JoinResult } from '../phases/join.ts';
 import type { LatencyResult } from '../phases/latency.ts';
 import type { MemoryResult } from '../phases/memory.ts';
 import type { DurabilityResult } from './durability.ts';
@@ -126,6 +126,16 @@ export function goalsOf(r: Omit<BenchReport, 'goals'>): GoalRow[] {
       measured: `${num(densest.pssPerSessionMb, 0)} MB at N=${densest.sessions} (RSS ${num(densest.rssPerSessionMb, 0)} MB; job PSS ${num(densest.jobPssMb, 0)} MB)`,
       target: '≤ 150 MB',
       met: densest.pssPerSessionMb <= 150,
+    });
+  }
+  if (r.join?.arrivals.ours.length) {
+    const worst = slowestArrival(r.join.arrivals.ours);
+    const shown = (x: number) => (Number.isFinite(x) ? ms(x) : 'never');
+    rows.push({
+      metric: `${r.join.arrivals.count} requests arriving together: slowest agent joined`,
+      measured: `${shown(worst)} (bare ${shown(slowestArrival(r.join.arrivals.bare))})`,
+      target: '≤ 1.5 s',
+      met: worst <= 1500,
     });
   }
   const m = r.memory;
@@ -366,6 +376,24 @@ export function markdown(r: BenchReport): string {
       table(
         ['createDispatch → agent joined (warm idle process)', 'n', 'median', 'p95', 'min', 'max'],
         [sumRow('ours', r.join.ours), sumRow('bare @livekit/agents', r.join.bare)],
+      ),
+      '',
+    );
+    const a = r.join.arrivals;
+    const times = (round: (number | null)[]) =>
+      round.map((t) => (t === null ? 'never' : `${Math.round(t)}`)).join(' / ');
+    out.push(
+      table(
+        [
+          `${a.count} dispatches at once → each agent joined (ms, per round)`,
+          'ours',
+          'bare @livekit/agents',
+        ],
+        a.ours.map((round, i) => [
+          `round ${i + 1}`,
+          times(round),
+          a.bare[i] ? times(a.bare[i]) : '–',
+        ]),
       ),
       '',
     );

@@ -1,6 +1,8 @@
 /**
  * createDispatch → agent joined, for our worker and for the bare one, alternating, each time with
- * a warm idle process: the difference is what our job does before it connects to the room.
+ * a warm idle process: the difference is what our job does before it connects to the room. Then
+ * arrivals: `ARRIVALS` dispatches at the same moment to a quiet worker, more than it keeps warm,
+ * so the later ones show what a fork and warm-up cost a patient (goal: all joined within 1.5 s).
  */
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { apiUrl } from '../../dispatcher/livekit.ts';
@@ -13,7 +15,13 @@ import { waitQuiet } from './memory.ts';
 export interface JoinResult {
   ours: Summary;
   bare: Summary;
+  /** Each round of simultaneous arrivals: every dispatch's join time, sorted (ms; null: never). */
+  arrivals: { count: number; ours: (number | null)[][]; bare: (number | null)[][] };
 }
+
+/** Requests arriving together, as the issue measured them. */
+export const ARRIVALS = 4;
+const ARRIVAL_ROUNDS = 2;
 
 async function joinOnce(
   ctx: BenchContext,
@@ -68,5 +76,29 @@ export async function joinPhase(
       if (ms !== undefined) out[w.kind].push(ms);
     }
   }
-  return { ours: summarize(out.ours), bare: summarize(out.bare) };
+  const arrivals = {
+    count: ARRIVALS,
+    ours: [] as (number | null)[][],
+    bare: [] as (number | null)[][],
+  };
+  for (let i = 0; i < ARRIVAL_ROUNDS; i++) {
+    for (const w of i % 2 === 0 ? [ours, bare] : [bare, ours]) {
+      // A quiet worker with its warm pool refilled: the state a real burst meets.
+      await waitQuiet(w, idleProcesses, 30_000);
+      const times = await Promise.all(
+        Array.from({ length: ARRIVALS }, () => joinOnce(ctx, rooms, dispatch, w)),
+      );
+      arrivals[w.kind].push(
+        times.map((t) => t ?? null).sort((a, b) => (a ?? Infinity) - (b ?? Infinity)),
+      );
+    }
+  }
+  return { ours: summarize(out.ours), bare: summarize(out.bare), arrivals };
+}
+
+/** The slowest join of the worst round (Infinity when one never joined). */
+export function slowestArrival(rounds: readonly (number | null)[][]): number {
+  let worst = 0;
+  for (const round of rounds) for (const t of round) worst = Math.max(worst, t ?? Infinity);
+  return worst;
 }
