@@ -25,6 +25,8 @@ export interface BenchOptions {
   llmTtftMs: number;
   ttsTtfbMs: number;
   turnDetection: 'vad' | 'stt' | 'model';
+  /** Warm job processes each worker keeps (AGENT_NUM_IDLE_PROCESSES), ours and bare alike. */
+  idleProcesses: number;
   /** Wall-clock budget for the phases (setup and service start are outside it). */
   budgetMs: number;
   /** Start-ups per variant (tsx, compiled) in the build phase. */
@@ -70,6 +72,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       'llm-ttft-ms': { type: 'string' },
       'tts-ttfb-ms': { type: 'string' },
       'turn-detection': { type: 'string' },
+      'idle-processes': { type: 'string' },
       'budget-min': { type: 'string' },
       'mn-requests': { type: 'string' },
       'mn-copies': { type: 'string' },
@@ -110,6 +113,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     llmTtftMs: int('llm-ttft-ms', values['llm-ttft-ms'], 250),
     ttsTtfbMs: int('tts-ttfb-ms', values['tts-ttfb-ms'], 150),
     turnDetection: td,
+    idleProcesses: int('idle-processes', values['idle-processes'], 1, 1),
     budgetMs: budgetMin * 60_000,
     mnRequests: int('mn-requests', values['mn-requests'], 1000, 1),
     mnCopies: int('mn-copies', values['mn-copies'], 3, 1),

@@ -24,8 +24,9 @@ describe('loadConfig', () => {
     expect(cfg.providers.tts).toEqual(['local']);
   });
 
-  it('prewarms one idle job process per core unless told, and honours 0', () => {
-    expect(loadConfig({}).agent.numIdleProcesses).toBe(availableParallelism());
+  it('prewarms four idle job processes, or one per core on bigger machines, unless told, and honours 0', () => {
+    expect(loadConfig({}).agent.numIdleProcesses).toBe(Math.max(4, availableParallelism()));
+    expect(loadConfig({ AGENT_MAX_JOBS: '2' }).agent.numIdleProcesses).toBe(2);
     expect(loadConfig({ AGENT_NUM_IDLE_PROCESSES: '3' }).agent.numIdleProcesses).toBe(3);
     expect(loadConfig({ AGENT_NUM_IDLE_PROCESSES: '0' }).agent.numIdleProcesses).toBe(0);
   });

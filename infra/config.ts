@@ -77,11 +77,13 @@ const envSchema = z.object({
   /** The worker's Prometheus endpoint (`/metrics`: sessions and load), on the health server's host. Unset: none. */
   AGENT_METRICS_PORT: port.optional(),
   /**
-   * Prewarmed job processes waiting for a call (~180 MB each). One per core, so that as many
-   * calls as the machine can start at once each find a warm process instead of queueing behind
-   * a fork; with one, four simultaneous arrivals got their agents after 0.5, 4.8, 9.6, 14.6 s.
-   * 0 is honoured (cold start per call).
-   * @defaultValue os.availableParallelism()
+   * Prewarmed job processes waiting for a call (~180 MB each). The framework warms new ones one
+   * at a time (~4 s each on a busy 2-core box), so every arrival beyond the warm ones queues
+   * behind the forks before it: with one, four simultaneous arrivals got their agents after 1.0,
+   * 5.3, 8.9, 12.8 s; with four, all within 1.3 s (bench/, join phase, arrivals). So at least
+   * four, and one per core on bigger machines, but never more than AGENT_MAX_JOBS (a worker that
+   * takes two calls needs no third warm process). 0 is honoured (cold start per call).
+   * @defaultValue min(AGENT_MAX_JOBS or ∞, max(4, os.availableParallelism()))
    */
   AGENT_NUM_IDLE_PROCESSES: z.coerce.number().int().min(0).optional(),
   /**
@@ -504,7 +506,9 @@ export function loadConfig(env: Env) {
       httpHost: e.AGENT_HTTP_HOST ?? listenHost,
       httpPort: e.AGENT_HTTP_PORT ?? e.PORT ?? 8081,
       metricsPort: e.AGENT_METRICS_PORT,
-      numIdleProcesses: e.AGENT_NUM_IDLE_PROCESSES ?? availableParallelism(),
+      numIdleProcesses:
+        e.AGENT_NUM_IDLE_PROCESSES ??
+        Math.min(e.AGENT_MAX_JOBS || Infinity, Math.max(4, availableParallelism())),
       inputSampleRate: e.AGENT_INPUT_SAMPLE_RATE,
       drainTimeoutMs: e.AGENT_DRAIN_TIMEOUT_MS,
       handoffOnDrain: e.AGENT_HANDOFF_ON_DRAIN,

@@ -60,10 +60,10 @@ export class BenchContext {
       AGENT_TURN_DETECTION: opts.turnDetection,
       AGENT_CPU_LOAD: 'false',
       AGENT_MAX_JOBS: '0',
-      // The test harness starts workers with one idle process; the bench's own config (which
-      // counts idle processes to know when a worker is quiet) must say the same, not the
-      // per-core default.
-      AGENT_NUM_IDLE_PROCESSES: '1',
+      // One idle process by default, as the test harness starts workers; the bench's own config
+      // (which counts idle processes to know when a worker is quiet) must say the same, not the
+      // per-core default. `--idle-processes` sets both.
+      AGENT_NUM_IDLE_PROCESSES: String(opts.idleProcesses),
       // 'info' for the transcript sink stats line and the session-start lines the bench counts.
       LOG_LEVEL: 'info',
     };

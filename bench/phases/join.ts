@@ -84,7 +84,8 @@ export async function joinPhase(
   for (let i = 0; i < ARRIVAL_ROUNDS; i++) {
     for (const w of i % 2 === 0 ? [ours, bare] : [bare, ours]) {
       // A quiet worker with its warm pool refilled: the state a real burst meets.
-      await waitQuiet(w, idleProcesses, 30_000);
+      // The framework warms one process at a time, ~4 s each here: give the pool time to refill.
+      await waitQuiet(w, idleProcesses, 30_000 + idleProcesses * 8000);
       const times = await Promise.all(
         Array.from({ length: ARRIVALS }, () => joinOnce(ctx, rooms, dispatch, w)),
       );
