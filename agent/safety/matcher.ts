@@ -494,6 +494,9 @@ const READING_UNITS = new Set(['degrees', 'degree', 'mmol', 'mg']);
 // point eight on the machine".
 const readOut = (label: string): boolean =>
   /^(?:it |on |says|said|saying|reads|read |showing|shows)/.test(label);
+// A meter says a number; a person who says one is giving a score or a guess: "pain out of ten,
+// I'd say a three".
+const PERSON_SAYING = new Set(['i', 'would', 'we', 'you', 'they', 'should', 'could']);
 // Another measurement between the term and the number owns the number: "blood pressure reading
 // sixty", "my sugar is fine but my pulse is fifty".
 const OTHER_MEASURE = new Set(
@@ -557,7 +560,9 @@ function matchReadings(
   let numbers: Reading[] | undefined;
   for (const r of c.readings) {
     const near = findTerms(tokens, r.near, mask).filter(
-      (h) => !MEDICINE_AFTER.has(tokens.words[h.end] ?? ''),
+      (h) =>
+        !MEDICINE_AFTER.has(tokens.words[h.end] ?? '') &&
+        !(readOut(h.term.label) && PERSON_SAYING.has(tokens.words[h.start - 1] ?? '')),
     );
     if (r.numberAlone) {
       numbers ??= readReadings(tokens.words);
