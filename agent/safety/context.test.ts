@@ -393,7 +393,29 @@ describe('drink, and over by the next day (v8)', () => {
     ).toBeNull();
   });
 
+  it('is quiet on "one too many" and slurring, fine today', () => {
+    expect(fires('had one too many at the barbecue, slurring my words, all fine today')).toBeNull();
+  });
+
   it('still fires without the drink: a face that drooped and was fine the next day is a TIA', () => {
     expect(fires('my face drooped on tuesday but I was fine the next day')).toBe('stroke-signs');
   });
 });
+
+cases(
+  'explained after it is told, with nothing of now (v8)',
+  [['the chest pain turned out to be heartburn but now it is back', 'chest-pain']],
+  ['the chest pain turned out to be heartburn and it is totally gone'],
+);
+
+cases(
+  'exertion said as a comparison is not exertion (v8)',
+  [['I cannot breathe, like I have run up a hill', 'breathing-difficulty']],
+  ['I was short of breath after the hike, it was a great day out'],
+);
+
+cases(
+  'signs asked about in general (v8)',
+  [],
+  ['what are the signs that someone is having a heart attack'],
+);

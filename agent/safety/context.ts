@@ -465,6 +465,10 @@ const INFO_BEFORE = split([
   'keep an eye out for',
   'signs of',
   'sign of',
+  'the signs somebody',
+  'the signs someone',
+  'signs that',
+  'signs a person',
   'symptoms of',
   'symptom of',
   'warning signs',
@@ -1054,13 +1058,21 @@ const OVER_NEXT_DAY = split([
   'fine in the morning',
   'slept it off',
   'fine after a sleep',
+  'fine today',
+  'all fine now',
+  'fine this morning',
 ]);
 
 function resolvedPast(t: Tokens, span: Span, seg: Segment): boolean {
   const whole = { start: 0, end: t.words.length };
+  if (overAfterDrink(t, span)) return true;
   // Only when nothing anywhere says it is happening now.
   if (anyOf(t, whole, span, PRESENT) || anyOf(t, whole, span, RECURRENCE)) return false;
-  let past = false;
+  // "the chest pain turned out to be heartburn": the explanation's own verb is the past.
+  let past = RESOLVED.some((p) => {
+    const at = has(t, whole, span, p);
+    return at >= span.end && at <= span.end + 1;
+  });
   for (let k = seg.start; k < span.start; k++) if (PAST_VERBS.has(word(t, k))) past = true;
   // The symptom's own verb in the past: "I slurred my words".
   if (span.own.has(span.start) && /[a-z]{3}ed$/.test(word(t, span.start))) past = true;
@@ -1069,7 +1081,24 @@ function resolvedPast(t: Tokens, span: Span, seg: Segment): boolean {
     const at = has(t, whole, span, p);
     if (at >= span.end) return true;
   }
-  if (!t.words.some((w, i) => DRINK.has(w) && !span.own.has(i))) return false;
+  return false;
+}
+
+// Slurred speech only: drink explains slurring, not a face or an arm.
+const SPEECH_STEMS = /^(?:slur|speech|words?)/;
+
+/**
+ * Slurring after drink, said to be over: "slurring after a couple of pints at the wedding but
+ * fine the next morning", "had one too many, slurring a bit, all fine today".
+ */
+function overAfterDrink(t: Tokens, span: Span): boolean {
+  if (![...span.own].some((k) => SPEECH_STEMS.test(word(t, k)))) return false;
+  if (
+    !t.words.some((w, i) => DRINK.has(w) && !span.own.has(i)) &&
+    has(t, { start: 0, end: t.words.length }, span, ['one', 'too', 'many']) < 0
+  )
+    return false;
+  const whole = { start: 0, end: t.words.length };
   return OVER_NEXT_DAY.some((p) => has(t, whole, span, p) >= span.end);
 }
 
@@ -1117,7 +1146,19 @@ const EXERTION = split([
   'from the garden',
   'for the bus',
   'up the hill',
+  'spin class',
+  'aerobics',
+  'zumba',
+  'pilates',
+  'tennis',
+  'football',
+  'hike',
+  'hiking',
+  'mountain',
+  'trek',
 ]);
+// Exertion said as a comparison is not exertion: "breathing like I just ran a marathon".
+const AS_IF = new Set(['like', 'if', 'though']);
 // Any of these keeps the match: breathlessness out of proportion, at rest or with other signs.
 const SEVERE = new Set([
   'cannot',
@@ -1180,7 +1221,15 @@ function afterExertion(t: Tokens, span: Span): boolean {
   for (const k of span.own) if (BREATH_WORDS.has(word(t, k))) breath = true;
   if (!breath) return false;
   const whole = { start: 0, end: t.words.length };
-  if (!anyOf(t, whole, span, EXERTION)) return false;
+  let exertion = false;
+  for (const p of EXERTION) {
+    const at = has(t, whole, span, p);
+    if (at < 0) continue;
+    let simile = false;
+    for (let k = at - 1; k >= Math.max(0, at - 3); k--) if (AS_IF.has(word(t, k))) simile = true;
+    if (!simile) exertion = true;
+  }
+  if (!exertion) return false;
   const calm = new Set<number>();
   for (let i = 0; i < t.words.length; i++) {
     for (const p of EXERTION_REASSURED) {
