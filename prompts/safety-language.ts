@@ -63,6 +63,10 @@ const BARE_CONTRACTIONS: Readonly<Record<string, string>> = {
   sorta: 'sort of',
   dunno: 'do not know',
   aint: 'is not',
+  // Caribbean: "mi cyaan lift mi arm".
+  cyaan: 'cannot',
+  kyaan: 'cannot',
+  caan: 'cannot',
   cannae: 'cannot',
   canna: 'cannot',
   couldnae: 'could not',

@@ -539,3 +539,41 @@ describe('library v7: effort angina, a nosebleed, a burden, a means, a child wor
     'i will not be around next week, i will be out of town at my sister',
   ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
 });
+
+describe('library v8: doubled doses, a limb that will not do it, breath by effort, bleeding without the word', () => {
+  it.each([
+    ['the box was meant to last a fortnight and it is already empty', 'overdose'],
+    ['he has been popping extra codeine way more than he should', 'overdose'],
+    ['she swallowed a hole strip of her blood pressure tablets', 'overdose'],
+    ['i tried to do up my buttons and my left hand would not do it', 'stroke-signs'],
+    ['her leg will not take her weight and her arm has gone heavy on that side', 'stroke-signs'],
+    [
+      'he has stopped taking his tablets and says he hopes it finishes him off',
+      'suicidal-ideation',
+    ],
+    ['i have been saving my pills for when the time comes', 'suicidal-ideation'],
+    ['she says she is going to swallow every pill in the house', 'suicidal-ideation'],
+    ['i have to stop halfway up to get my breath back', 'breathing-difficulty'],
+    ['the nebuliser made no difference, i am still wheezing', 'breathing-difficulty'],
+    ['it has soaked through his trousers and is on the carpet', 'severe-bleeding'],
+    ['i have been pressing on it for ages and it is still pouring', 'severe-bleeding'],
+    ['i nicked my ear with the razor and it keeps coming', 'severe-bleeding'],
+    ['there is greenish stuff on the dressing', 'wound-infection'],
+    ['my reading was to point nine and i am shaking', 'low-blood-sugar'],
+  ])('%j fires %s', (text, rule) => expect(ruleFor(text)).toBe(rule));
+  it.each([
+    'the box of tablets is empty so i have ordered the repeat',
+    'i have finished the course of antibiotics already',
+    'my arm will not go in the sleeve with this cast on',
+    'i stopped my tablets because they upset my stomach',
+    'i am saving up for a holiday',
+    'i stop halfway round the park for a sit and a chat',
+    'my inhaler ran out so i need a new prescription',
+    'the dog knocked his water over and it is dripping all over the floor',
+    'i cut my dose in half and the headaches will not stop',
+    'i have a heavy heart since my brother moved away',
+    'my legs went wobbly after two glasses of wine, ha',
+    'i was shivering because it was freezing at the bus stop',
+    'pain out of ten i would say a two',
+  ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
+});

@@ -347,3 +347,75 @@ cases(
     'so um would chest pain be a side effect of these tablets',
   ],
 );
+
+cases(
+  'over: worn off long ago, or ended before the patient left hospital (v8)',
+  [
+    ['my chest was tight this morning but it wore off', 'chest-pain'],
+    ['the chest pain went away before the ambulance came', 'chest-pain'],
+  ],
+  [
+    'my chest was tight in the spring but it wore off and never came back',
+    'the chest pain went away before they let me home and I have been fine since',
+  ],
+);
+
+cases(
+  'a feeling said first, then what it nearly did (v8)',
+  [['I was so shocked, and now I have chest pain', 'chest-pain']],
+  [
+    'I was so shocked I nearly had a heart attack',
+    'she was that happy she could have had a heart attack',
+  ],
+);
+
+cases(
+  'new, not history: "I never used to" (v8)',
+  [['I struggle for breath on the landing, I never used to', 'breathing-difficulty']],
+  ['I used to struggle for breath on the landing'],
+);
+
+cases(
+  'what a symptom looks like, asked in general (v8)',
+  [['my chest pain is like a heavy weight, what would a heart attack feel like', 'chest-pain']],
+  ['what would a heart attack feel like'],
+);
+
+describe('drink, and over by the next day (v8)', () => {
+  const rules = compileSafetyRules([
+    { id: 'stroke-signs', phrases: ['slurring my words', 'face drooped'] },
+  ] as const satisfies readonly SafetyRuleSpec[]);
+  const fires = (text: string) => matchSafety(rules, text)?.rule.id ?? null;
+
+  it('is quiet on slurring after drink that was fine the next morning', () => {
+    expect(
+      fires('I was slurring my words after a few pints at the wedding but fine the next morning'),
+    ).toBeNull();
+  });
+
+  it('is quiet on "one too many" and slurring, fine today', () => {
+    expect(fires('had one too many at the barbecue, slurring my words, all fine today')).toBeNull();
+  });
+
+  it('still fires without the drink: a face that drooped and was fine the next day is a TIA', () => {
+    expect(fires('my face drooped on tuesday but I was fine the next day')).toBe('stroke-signs');
+  });
+});
+
+cases(
+  'explained after it is told, with nothing of now (v8)',
+  [['the chest pain turned out to be heartburn but now it is back', 'chest-pain']],
+  ['the chest pain turned out to be heartburn and it is totally gone'],
+);
+
+cases(
+  'exertion said as a comparison is not exertion (v8)',
+  [['I cannot breathe, like I have run up a hill', 'breathing-difficulty']],
+  ['I was short of breath after the hike, it was a great day out'],
+);
+
+cases(
+  'signs asked about in general (v8)',
+  [],
+  ['what are the signs that someone is having a heart attack'],
+);

@@ -465,6 +465,10 @@ const INFO_BEFORE = split([
   'keep an eye out for',
   'signs of',
   'sign of',
+  'the signs somebody',
+  'the signs someone',
+  'signs that',
+  'signs a person',
   'symptoms of',
   'symptom of',
   'warning signs',
@@ -484,6 +488,10 @@ const INFO_BEFORE = split([
   'what is too',
   'what should my',
   'what does a',
+  'what does an',
+  'what would a',
+  'what would an',
+  'what do they',
   'how do i know',
   'how would i know',
   'how can i tell',
@@ -760,6 +768,10 @@ const NOW_CONTRAST = split([
   'like last time',
   'all night',
   'all day',
+  // New, not history: "I have to stop on the landing to catch my breath, I never used to".
+  'never used to',
+  'did not use to',
+  'did not used to',
 ]);
 
 function presentMarked(t: Tokens, span: Span, seg: Segment): boolean {
@@ -1028,12 +1040,39 @@ const RESOLVED = split([
   'it was the alcohol',
 ]);
 const PAST_VERBS = new Set(['was', 'were', 'had', 'went', 'got', 'thought', 'took']);
+// Drink said with the occasion and over by the next day: "slurring after a couple of pints at
+// the wedding but fine the next morning". Without the drink, "fine the next day" after a face
+// that drooped is a TIA and still fires.
+const DRINK = new Set(
+  (
+    'beer beers pint pints drinks wine wines lager cider gin vodka whisky whiskey booze drunk ' +
+    'tipsy pub shots prosecco champagne'
+  ).split(' '),
+);
+const OVER_NEXT_DAY = split([
+  'fine the next',
+  'fine next',
+  'right as rain the next',
+  'right as rain next',
+  'fine by the morning',
+  'fine in the morning',
+  'slept it off',
+  'fine after a sleep',
+  'fine today',
+  'all fine now',
+  'fine this morning',
+]);
 
 function resolvedPast(t: Tokens, span: Span, seg: Segment): boolean {
   const whole = { start: 0, end: t.words.length };
+  if (overAfterDrink(t, span)) return true;
   // Only when nothing anywhere says it is happening now.
   if (anyOf(t, whole, span, PRESENT) || anyOf(t, whole, span, RECURRENCE)) return false;
-  let past = false;
+  // "the chest pain turned out to be heartburn": the explanation's own verb is the past.
+  let past = RESOLVED.some((p) => {
+    const at = has(t, whole, span, p);
+    return at >= span.end && at <= span.end + 1;
+  });
   for (let k = seg.start; k < span.start; k++) if (PAST_VERBS.has(word(t, k))) past = true;
   // The symptom's own verb in the past: "I slurred my words".
   if (span.own.has(span.start) && /[a-z]{3}ed$/.test(word(t, span.start))) past = true;
@@ -1043,6 +1082,24 @@ function resolvedPast(t: Tokens, span: Span, seg: Segment): boolean {
     if (at >= span.end) return true;
   }
   return false;
+}
+
+// Slurred speech only: drink explains slurring, not a face or an arm.
+const SPEECH_STEMS = /^(?:slur|speech|words?)/;
+
+/**
+ * Slurring after drink, said to be over: "slurring after a couple of pints at the wedding but
+ * fine the next morning", "had one too many, slurring a bit, all fine today".
+ */
+function overAfterDrink(t: Tokens, span: Span): boolean {
+  if (![...span.own].some((k) => SPEECH_STEMS.test(word(t, k)))) return false;
+  if (
+    !t.words.some((w, i) => DRINK.has(w) && !span.own.has(i)) &&
+    has(t, { start: 0, end: t.words.length }, span, ['one', 'too', 'many']) < 0
+  )
+    return false;
+  const whole = { start: 0, end: t.words.length };
+  return OVER_NEXT_DAY.some((p) => has(t, whole, span, p) >= span.end);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1089,7 +1146,19 @@ const EXERTION = split([
   'from the garden',
   'for the bus',
   'up the hill',
+  'spin class',
+  'aerobics',
+  'zumba',
+  'pilates',
+  'tennis',
+  'football',
+  'hike',
+  'hiking',
+  'mountain',
+  'trek',
 ]);
+// Exertion said as a comparison is not exertion: "breathing like I just ran a marathon".
+const AS_IF = new Set(['like', 'if', 'though']);
 // Any of these keeps the match: breathlessness out of proportion, at rest or with other signs.
 const SEVERE = new Set([
   'cannot',
@@ -1152,7 +1221,15 @@ function afterExertion(t: Tokens, span: Span): boolean {
   for (const k of span.own) if (BREATH_WORDS.has(word(t, k))) breath = true;
   if (!breath) return false;
   const whole = { start: 0, end: t.words.length };
-  if (!anyOf(t, whole, span, EXERTION)) return false;
+  let exertion = false;
+  for (const p of EXERTION) {
+    const at = has(t, whole, span, p);
+    if (at < 0) continue;
+    let simile = false;
+    for (let k = at - 1; k >= Math.max(0, at - 3); k--) if (AS_IF.has(word(t, k))) simile = true;
+    if (!simile) exertion = true;
+  }
+  if (!exertion) return false;
   const calm = new Set<number>();
   for (let i = 0; i < t.words.length; i++) {
     for (const p of EXERTION_REASSURED) {
@@ -1488,7 +1565,30 @@ const REACTION_AFTER = split([
   'at the thought',
 ]);
 
+// "I was so shocked I nearly had a stroke", "so happy I could have had a heart attack": a
+// feeling said first, then the event as what it nearly did.
+const FEELINGS = new Set(
+  (
+    'shocked surprised happy excited startled angry cross furious mad thrilled relieved ' +
+    'embarrassed stunned amazed annoyed chuffed pleased'
+  ).split(' '),
+);
+
+function feelingThenNearMiss(t: Tokens, span: Span): boolean {
+  let near = false;
+  for (let c = span.start - 1; c >= Math.max(0, span.start - 8); c--) {
+    if (brk(t, c + 1) >= PAUSE) return false;
+    const w = word(t, c);
+    if (NEAR_MISS.has(w) || (w === 'could' && word(t, c + 1) === 'have')) near = true;
+    if (near && FEELINGS.has(w) && (word(t, c - 1) === 'so' || word(t, c - 1) === 'that')) {
+      return true;
+    }
+  }
+  return false;
+}
+
 function exaggeration(t: Tokens, span: Span): boolean {
+  if (feelingThenNearMiss(t, span)) return true;
   const k = span.start - 1;
   // "the price of eggs makes me want to faint" (but "it made me pass out" is a report).
   if (word(t, k) === 'to' && word(t, k - 1) === 'want' && word(t, k - 2) === 'me') {
@@ -1585,6 +1685,21 @@ const GONE = split([
   'has resolved',
   'all gone',
   'went down',
+  'wore off',
+  'has worn off',
+]);
+// After the end of it, these say it ended before the patient left hospital, so long enough ago
+// on a call after discharge: "the breathlessness went away before they let me home".
+const BEFORE_DISCHARGE = split([
+  'before they let me home',
+  'before they sent me home',
+  'before i came home',
+  'before i was discharged',
+  'before i got discharged',
+  'before discharge',
+  'before i left hospital',
+  'before i left the hospital',
+  'while i was still in',
 ]);
 // What may follow "has gone" when it means gone away; anything else ("has gone to my arm",
 // "has gone numb") is a change, not an end.
@@ -1651,14 +1766,24 @@ function goneNow(t: Tokens, span: Span, seg: Segment): boolean {
       if (j < g.length) continue;
       let after = k + j;
       // "the swelling has gone down" ends it; "the pain has gone down my arm" spreads it.
-      if (g[0] !== 'went' && g[g.length - 1] === 'gone' && word(t, after) === 'down') after++;
+      if (g[0] !== 'went' && g[g.length - 1] === 'gone') {
+        // "gone right down", "gone all down"
+        if (
+          (word(t, after) === 'right' || word(t, after) === 'all') &&
+          word(t, after + 1) === 'down'
+        )
+          after++;
+        if (word(t, after) === 'down') after++;
+      }
       // "hasn't gone", "not gone away": the symptom stays.
       if (NEGATION_SCOPE[word(t, k - 1)] !== undefined) return false;
       // "I passed out when I went away": a new subject owns that verb.
       if (g[0] === 'went' || g[0] === 'go') {
         for (let i = span.end; i < k; i++) if (SUBJECTS.has(word(t, i))) return false;
       }
-      const ends = after >= seg.end || brk(t, after) >= PAUSE || GONE_THEN.has(word(t, after));
+      const discharged = BEFORE_DISCHARGE.some((p) => p.every((w, j) => word(t, after + j) === w));
+      const ends =
+        after >= seg.end || brk(t, after) >= PAUSE || GONE_THEN.has(word(t, after)) || discharged;
       return ends && !notGone(t, whole, span);
     }
   }
@@ -1865,7 +1990,7 @@ function genericPeople(t: Tokens, span: Span): boolean {
 const ENDED_VERBS = new Set(
   (
     'settled cleared healed went gone passed stopped eased resolved disappeared vanished ' +
-    'sorted fine better grand okay ok normal'
+    'sorted fine better grand okay ok normal wore worn'
   ).split(' '),
 );
 // What says "it" in the ending clause: the symptom, or the patient being over it.
@@ -1992,7 +2117,11 @@ function endingClause(t: Tokens, span: Span): Segment | null {
     // "it went" alone may be the arm or the speech going: only away, off or down; "gone" ends it
     // at the end of its clause too ("has completely gone").
     const closes = next >= t.words.length || brk(t, next) >= PAUSE;
-    if (word(t, v) === 'went' && !GONE_AWAY.has(word(t, next))) continue;
+    if (
+      (word(t, v) === 'went' || word(t, v) === 'wore' || word(t, v) === 'worn') &&
+      !GONE_AWAY.has(word(t, next))
+    )
+      continue;
     if (word(t, v) === 'gone' && !GONE_AWAY.has(word(t, next)) && !closes) continue;
     let end = v + 1;
     while (end < t.words.length && brk(t, end) < PAUSE && !CLAUSE_WORDS.has(word(t, end))) end++;

@@ -34,6 +34,7 @@ import {
 } from '../../prompts/safety-language.ts';
 import { suppressedBy, type Span } from './context.ts';
 import { readReadings, type Reading } from './readings.ts';
+import { buildVocabulary, rejoinSplitWords, type Vocabulary } from './rejoin.ts';
 
 export { compilePattern, conceptProblem, normalizeUtterance };
 export type { SafetyConceptSpec };
@@ -138,6 +139,8 @@ interface CompiledRule<R extends SafetyRuleSpec> {
 /** Rules ready to match. Build once per profile with {@link compileSafetyRules}. */
 export interface CompiledSafetyRules<R extends SafetyRuleSpec = SafetyRuleSpec> {
   readonly rules: readonly CompiledRule<R>[];
+  /** The rules' own words, for putting back words the recogniser split (rejoin.ts). */
+  readonly vocabulary: Vocabulary;
 }
 
 /** Thrown by {@link compileSafetyRules} for a rule that can never work as written. */
@@ -292,7 +295,20 @@ export function compileSafetyRules<R extends SafetyRuleSpec>(
     });
     return Object.freeze({ rule, tests: Object.freeze(tests.map((t) => Object.freeze(t))) });
   });
-  return Object.freeze({ rules: Object.freeze(compiled) });
+  return Object.freeze({ rules: Object.freeze(compiled), vocabulary: vocabularyOf(rules) });
+}
+
+/** Every word of the rules' phrases and concept terms (not `except`: those are never meant). */
+function vocabularyOf(rules: readonly SafetyRuleSpec[]): Vocabulary {
+  const labels = rules.flatMap((rule) => [
+    ...(rule.phrases ?? []),
+    ...(rule.concepts ?? []).flatMap((c) => [
+      ...(c.phrases ?? []),
+      ...Object.values(c.all ?? {}).flat(),
+      ...(c.readings ?? []).flatMap((r) => r.near),
+    ]),
+  ]);
+  return buildVocabulary(labels.map(normalizeUtterance));
 }
 
 function isCompiled<R extends SafetyRuleSpec>(
@@ -478,6 +494,9 @@ const READING_UNITS = new Set(['degrees', 'degree', 'mmol', 'mg']);
 // point eight on the machine".
 const readOut = (label: string): boolean =>
   /^(?:it |on |says|said|saying|reads|read |showing|shows)/.test(label);
+// A meter says a number; a person who says one is giving a score or a guess: "pain out of ten,
+// I'd say a three".
+const PERSON_SAYING = new Set(['i', 'would', 'we', 'you', 'they', 'should', 'could']);
 // Another measurement between the term and the number owns the number: "blood pressure reading
 // sixty", "my sugar is fine but my pulse is fifty".
 const OTHER_MEASURE = new Set(
@@ -541,7 +560,9 @@ function matchReadings(
   let numbers: Reading[] | undefined;
   for (const r of c.readings) {
     const near = findTerms(tokens, r.near, mask).filter(
-      (h) => !MEDICINE_AFTER.has(tokens.words[h.end] ?? ''),
+      (h) =>
+        !MEDICINE_AFTER.has(tokens.words[h.end] ?? '') &&
+        !(readOut(h.term.label) && PERSON_SAYING.has(tokens.words[h.start - 1] ?? '')),
     );
     if (r.numberAlone) {
       numbers ??= readReadings(tokens.words);
@@ -950,6 +971,23 @@ export function matchSafety<R extends SafetyRuleSpec>(
   const compiled = isCompiled(rules) ? rules : compileSafetyRules(rules);
   const tokens = tokenizeUtterance(utteranceText);
   if (!tokens.words.length) return null;
+  const heard = firstMatch(compiled, tokens);
+  if (heard) return heard;
+  // Only when the words as heard say nothing: a rejoined pair may add an escalation, never hide
+  // one, and the record names the pair it put back.
+  const rejoined = rejoinSplitWords(tokens, compiled.vocabulary);
+  const match = rejoined && firstMatch(compiled, rejoined.tokens);
+  if (!rejoined || !match) return null;
+  const { explain } = match.trigger;
+  if (!explain) return match;
+  const heardAs = [...(explain.heardAs ?? []), ...rejoined.notes];
+  return { ...match, trigger: { ...match.trigger, explain: { ...explain, heardAs } } };
+}
+
+function firstMatch<R extends SafetyRuleSpec>(
+  compiled: CompiledSafetyRules<R>,
+  tokens: Tokens,
+): SafetyMatch<R> | null {
   const present = new Set(tokens.stems);
   for (const { rule, tests } of compiled.rules) {
     for (const test of tests) {

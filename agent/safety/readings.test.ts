@@ -20,6 +20,15 @@ describe('reading numbers off a device', () => {
     expect(values('hundred an three')).toEqual([103]);
     expect(values('one oh one')).toEqual([101]);
     expect(values('a hundred and to')).toEqual([102]);
+    // "to point eight" is 2.8, but "came down to point eight" is where it went.
+    expect(values('it said to point eight')).toEqual([2.8]);
+    expect(repairNumberWords(['came', 'down', 'to', 'point', 'eight'])).toEqual([
+      'came',
+      'down',
+      'to',
+      'point',
+      'eight',
+    ]);
     expect(repairNumberWords(['i', 'went', 'in', 'to', 'town'])).toEqual([
       'i',
       'went',
@@ -262,5 +271,29 @@ describe('readings v5: a number told with signs must stand bare; a recovery late
   it('does not fire when a later number says the reading has come back up', () => {
     expect(hypo('my sugar was sixty and after the juice it is a hundred and ten now')).toBeNull();
     expect(hypo('my sugar was sixty at seven this morning')).toBe('low-blood-sugar');
+  });
+});
+
+describe('a number a person says, not a meter (v8)', () => {
+  const rules = compileSafetyRules([
+    {
+      id: 'low-blood-sugar',
+      concepts: [
+        {
+          id: 'hypoglycaemia',
+          readings: [{ near: ['saying', 'it said'], ranges: [{ below: 4 }] }],
+        },
+      ],
+    },
+  ] as const satisfies readonly SafetyRuleSpec[]);
+  const fires = (text: string) => matchSafety(rules, text)?.rule.id ?? null;
+
+  it('reads a score the patient gives as a score', () => {
+    expect(fires("pain out of ten, i'd say a three")).toBeNull();
+    expect(fires('i would say about a two')).toBeNull();
+  });
+
+  it('still reads what the meter is saying', () => {
+    expect(fires('the meter is saying three point one')).toBe('low-blood-sugar');
   });
 });

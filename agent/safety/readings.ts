@@ -35,6 +35,9 @@ const TENS = new Set(TENS_WORDS.filter(Boolean));
 // range, "ninety for a while" a duration).
 const DIGIT_SLIPS: Readonly<Record<string, string>> = { ate: 'eight', won: 'one', fore: 'four' };
 
+// Before "to point …" these make "to" the preposition: "went up to point five".
+const MOVED_TO = new Set(['up', 'down', 'back', 'went', 'gone', 'came', 'come', 'from', 'fell']);
+
 const isNumeral = (w: string | undefined): boolean =>
   w !== undefined && (NUMERAL.has(w) || /^\d+$/.test(w) || HOMOPHONE[w] !== undefined);
 
@@ -67,6 +70,16 @@ export function repairNumberWords(words: readonly string[]): string[] {
       out[i] = DIGIT_SLIPS[w] ?? w;
     } else if (w === 'point' && next !== undefined && HOMOPHONE[next] && isNumeral(prev)) {
       out[i + 1] = HOMOPHONE[next] ?? next;
+    } else if (
+      HOMOPHONE[w] &&
+      next === 'point' &&
+      isNumeral(out[i + 2]) &&
+      !isNumeral(prev) &&
+      !MOVED_TO.has(prev ?? '')
+    ) {
+      // "it said to point eight": a digit heard as a word before "point", unless it says where
+      // the number went ("came down to point eight").
+      out[i] = HOMOPHONE[w] ?? w;
     }
   }
   return out;

@@ -163,3 +163,10 @@ describe('a reading read out by a device that measures something else', () => {
     expect(matchSafety(rules, 'the thermometer says thirty seven point one')).toBeNull();
   });
 });
+
+describe('Caribbean spoken forms (v8)', () => {
+  it('spells out "cyaan" as cannot, so "mi cyaan" meets a "cannot" term', () => {
+    expect(normalizeUtterance('mi cyaan lift mi arm')).toBe('mi cannot lift mi arm');
+    expect(normalizeUtterance('she kyaan talk')).toBe('she cannot talk');
+  });
+});
