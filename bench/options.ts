@@ -39,12 +39,23 @@ export interface BenchOptions {
   overloadSeconds: number;
   overloadCapacity: number;
   mnCapacity: number;
-  /** Phases to run (all but multinode by default): build, latency, density, burst, memory, api. */
+  /** Plain and paused patient turns per end-of-turn setting in the turns phase. */
+  cutoffTurns: number;
+  /** Phases to run (all but multinode by default): build, latency, turns, density, burst, memory, api. */
   only: Set<string>;
   outDir: string;
 }
 
-const PHASES = ['build', 'latency', 'density', 'burst', 'memory', 'api', 'multinode'] as const;
+const PHASES = [
+  'build',
+  'latency',
+  'turns',
+  'density',
+  'burst',
+  'memory',
+  'api',
+  'multinode',
+] as const;
 /** multinode needs its own stack (`services.sh up --nodes 2`) and minutes: only on request. */
 const DEFAULT_PHASES = PHASES.filter((p) => p !== 'multinode');
 
@@ -73,6 +84,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       'tts-ttfb-ms': { type: 'string' },
       'turn-detection': { type: 'string' },
       'idle-processes': { type: 'string' },
+      'cutoff-turns': { type: 'string' },
       'budget-min': { type: 'string' },
       'mn-requests': { type: 'string' },
       'mn-copies': { type: 'string' },
@@ -114,6 +126,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     ttsTtfbMs: int('tts-ttfb-ms', values['tts-ttfb-ms'], 150),
     turnDetection: td,
     idleProcesses: int('idle-processes', values['idle-processes'], 1, 1),
+    cutoffTurns: int('cutoff-turns', values['cutoff-turns'], 6, 2),
     budgetMs: budgetMin * 60_000,
     mnRequests: int('mn-requests', values['mn-requests'], 1000, 1),
     mnCopies: int('mn-copies', values['mn-copies'], 3, 1),

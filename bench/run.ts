@@ -30,9 +30,12 @@ import { joinPhase, type JoinResult } from './phases/join.ts';
 import { memoryPhase, waitQuiet, type MemoryResult } from './phases/memory.ts';
 import { apiPhase, type ApiBenchResult } from './phases/api.ts';
 import { multinodePhase, type MultinodeResult } from './phases/multinode.ts';
+import { turnsPhase, TURN_SETTINGS, type TurnsResult } from './phases/turns.ts';
 
 /** Rough phase costs on 2 cores, for keeping within the budget. */
 const BURST_ESTIMATE_MS = 80_000;
+/** A worker start, a greeting and each plain + paused turn pair, per setting. */
+const turnsEstimate = (turns: number) => TURN_SETTINGS.length * (25_000 + turns * 10_000);
 const MEMORY_SESSION_MS = 3100;
 const TEARDOWN_MS = 15_000;
 /** createDispatch → agent joined samples per worker, ours against bare. */
@@ -75,7 +78,9 @@ async function main(): Promise<void> {
     });
   const memoryEstimate = () =>
     opts.only.has('memory') ? opts.memorySessions * MEMORY_SESSION_MS : 0;
-  const burstEstimate = () => (opts.only.has('burst') ? BURST_ESTIMATE_MS : 0);
+  const burstEstimate = () =>
+    (opts.only.has('burst') ? BURST_ESTIMATE_MS : 0) +
+    (opts.only.has('turns') ? turnsEstimate(opts.cutoffTurns) : 0);
 
   let build: BuildResult | undefined;
   let latency: LatencyResult | undefined;
@@ -85,6 +90,7 @@ async function main(): Promise<void> {
   let memory: MemoryResult | undefined;
   let api: ApiBenchResult | undefined;
   let multinode: MultinodeResult | undefined;
+  let turns: TurnsResult | undefined;
   const durability: BenchReport['durability'] = {};
   ctx.say(
     `machine: ${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}, load ${machine.loadAverageAtStart.map((x) => x.toFixed(2)).join(' ')}`,
@@ -174,6 +180,27 @@ async function main(): Promise<void> {
         }
         await Promise.all([stop(ours), stop(bare)]);
       });
+    if (opts.only.has('turns'))
+      await topPhase('turns', async () => {
+        ctx.reserveMs =
+          memoryEstimate() + burstEstimate() - turnsEstimate(opts.cutoffTurns) + TEARDOWN_MS;
+        ctx.say(
+          `turns: ${TURN_SETTINGS.length} end-of-turn settings, ${opts.cutoffTurns} plain and ${opts.cutoffTurns} paused turns each`,
+        );
+        turns = await turnsPhase(
+          ctx,
+          async (setting) => {
+            const w = await start('ours', `bench-turns-${setting.name.replace(/ /g, '-')}`, {
+              AGENT_VAD_MIN_SILENCE_MS: String(setting.vadMinSilenceMs),
+              AGENT_ENDPOINTING_MIN_DELAY_MS: String(setting.endpointingMinDelayMs),
+            });
+            await waitQuiet(w, cfg.agent.numIdleProcesses, 20_000);
+            return w;
+          },
+          stop,
+          opts.cutoffTurns,
+        );
+      });
     if (opts.only.has('burst'))
       await topPhase('burst', async () => {
         ctx.reserveMs = memoryEstimate() + TEARDOWN_MS;
@@ -242,6 +269,7 @@ async function main(): Promise<void> {
     ...(memory ? { memory } : {}),
     ...(api ? { api } : {}),
     ...(multinode ? { multinode } : {}),
+    ...(turns ? { turns } : {}),
     durability,
     failedSteps: ctx.steps.failed,
     notes: ctx.notes,

@@ -10,6 +10,7 @@ import type { BurstResult } from '../phases/burst.ts';
 import type { DensityResult } from '../phases/density.ts';
 import type { FailedStep } from './steps.ts';
 import { slowestArrival, type JoinResult } from '../phases/join.ts';
+import type { TurnsResult } from '../phases/turns.ts';
 import type { LatencyResult } from '../phases/latency.ts';
 import type { MemoryResult } from '../phases/memory.ts';
 import type { DurabilityResult } from './durability.ts';
@@ -50,6 +51,7 @@ export interface BenchReport {
   memory?: MemoryResult;
   api?: ApiBenchResult;
   multinode?: MultinodeResult;
+  turns?: TurnsResult;
   durability: { latencySession?: DurabilityResult; densitySessions?: DurabilityResult };
   goals: GoalRow[];
   /** Steps (and phases) that threw: recorded with why; the phase stopped there. */
@@ -104,6 +106,20 @@ export function goalsOf(r: Omit<BenchReport, 'goals'>): GoalRow[] {
         met: l.pairRatios.median <= 1.05,
       },
     );
+  }
+  const t = r.turns;
+  if (t) {
+    const base = t.settings.find((x) => x.name === 'default');
+    const chosen = t.settings.find((x) => x.name === t.chosen);
+    const rate = (x: { cutOffs: number; pausedTurns: number }) => `${x.cutOffs}/${x.pausedTurns}`;
+    rows.push({
+      metric: 'cut-off rate (replies before a pausing patient finished)',
+      measured: base
+        ? `default ${rate(base)} at ${ms(base.v2vMedianMs)}; quickest as safe: ${chosen ? `${chosen.name} ${rate(chosen)} at ${ms(chosen.v2vMedianMs)}` : 'none measured'}`
+        : 'the default setting was not measured',
+      target: 'no worse than the defaults, at a lower voice-to-voice',
+      met: chosen !== undefined && base !== undefined && chosen.name !== 'default',
+    });
   }
   const d = r.density;
   if (d) {
@@ -368,6 +384,36 @@ export function markdown(r: BenchReport): string {
     );
   }
 
+  const t = r.turns;
+  if (t) {
+    out.push(
+      '## Turns: voice-to-voice against cut-off rate',
+      '',
+      `Per setting, one session on a worker started with it: ${t.turnsPerSetting} plain turns (the first one a warm-up) and ${t.turnsPerSetting} sentences with 300–800 ms pauses inside ("i take… um… two of the white ones"). A cut-off is a reply that reached the patient before the sentence was finished.`,
+      '',
+      table(
+        [
+          'setting',
+          'VAD silence',
+          'endpointing min delay',
+          'v2v median',
+          'v2v p95',
+          'cut off',
+          'failed turns',
+        ],
+        t.settings.map((x) => [
+          x.name === t.chosen ? `**${x.name}** (chosen)` : x.name,
+          `${x.vadMinSilenceMs} ms`,
+          `${x.endpointingMinDelayMs} ms`,
+          ms(x.v2vMedianMs),
+          ms(x.v2vP95Ms),
+          `${x.cutOffs}/${x.pausedTurns}`,
+          x.failures.length ? `${x.failures.length}: ${x.failures.slice(0, 2).join('; ')}` : '0',
+        ]),
+      ),
+      '',
+    );
+  }
   const m = r.memory;
   const b = r.burst;
   if (m || b || r.join) out.push('## Dispatch', '');
