@@ -577,3 +577,31 @@ describe('library v8: doubled doses, a limb that will not do it, breath by effor
     'pain out of ten i would say a two',
   ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
 });
+
+describe('library v9: dialect, recogniser slips inside phrases, catch-up and unsure doses', () => {
+  it.each([
+    // Scots spellings meet every phrase through normalisation
+    ['he keeled ower in the hall', 'fainting'],
+    ['her mooth has gone doon on wan side', 'stroke-signs'],
+    // Pidgin and the Southern US
+    ['the bleeding no gree stop', 'severe-bleeding'],
+    ['he went plumb out on the porch', 'fainting'],
+    ['he been studying on how to do it', 'suicidal-ideation'],
+    // recogniser slips, only inside the phrases that hold the meant words
+    ['i keep thinking i will just end at all', 'suicidal-ideation'],
+    ['i want to kill my shelf', 'suicidal-ideation'],
+    ['i cannot get enough hair', 'breathing-difficulty'],
+    ['i am getting shorter a breath', 'breathing-difficulty'],
+    // non-native English
+    ['i want to finish my life', 'suicidal-ideation'],
+    // missed doses taken together, or a dose taken again on a doubt
+    ['i forgot mine four days running so i took four days worth today', 'overdose'],
+    ['i was not sure if i had taken my warfarin so i took another', 'overdose'],
+  ])('%j fires %s', (text, rule) => expect(ruleFor(text)).toBe(rule));
+  it.each([
+    'the shelf in the kitchen is wonky',
+    'my hair is a mess',
+    'i missed my morning dose and took it at lunch',
+    'i was not sure if i had one so i left it till the next dose',
+  ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
+});
