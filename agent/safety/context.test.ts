@@ -452,11 +452,12 @@ cases(
   'someone the patient is not with, told in the past (v9)',
   [
     ['my husband fainted at church', 'fainting'],
+    ['the man on the bridge fainted', 'fainting'],
     ['a lady on the bus fainted and she is still out, what do I do', 'fainting'],
     ['my neighbour is short of breath', 'breathing-difficulty'],
   ],
   [
-    'a lady at church fainted during the hymns',
+    'a lady at church had a funny turn and fainted during the hymns',
     'the man in the bed opposite had chest pain all night',
     'my dog fainted in the heat',
     'my friend was short of breath at the concert',

@@ -2069,7 +2069,7 @@ function genericPeople(t: Tokens, span: Span): boolean {
 // Someone the patient is not with: "a woman on the bus was short of breath", "the chap in the bed
 // opposite had chest pains", "my dog had a reaction to a sting". The last person before the
 // symptom is an animal, a stranger, an acquaintance or another patient, and it is told in the
-// past with nothing that puts it here and now. Family are left out on purpose: "my husband
+// past with a verb of its own and nothing that puts it here and now. Family are left out on purpose: "my husband
 // collapsed" may be the carer on the phone beside him.
 
 const ANIMALS = new Set(
@@ -2121,8 +2121,9 @@ function someoneElsewhere(t: Tokens, span: Span, seg: Segment): boolean {
     }
   }
   if (!ANIMALS.has(who) && !NOT_WITH_US.has(who)) return false;
-  // Told in the past: a past verb between them and the symptom, or the symptom's own past form.
-  let past = span.own.has(span.start) && /[a-z]{3}ed$/.test(word(t, span.start));
+  // Told in the past with a verb of its own ("was", "had"): "the man on the bridge collapsed" may
+  // be happening in front of the caller.
+  let past = false;
   for (let k = seg.start; k < span.start && !past; k++) if (PAST_TOLD.has(word(t, k))) past = true;
   if (!past) return false;
   const whole = { start: 0, end: t.words.length };
