@@ -605,3 +605,24 @@ describe('library v9: dialect, recogniser slips inside phrases, catch-up and uns
     'i was not sure if i had one so i left it till the next dose',
   ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
 });
+
+describe('library v9: readings carried by "it", a normal number answering the words, hedged counts', () => {
+  it.each([
+    // "it" carries the measurement named earlier in the sentence to its number
+    ['my temp came down but tonight it is back at thirty nine point one', 'fever'],
+    ['the sugar was fine at lunch and now it is two point eight', 'low-blood-sugar'],
+    // a hedge before a count is not distance
+    ['i took like six of my sister is pain pills', 'overdose'],
+    // a low number after the words still fires
+    ['my sugar has been lower, the lowest was three point two', 'low-blood-sugar'],
+  ])('%j fires %s', (text, rule) => expect(ruleFor(text)).toBe(rule));
+  it.each([
+    'my sugars have been a bit lower, the lowest was five point four',
+    'my temperature was up on sunday and it has come down to thirty seven',
+    // "it" with two measurements named: the number may be the other one's
+    'no fever, i have been checking it morning and night like they said and it is thirty six',
+    'the arm of the chair is weak',
+    'i get a lump in my throat when i think of her',
+    'i took my tablets twice today, the doctor changed it to twice a day',
+  ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
+});

@@ -485,3 +485,21 @@ cases(
     'how do I tell if it is a heart attack or just wind',
   ],
 );
+
+cases(
+  'the first days home and a stay in the ER are over when the turn says so (v9)',
+  [['I was short of breath the first few days home and it is still bad', 'breathing-difficulty']],
+  [
+    'I was short of breath the first few days home but it is all settled now',
+    'the chest pain I had in the ER was my gallbladder and that has been fixed',
+  ],
+);
+
+cases(
+  'a stranger named only by "a" or "some", and acquaintances by name (v9)',
+  [['my son had chest pain at school and he is still in pain', 'chest-pain']],
+  [
+    'a kid at my grandson is school was short of breath at sports day',
+    'a fella at the pub fainted a while back, all fine now',
+  ],
+);

@@ -993,6 +993,15 @@ const OTHERS = new Set([
   'someone',
   'somebody',
   'partner',
+  'chap',
+  'fella',
+  'bloke',
+  'guy',
+  'gentleman',
+  'mate',
+  'buddy',
+  'pal',
+  'stranger',
 ]);
 const PAST_OF_OTHERS = split([
   'died',
@@ -1926,6 +1935,11 @@ const RECOVERED = split([
   'has improved',
   'improved loads',
   'improved a lot',
+  'no more since',
+  'is sorted now',
+  'sorted now',
+  'been fixed',
+  'down now',
 ]);
 // Reassurance already given by the care team: recovery going as they said.
 const REASSURED = split([
@@ -2027,7 +2041,8 @@ const CAUSE_OR_TREATMENT = new Set(
     'heat hot sun warm water drink juice sweets tea biscuit sat lay lie rest rested antibiotics ' +
     'cream plaster physio nurse doctor gp dentist chemist tablets tablet spray inhaler treated ' +
     'op operation surgery jab vaccine cold flu virus bug infection ate eaten snack dental tooth ' +
-    'extraction anaesthetic anesthetic'
+    'extraction anaesthetic anesthetic pacemaker stent bypass fluid diuretic gallbladder ' +
+    'changed'
   ).split(' '),
 );
 
@@ -2112,6 +2127,17 @@ const HERE_NOW = split([
   'is still',
 ]);
 
+// "a kid at my grandson's school", "some boy at the park": a child nobody named as theirs.
+const CHILDREN = new Set(['kid', 'child', 'boy', 'girl', 'lad', 'lass', 'baby', 'toddler', 'teenager']);
+const INDEFINITE = new Set(['a', 'an', 'some', 'one']);
+
+function strangerChild(t: Tokens, seg: Segment, span: Span): boolean {
+  for (let i = seg.start + 1; i < span.start; i++) {
+    if (CHILDREN.has(word(t, i)) && INDEFINITE.has(word(t, i - 1))) return true;
+  }
+  return false;
+}
+
 function someoneElsewhere(t: Tokens, span: Span, seg: Segment): boolean {
   let who = '';
   for (let i = seg.start; i < span.start; i++) {
@@ -2120,7 +2146,7 @@ function someoneElsewhere(t: Tokens, span: Span, seg: Segment): boolean {
       who = w;
     }
   }
-  if (!ANIMALS.has(who) && !NOT_WITH_US.has(who)) return false;
+  if (!ANIMALS.has(who) && !NOT_WITH_US.has(who) && !strangerChild(t, seg, span)) return false;
   // Told in the past with a verb of its own ("was", "had"): "the man on the bridge collapsed" may
   // be happening in front of the caller.
   let past = false;
@@ -2145,6 +2171,11 @@ const WHY_KEPT_IN = split([
   'reason i was admitted',
   'why i was in hospital',
   'why they kept me',
+  'why they did',
+  'why they ran',
+  'why they sent me',
+  'reason for the tests',
+  'reason for all the tests',
 ]);
 
 function reasonForStay(t: Tokens, span: Span): boolean {
@@ -2383,6 +2414,15 @@ const LONG_PAST = split([
   'before the operation',
   'before my operation',
   'before surgery',
+  'in the er',
+  'in a and e',
+  'in casualty',
+  'in the emergency room',
+  'the first few days',
+  'the first couple of days',
+  'the first week',
+  'the first few weeks',
+  'a while back',
 ]);
 const LONG_UNITS = new Set(['weeks', 'month', 'months', 'year', 'years', 'decade', 'decades']);
 const MONTHS = new Set(
