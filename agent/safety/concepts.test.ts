@@ -597,12 +597,14 @@ describe('library v9: dialect, recogniser slips inside phrases, catch-up and uns
     // missed doses taken together, or a dose taken again on a doubt
     ['i forgot mine four days running so i took four days worth today', 'overdose'],
     ['i was not sure if i had taken my warfarin so i took another', 'overdose'],
+    ['i took the insulin two times tonight by mistake', 'overdose'],
   ])('%j fires %s', (text, rule) => expect(ruleFor(text)).toBe(rule));
   it.each([
     'the shelf in the kitchen is wonky',
     'my hair is a mess',
     'i missed my morning dose and took it at lunch',
     'i was not sure if i had one so i left it till the next dose',
+    'i took my tablets two times a day like it says on the box',
   ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
 });
 
