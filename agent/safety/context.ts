@@ -2009,7 +2009,8 @@ function recovered(t: Tokens, span: Span): boolean {
       // black at the edges" is a change.
       if (i >= 0 && p[p.length - 1] === 'gone') {
         const next = i + p.length;
-        if (next < t.words.length && brk(t, next) < PAUSE && !GONE_THEN.has(word(t, next))) continue;
+        if (next < t.words.length && brk(t, next) < PAUSE && !GONE_THEN.has(word(t, next)))
+          continue;
       }
       if (i >= 0)
         return { i, n: p.length, state: !ENDED.has(p[0] ?? '') && !ENDED.has(p[1] ?? '') };
@@ -2128,7 +2129,17 @@ const HERE_NOW = split([
 ]);
 
 // "a kid at my grandson's school", "some boy at the park": a child nobody named as theirs.
-const CHILDREN = new Set(['kid', 'child', 'boy', 'girl', 'lad', 'lass', 'baby', 'toddler', 'teenager']);
+const CHILDREN = new Set([
+  'kid',
+  'child',
+  'boy',
+  'girl',
+  'lad',
+  'lass',
+  'baby',
+  'toddler',
+  'teenager',
+]);
 const INDEFINITE = new Set(['a', 'an', 'some', 'one']);
 
 function strangerChild(t: Tokens, seg: Segment, span: Span): boolean {
@@ -2184,7 +2195,8 @@ function reasonForStay(t: Tokens, span: Span): boolean {
   if (at < span.end) return false;
   for (const list of [RECENT, NOT_OVER, RECURRENCE]) if (anyOf(t, whole, span, list)) return false;
   // "now" inside "why they kept me in" is not there; anywhere else it may be a report.
-  for (let i = 0; i < t.words.length; i++) if (word(t, i) === 'now' && !span.own.has(i)) return false;
+  for (let i = 0; i < t.words.length; i++)
+    if (word(t, i) === 'now' && !span.own.has(i)) return false;
   return true;
 }
 

@@ -726,7 +726,14 @@ function trendReaches(
 }
 
 // Before a number these say it is the reading, whatever the number is.
-const NORMAL_BEFORE = new Set([...READING_BEFORE, 'around', 'about', 'roughly', 'lowest', 'highest']);
+const NORMAL_BEFORE = new Set([
+  ...READING_BEFORE,
+  'around',
+  'about',
+  'roughly',
+  'lowest',
+  'highest',
+]);
 
 /**
  * "my sugars have been lower, the lowest was five point three", "my temp was up yesterday and
@@ -742,7 +749,8 @@ function normalReadingAfter(tokens: Tokens, c: CompiledConcept, span: Span): boo
   for (const n of readReadings(words)) {
     if (n.start < span.end || n.start - span.end > PRONOUN_REACH) continue;
     let stop = false;
-    for (let k = span.end; k <= n.start; k++) if ((tokens.breaks[k] ?? NO_BREAK) >= STOP) stop = true;
+    for (let k = span.end; k <= n.start; k++)
+      if ((tokens.breaks[k] ?? NO_BREAK) >= STOP) stop = true;
     if (stop) continue;
     last = n;
   }
