@@ -80,6 +80,29 @@ const BARE_CONTRACTIONS: Readonly<Record<string, string>> = {
   hasnae: 'has not',
   havnae: 'have not',
   havenae: 'have not',
+  winnae: 'will not',
+  wullnae: 'will not',
+  // v9: dialect spellings of everyday words, so every phrase meets them without a form of its
+  // own. Only spellings that are not English words themselves.
+  // Scots: "his mooth's gone doon at wan side", "keeled ower", "cannae get ma words oot".
+  doon: 'down',
+  oot: 'out',
+  ower: 'over',
+  roond: 'round',
+  airm: 'arm',
+  airms: 'arms',
+  mooth: 'mouth',
+  heid: 'head',
+  richt: 'right',
+  swelt: 'swelled',
+  hingin: 'hanging',
+  // "wan side" is one side; "wan" (pale) is not a word patients use on the phone.
+  wan: 'one',
+  // Jamaican: "mi tek nuff a di tablet dem", "mi jus waan dead".
+  tek: 'take',
+  tuk: 'took',
+  waan: 'want',
+  jus: 'just',
 };
 
 /**
@@ -195,6 +218,8 @@ const IRREGULAR: Readonly<Record<string, string>> = {
   heavier: 'heavy',
   heaviest: 'heavy',
   tighter: 'tight',
+  // "getting shorter of breath": the comparative is still short of breath.
+  shorter: 'short',
   tightest: 'tight',
   tightening: 'tight',
   tightened: 'tight',

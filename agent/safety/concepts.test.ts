@@ -577,3 +577,54 @@ describe('library v8: doubled doses, a limb that will not do it, breath by effor
     'pain out of ten i would say a two',
   ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
 });
+
+describe('library v9: dialect, recogniser slips inside phrases, catch-up and unsure doses', () => {
+  it.each([
+    // Scots spellings meet every phrase through normalisation
+    ['he keeled ower in the hall', 'fainting'],
+    ['her mooth has gone doon on wan side', 'stroke-signs'],
+    // Pidgin and the Southern US
+    ['the bleeding no gree stop', 'severe-bleeding'],
+    ['he went plumb out on the porch', 'fainting'],
+    ['he been studying on how to do it', 'suicidal-ideation'],
+    // recogniser slips, only inside the phrases that hold the meant words
+    ['i keep thinking i will just end at all', 'suicidal-ideation'],
+    ['i want to kill my shelf', 'suicidal-ideation'],
+    ['i cannot get enough hair', 'breathing-difficulty'],
+    ['i am getting shorter a breath', 'breathing-difficulty'],
+    // non-native English
+    ['i want to finish my life', 'suicidal-ideation'],
+    // missed doses taken together, or a dose taken again on a doubt
+    ['i forgot mine four days running so i took four days worth today', 'overdose'],
+    ['i was not sure if i had taken my warfarin so i took another', 'overdose'],
+    ['i took the insulin two times tonight by mistake', 'overdose'],
+  ])('%j fires %s', (text, rule) => expect(ruleFor(text)).toBe(rule));
+  it.each([
+    'the shelf in the kitchen is wonky',
+    'my hair is a mess',
+    'i missed my morning dose and took it at lunch',
+    'i was not sure if i had one so i left it till the next dose',
+    'i took my tablets two times a day like it says on the box',
+  ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
+});
+
+describe('library v9: readings carried by "it", a normal number answering the words, hedged counts', () => {
+  it.each([
+    // "it" carries the measurement named earlier in the sentence to its number
+    ['my temp came down but tonight it is back at thirty nine point one', 'fever'],
+    ['the sugar was fine at lunch and now it is two point eight', 'low-blood-sugar'],
+    // a hedge before a count is not distance
+    ['i took like six of my sister is pain pills', 'overdose'],
+    // a low number after the words still fires
+    ['my sugar has been lower, the lowest was three point two', 'low-blood-sugar'],
+  ])('%j fires %s', (text, rule) => expect(ruleFor(text)).toBe(rule));
+  it.each([
+    'my sugars have been a bit lower, the lowest was five point four',
+    'my temperature was up on sunday and it has come down to thirty seven',
+    // "it" with two measurements named: the number may be the other one's
+    'no fever, i have been checking it morning and night like they said and it is thirty six',
+    'the arm of the chair is weak',
+    'i get a lump in my throat when i think of her',
+    'i took my tablets twice today, the doctor changed it to twice a day',
+  ])('%j does not fire', (text) => expect(ruleFor(text)).toBeNull());
+});

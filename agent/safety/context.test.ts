@@ -419,3 +419,87 @@ cases(
   [],
   ['what are the signs that someone is having a heart attack'],
 );
+
+cases(
+  'an episode in hospital or around the operation, said to be over (v9)',
+  [
+    ['I was breathless on the ward but now I am short of breath again', 'breathing-difficulty'],
+    ['the chest pain I had in hospital eased off but it is back tonight', 'chest-pain'],
+    ['my chest was tight on the ward an hour ago but it went away', 'chest-pain'],
+    ['my chest was tight but it went away', 'chest-pain'],
+  ],
+  [
+    'I was short of breath in hospital but I am back to my normal self now',
+    'the chest pain I had in hospital has completely settled',
+    'I fainted when I got home from the op but that passed',
+    'the chest pain on the ward was bad but it is back to normal now',
+  ],
+);
+
+cases(
+  'a change is not an end: "it\'s gone" only at the end of its clause (v9)',
+  [['my calf swelled up after the op and it is gone black', 'leg-swelling']],
+  ['my calf swelled up after the op but it is gone now'],
+);
+
+cases(
+  'faded or eased off right after the symptom (v9)',
+  [['my calf is red and it has faded a bit but is still hot', 'leg-swelling']],
+  ['the red on my calf has faded right down', 'the chest pain has eased off completely'],
+);
+
+cases(
+  'someone the patient is not with, told in the past (v9)',
+  [
+    ['my husband fainted at church', 'fainting'],
+    ['the man on the bridge fainted', 'fainting'],
+    ['a lady on the bus fainted and she is still out, what do I do', 'fainting'],
+    ['my neighbour is short of breath', 'breathing-difficulty'],
+  ],
+  [
+    'a lady at church had a funny turn and fainted during the hymns',
+    'the man in the bed opposite had chest pain all night',
+    'my dog fainted in the heat',
+    'my friend was short of breath at the concert',
+  ],
+);
+
+cases(
+  'the reason for the stay, told with nothing of now (v9)',
+  [['the chest pain was why they kept me in and it is back now', 'chest-pain']],
+  ['the chest pain was why they kept me in an extra night'],
+);
+
+cases(
+  'Scots and Caribbean "no" deny like "no" (v9)',
+  [['nae bother, but chest pain this morning', 'chest-pain']],
+  ['nae chest pain at all', 'mi nuh have nuh chest pain'],
+);
+
+cases(
+  'a threshold or a purpose asked about (v9)',
+  [['how do I tell them my chest pain is back', 'chest-pain']],
+  [
+    'how high is too high for a temperature after a heart attack',
+    'they said the tablet is to stop another heart attack',
+    'how do I tell if it is a heart attack or just wind',
+  ],
+);
+
+cases(
+  'the first days home and a stay in the ER are over when the turn says so (v9)',
+  [['I was short of breath the first few days home and it is still bad', 'breathing-difficulty']],
+  [
+    'I was short of breath the first few days home but it is all settled now',
+    'the chest pain I had in the ER was my gallbladder and that has been fixed',
+  ],
+);
+
+cases(
+  'a stranger named only by "a" or "some", and acquaintances by name (v9)',
+  [['my son had chest pain at school and he is still in pain', 'chest-pain']],
+  [
+    'a kid at my grandson is school was short of breath at sports day',
+    'a fella at the pub fainted a while back, all fine now',
+  ],
+);

@@ -52,7 +52,8 @@ export function suppressedBy(tokens: Tokens, span: Span): Suppression | null {
     return 'resolved';
   }
   if (askedBack(tokens, span, seg)) return 'hypothetical';
-  if (genericPeople(tokens, span)) return 'someone-else';
+  if (genericPeople(tokens, span) || someoneElsewhere(tokens, span, seg)) return 'someone-else';
+  if (reasonForStay(tokens, span)) return 'history';
   if (indication(tokens, span, seg)) return 'indication';
   if (usualForThem(tokens, span)) return 'usual-for-them';
   if (afterExertion(tokens, span)) return 'after-exertion';
@@ -75,6 +76,9 @@ const split = (list: readonly string[]) => list.map((p) => p.split(' '));
 /** How many words after the cue it can reach. */
 const NEGATION_SCOPE: Readonly<Record<string, number>> = {
   no: 3,
+  // Scots "nae chest pain", Jamaican "nuh have nuh pain": the same "no".
+  nae: 3,
+  nuh: 3,
   zero: 2,
   not: 4,
   never: 4,
@@ -520,6 +524,22 @@ const INFO_BEFORE = split([
   'chances of',
   'prevent',
   'avoid',
+  // What a medicine is for: "they told me it's to stop another heart attack".
+  'to stop another',
+  'to stop me having',
+  'to stop me getting',
+  'to stop you having',
+  'to stop him having',
+  'to stop her having',
+  'stops you having',
+  'protect me from',
+  'protect against',
+  'reduce the risk',
+  'lower the risk',
+  'how do i tell if',
+  'how do i tell whether',
+  'how would i tell if',
+  'how can you tell if',
   'when should i',
   'when do i need',
   'what do i do about',
@@ -643,6 +663,7 @@ function hypothetical(t: Tokens, span: Span, seg: Segment): boolean {
     const at = has(t, seg, span, p);
     if (at >= 0 && at < span.start) return true;
   }
+  if (thresholdQuestion(t, span, seg)) return true;
   // "is thirty eight a fever?": asking what a number means, not reporting one.
   if ((word(t, seg.start) === 'is' || word(t, seg.start) === 'would') && span.own.size) {
     const before = word(t, span.start - 1);
@@ -660,6 +681,19 @@ function hypothetical(t: Tokens, span: Span, seg: Segment): boolean {
   // "does metformin cause low blood sugar?", "is bleeding a side effect of warfarin?"
   if (QUESTION_START.has(word(t, seg.start)) && !span.own.has(seg.start)) {
     if (anyOf(t, seg, span, CAUSES)) return true;
+  }
+  return false;
+}
+
+// "how low is too low for my sugar", "how high does it have to go": a threshold asked about. The
+// question's own "low" may be the match's word, which the INFO_BEFORE phrases cannot cover.
+const HOW_FAR = new Set(['low', 'high', 'bad', 'long', 'swollen', 'red', 'hot']);
+const ASKING_VERB = new Set(['is', 'does', 'should', 'can', 'would', 'do', 'has', 'before']);
+
+function thresholdQuestion(t: Tokens, span: Span, seg: Segment): boolean {
+  for (let k = seg.start; k <= span.start && k < seg.end; k++) {
+    if (word(t, k) !== 'how' || span.own.has(k)) continue;
+    if (HOW_FAR.has(word(t, k + 1)) && ASKING_VERB.has(word(t, k + 2))) return true;
   }
   return false;
 }
@@ -836,6 +870,11 @@ const REMOTE = split([
   'as a student',
   'when he was',
   'when she was',
+  'when we were',
+  'when they were',
+  'as teenagers',
+  'ages ago',
+  'ages back',
   'back in',
   'long time ago',
   'used to',
@@ -954,6 +993,15 @@ const OTHERS = new Set([
   'someone',
   'somebody',
   'partner',
+  'chap',
+  'fella',
+  'bloke',
+  'guy',
+  'gentleman',
+  'mate',
+  'buddy',
+  'pal',
+  'stranger',
 ]);
 const PAST_OF_OTHERS = split([
   'died',
@@ -1687,6 +1735,11 @@ const GONE = split([
   'went down',
   'wore off',
   'has worn off',
+  'has faded',
+  'have faded',
+  'faded away',
+  'has eased off',
+  'eased right off',
 ]);
 // After the end of it, these say it ended before the patient left hospital, so long enough ago
 // on a call after discharge: "the breathlessness went away before they let me home".
@@ -1766,7 +1819,7 @@ function goneNow(t: Tokens, span: Span, seg: Segment): boolean {
       if (j < g.length) continue;
       let after = k + j;
       // "the swelling has gone down" ends it; "the pain has gone down my arm" spreads it.
-      if (g[0] !== 'went' && g[g.length - 1] === 'gone') {
+      if (g[0] !== 'went' && (g[g.length - 1] === 'gone' || g[g.length - 1] === 'faded')) {
         // "gone right down", "gone all down"
         if (
           (word(t, after) === 'right' || word(t, after) === 'all') &&
@@ -1846,6 +1899,47 @@ const RECOVERED = split([
   'getting better',
   'on the mend',
   'much better',
+  // v9: more ways of saying it is over and the patient is well.
+  'back to my normal',
+  'my normal self',
+  'my old self',
+  'doing well',
+  'doing fine',
+  'doing grand',
+  'doing great',
+  'all good now',
+  'all good since',
+  'been good since',
+  'fine since',
+  'is fine',
+  'are fine',
+  'is well now',
+  'and well now',
+  'is home now',
+  'is home and',
+  'eased off',
+  'has eased',
+  'it eased',
+  'that passed',
+  'that settled',
+  'it is gone',
+  'that is gone',
+  'it has gone',
+  'all gone now',
+  'gone down now',
+  'has gone down',
+  'came down',
+  'has come down',
+  'stayed down',
+  'wore off',
+  'has improved',
+  'improved loads',
+  'improved a lot',
+  'no more since',
+  'is sorted now',
+  'sorted now',
+  'been fixed',
+  'down now',
 ]);
 // Reassurance already given by the care team: recovery going as they said.
 const REASSURED = split([
@@ -1911,6 +2005,13 @@ function recovered(t: Tokens, span: Span): boolean {
   const at = (list: readonly (readonly string[])[]) => {
     for (const p of list) {
       const i = has(t, rest, span, p);
+      // "it's gone" ends it only at the end of its clause or with words of ending: "it's gone
+      // black at the edges" is a change.
+      if (i >= 0 && p[p.length - 1] === 'gone') {
+        const next = i + p.length;
+        if (next < t.words.length && brk(t, next) < PAUSE && !GONE_THEN.has(word(t, next)))
+          continue;
+      }
       if (i >= 0)
         return { i, n: p.length, state: !ENDED.has(p[0] ?? '') && !ENDED.has(p[1] ?? '') };
     }
@@ -1929,7 +2030,7 @@ function recovered(t: Tokens, span: Span): boolean {
   // A sign of now outside the recovery words themselves ("fine now" has its own "now").
   for (const p of STILL_NOW) {
     const i = has(t, whole, none, p);
-    if (i >= 0 && (i < found.i || i >= found.i + found.n)) return false;
+    if (i >= 0 && (i + p.length <= found.i || i >= found.i + found.n)) return false;
   }
   return true;
 }
@@ -1940,7 +2041,9 @@ const CAUSE_OR_TREATMENT = new Set(
   (
     'heat hot sun warm water drink juice sweets tea biscuit sat lay lie rest rested antibiotics ' +
     'cream plaster physio nurse doctor gp dentist chemist tablets tablet spray inhaler treated ' +
-    'op operation surgery jab vaccine cold flu virus bug infection'
+    'op operation surgery jab vaccine cold flu virus bug infection ate eaten snack dental tooth ' +
+    'extraction anaesthetic anesthetic pacemaker stent bypass fluid diuretic gallbladder ' +
+    'changed'
   ).split(' '),
 );
 
@@ -1976,6 +2079,125 @@ function genericPeople(t: Tokens, span: Span): boolean {
     if (from >= 0 && p.every((w, j) => word(t, from + j) === w)) return true;
   }
   return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Someone the patient is not with: "a woman on the bus was short of breath", "the chap in the bed
+// opposite had chest pains", "my dog had a reaction to a sting". The last person before the
+// symptom is an animal, a stranger, an acquaintance or another patient, and it is told in the
+// past with a verb of its own and nothing that puts it here and now. Family are left out on purpose: "my husband
+// collapsed" may be the carer on the phone beside him.
+
+const ANIMALS = new Set(
+  'dog dogs cat cats puppy kitten pet horse pony rabbit budgie parrot hamster'.split(' '),
+);
+const NOT_WITH_US = new Set(
+  (
+    'lady woman man chap bloke fella fellow guy gentleman gent stranger patient patients ' +
+    'friend mate pal neighbour neighbor colleague boss teacher passenger people folk ' +
+    'someone somebody'
+  ).split(' '),
+);
+// A closer person named after the acquaintance makes the acquaintance a place, not the subject:
+// "my friend's husband" is still someone else; "my husband's friend" too. Only household words
+// said after the last acquaintance end it ("a lady told my husband he was grey").
+const HOUSEHOLD = new Set(
+  'husband wife son daughter mum mom mother dad father partner nan granny grandad'.split(' '),
+);
+const PAST_TOLD = new Set(['was', 'were', 'had', 'got', 'went', 'felt', 'took', 'did']);
+// Here and now whoever it is: a report about someone with the caller.
+const HERE_NOW = split([
+  'right now',
+  'just now',
+  'at the moment',
+  'still',
+  'again',
+  'with me',
+  'here with',
+  'next to me',
+  'beside me',
+  'in front of me',
+  'what do i do',
+  'what should i do',
+  'help',
+  'ambulance',
+  'cannot wake',
+  'not waking',
+  'not breathing',
+  'is not',
+  'is still',
+]);
+
+// "a kid at my grandson's school", "some boy at the park": a child nobody named as theirs.
+const CHILDREN = new Set([
+  'kid',
+  'child',
+  'boy',
+  'girl',
+  'lad',
+  'lass',
+  'baby',
+  'toddler',
+  'teenager',
+]);
+const INDEFINITE = new Set(['a', 'an', 'some', 'one']);
+
+function strangerChild(t: Tokens, seg: Segment, span: Span): boolean {
+  for (let i = seg.start + 1; i < span.start; i++) {
+    if (CHILDREN.has(word(t, i)) && INDEFINITE.has(word(t, i - 1))) return true;
+  }
+  return false;
+}
+
+function someoneElsewhere(t: Tokens, span: Span, seg: Segment): boolean {
+  let who = '';
+  for (let i = seg.start; i < span.start; i++) {
+    const w = word(t, i);
+    if (ANIMALS.has(w) || NOT_WITH_US.has(w) || HOUSEHOLD.has(w) || w === 'i' || w === 'me') {
+      who = w;
+    }
+  }
+  if (!ANIMALS.has(who) && !NOT_WITH_US.has(who) && !strangerChild(t, seg, span)) return false;
+  // Told in the past with a verb of its own ("was", "had"): "the man on the bridge collapsed" may
+  // be happening in front of the caller.
+  let past = false;
+  for (let k = seg.start; k < span.start && !past; k++) if (PAST_TOLD.has(word(t, k))) past = true;
+  if (!past) return false;
+  const whole = { start: 0, end: t.words.length };
+  return !anyOf(t, whole, span, HERE_NOW) && !anyOf(t, whole, span, RECURRENCE);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reason for the stay: "the fever before the op was why they kept me in an extra night". Said
+// with nothing that makes it now, it is what the hospital already knew and treated.
+
+const WHY_KEPT_IN = split([
+  'why they kept me in',
+  'reason they kept me in',
+  'why i was kept in',
+  'reason i was kept in',
+  'why they admitted me',
+  'reason they admitted me',
+  'why i was admitted',
+  'reason i was admitted',
+  'why i was in hospital',
+  'why they kept me',
+  'why they did',
+  'why they ran',
+  'why they sent me',
+  'reason for the tests',
+  'reason for all the tests',
+]);
+
+function reasonForStay(t: Tokens, span: Span): boolean {
+  const whole = { start: 0, end: t.words.length };
+  const at = WHY_KEPT_IN.map((p) => has(t, whole, span, p)).find((i) => i >= 0) ?? -1;
+  if (at < span.end) return false;
+  for (const list of [RECENT, NOT_OVER, RECURRENCE]) if (anyOf(t, whole, span, list)) return false;
+  // "now" inside "why they kept me in" is not there; anywhere else it may be a report.
+  for (let i = 0; i < t.words.length; i++)
+    if (word(t, i) === 'now' && !span.own.has(i)) return false;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2183,6 +2405,36 @@ const LONG_PAST = split([
   'a week now',
   'for a week',
   'for weeks',
+  // v9: the stay or the operation, over by the time of a call after discharge.
+  'in hospital',
+  'in the hospital',
+  'on the ward',
+  'in the ward',
+  'when they first sent me home',
+  'when i first came home',
+  'when i first got home',
+  'when i got home',
+  'after the op',
+  'after my op',
+  'after the operation',
+  'after my operation',
+  'after surgery',
+  'after the surgery',
+  'after my surgery',
+  'before the op',
+  'before my op',
+  'before the operation',
+  'before my operation',
+  'before surgery',
+  'in the er',
+  'in a and e',
+  'in casualty',
+  'in the emergency room',
+  'the first few days',
+  'the first couple of days',
+  'the first week',
+  'the first few weeks',
+  'a while back',
 ]);
 const LONG_UNITS = new Set(['weeks', 'month', 'months', 'year', 'years', 'decade', 'decades']);
 const MONTHS = new Set(

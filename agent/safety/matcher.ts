@@ -453,6 +453,7 @@ function matchConcept(
       if (span.end - span.start - words - aside > c.window) return null;
       if (!sameSentence(tokens, span.start, span.end, chosen)) return null;
       if (cancelled?.(span.start)) return null;
+      if (normalReadingAfter(tokens, c, span)) return null;
       return suppressedBy(tokens, span) ? null : [...chosen];
     }
     for (const hit of perClass[depth] ?? []) {
@@ -614,7 +615,11 @@ function matchReadings(
           // A trend: "sats were ninety one yesterday and now it says eighty seven". A number
           // the term reaches carries the term on to a later number of the same kind nearby,
           // across "but now" too, never across a full stop.
-          if (hit.end > n.start || !trendReaches(tokens, numbers, hit.end, n, r.window, TREND_STEP))
+          if (
+            hit.end > n.start ||
+            (!trendReaches(tokens, numbers, hit.end, n, r.window, TREND_STEP) &&
+              !pronounReaches(tokens, hit, n, r.window))
+          )
             continue;
         }
         let other = false;
@@ -716,6 +721,76 @@ function trendReaches(
     if (m.start > n.start || m.start - reach > (reach === from ? window : step)) return false;
     if (m.start === n.start) return true;
     reach = m.end;
+  }
+  return false;
+}
+
+// Before a number these say it is the reading, whatever the number is.
+const NORMAL_BEFORE = new Set([
+  ...READING_BEFORE,
+  'around',
+  'about',
+  'roughly',
+  'lowest',
+  'highest',
+]);
+
+/**
+ * "my sugars have been lower, the lowest was five point three", "my temp was up yesterday and
+ * it has come down to thirty seven": a concept told in words (sugar + lower, temperature + up)
+ * is answered by the number said after it in the same sentence when that number is in none of
+ * the concept's alarm ranges. Only numbers said as a reading ("was", "is", "around"), never a
+ * time ("at six"), a dose or an age, and never one that another measurement owns.
+ */
+function normalReadingAfter(tokens: Tokens, c: CompiledConcept, span: Span): boolean {
+  if (!c.readings.length) return false;
+  const { words } = tokens;
+  let last: Reading | undefined;
+  for (const n of readReadings(words)) {
+    if (n.start < span.end || n.start - span.end > PRONOUN_REACH) continue;
+    let stop = false;
+    for (let k = span.end; k <= n.start; k++)
+      if ((tokens.breaks[k] ?? NO_BREAK) >= STOP) stop = true;
+    if (stop) continue;
+    last = n;
+  }
+  if (!last) return false;
+  const n = last;
+  const before = words[n.start - 1] ?? '';
+  if (!NORMAL_BEFORE.has(before) || words[n.start - 2] === 'at') return false;
+  const after = words[n.end] ?? '';
+  if (NOT_A_READING_AFTER.has(after) || doseSchedule(words, n) || saidAsAge(words, n)) return false;
+  for (let k = span.end; k < n.start; k++) if (OTHER_MEASURE.has(words[k] ?? '')) return false;
+  return c.readings.every((r) =>
+    r.ranges.every((x) => n.value < (x.from ?? 0) || n.value >= (x.below ?? Infinity)),
+  );
+}
+
+// How far back an "it" may carry a reading's term: a clause or two, never a new sentence.
+const PRONOUN_REACH = 16;
+
+/**
+ * "my temp came down then this evening it's back at thirty nine": an "it" within the reading's
+ * window before the number stands for the term said earlier in the same sentence.
+ */
+function pronounReaches(tokens: Tokens, hit: Hit, n: Reading, window: number): boolean {
+  const from = hit.end;
+  if (n.start - from > PRONOUN_REACH) return false;
+  // Only a term that names the measurement ("temp", "sugar"): "checked it" names nothing an
+  // "it" could stand for.
+  if (!hit.term.label.split(' ').some((w) => OTHER_MEASURE.has(w))) return false;
+  for (let k = from + 1; k <= n.start; k++)
+    if ((tokens.breaks[k] ?? NO_BREAK) >= STOP) return false;
+  // "it" stands for the one measurement named in the sentence: with another one named ("no
+  // temperature, I've been checking it … it's thirty six point eight") it may be that one.
+  let k = from;
+  while (k > 0 && (tokens.breaks[k] ?? NO_BREAK) < STOP) k--;
+  for (; k < n.start; k++) {
+    if (k >= hit.start && k < hit.end) continue;
+    if (OTHER_MEASURE.has(tokens.words[k] ?? '')) return false;
+  }
+  for (let k = Math.max(from, n.start - window); k < n.start; k++) {
+    if (tokens.words[k] === 'it' || tokens.words[k] === 'its') return true;
   }
   return false;
 }
@@ -917,8 +992,18 @@ function asideWords(tokens: Tokens, hits: readonly Hit[], span: Span): number {
       }
     }
   }
+  // A hedge right before a counted term is not distance: "took like eight of my mum's pills".
+  for (let i = span.start; i < span.end; i++) {
+    if (HEDGES.has(tokens.words[i] ?? '') && !span.own.has(i) && span.own.has(i + 1)) {
+      if (COUNT_WORD.test(tokens.words[i + 1] ?? '')) skipped[i - span.start] = 1;
+    }
+  }
   return skipped.reduce((n, x) => n + x, 0);
 }
+
+const HEDGES = new Set(['like', 'about', 'around', 'roughly', 'maybe', 'probably', 'nearly']);
+const COUNT_WORD =
+  /^(?:\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty)$/;
 
 function matchPattern(tokens: Tokens, re: RegExp, mask: Uint8Array | undefined): boolean {
   const text = tokens.words.join(' ');

@@ -93,6 +93,21 @@ describe('spoken forms', () => {
     expect(normalizeUtterance('i cannae breathe')).toBe('i cannot breathe');
     expect(normalizeUtterance('he didnae fall')).toBe('he did not fall');
   });
+
+  it('spells Scots and Jamaican forms of everyday words the standard way (v9)', () => {
+    expect(normalizeUtterance('his mooth is doon at wan side')).toBe(
+      'his mouth is down at one side',
+    );
+    expect(normalizeUtterance('she keeled ower, passed oot')).toBe('she keeled over passed out');
+    expect(normalizeUtterance('the words winnae come')).toBe('the words will not come');
+    expect(normalizeUtterance('mi tek di tablet')).toBe('mi take di tablet');
+  });
+
+  it('leaves English words that look like dialect alone', () => {
+    expect(normalizeUtterance('i took the tablets out of the box')).toBe(
+      'i took the tablets out of the box',
+    );
+  });
 });
 
 describe('readings said the American way, as a plural, or misheard', () => {
