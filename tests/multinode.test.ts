@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { PubSub } from '@google-cloud/pubsub';
 import { Room } from '@livekit/rtc-node';
 import { AccessToken, AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../infra/logger.ts';
 import { connectMongo, type MongoHandle } from '../infra/mongo.ts';
 import { createPubSub } from '../infra/pubsub.ts';
@@ -34,7 +34,6 @@ import {
   type MultiNodeStack,
 } from './support/multinode.ts';
 
-const DB = uniqueName('multinode-it');
 const { apiKey, apiSecret } = testConfig().livekit;
 const logger = createLogger({ level: 'error', service: 'multinode-it' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,7 +43,11 @@ let door: FrontDoor;
 let placement: Placement;
 let pubsub: PubSub;
 let mongo: MongoHandle;
+/** The running case's own database and its session store (set in `beforeEach`). */
+let db = '';
 let store: MongoSessionStore;
+const databases: string[] = [];
+let intake: Awaited<ReturnType<typeof readProfile>>;
 const cleanups: (() => Promise<unknown>)[] = [];
 
 const http = (url: string) => url.replace(/^ws/, 'http');
@@ -80,7 +83,7 @@ async function patientJoins(url: string, room: string, identity: string): Promis
 async function lane(agentName: string, env: Record<string, string> = {}): Promise<DispatchLane> {
   const l = await openDispatchLane({
     pubsub,
-    db: DB,
+    db,
     agentName,
     livekitUrl: doorUrl(),
     logger,
@@ -168,19 +171,35 @@ beforeAll(async () => {
   door = await FrontDoor.start({ targets: stack.nodes.map((n) => `127.0.0.1:${n.httpPort}`) });
   placement = new Placement(stack.redisUrl);
   pubsub = createPubSub(testConfig().pubsub);
-  mongo = await connectMongo(testConfig().mongo, DB);
-  store = new MongoSessionStore({ db: mongo.db });
-  const intake = await readProfile(
-    fileURLToPath(new URL('../prompts/intake.yaml', import.meta.url)),
-  );
-  await new MongoProfileStore(mongo.db).publish(intake, { author: 'test', note: 'fixture' });
+  mongo = await connectMongo(testConfig().mongo, uniqueName('multinode-it'));
+  intake = await readProfile(fileURLToPath(new URL('../prompts/intake.yaml', import.meta.url)));
 }, 180_000);
+
+/**
+ * Each case gets its own database, so what earlier cases leave (sessions still `active` after
+ * their light agents left) is neither swept by a later case's reaper nor counted by it: with one
+ * database for the file, the node-loss case's reaper had ~110 leftover sessions to judge ahead
+ * of the dead node's four.
+ */
+beforeEach(async () => {
+  db = uniqueName('multinode-it');
+  databases.push(db);
+  const handle = mongo.client.db(db);
+  store = new MongoSessionStore({ db: handle });
+  await new MongoProfileStore(handle).publish(intake, { author: 'test', note: 'fixture' });
+  watched = [];
+});
 
 afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
   await door?.close();
   await placement?.close();
-  await mongo?.db.dropDatabase().catch(() => undefined);
+  for (const name of databases) {
+    await mongo?.client
+      .db(name)
+      .dropDatabase()
+      .catch(() => undefined);
+  }
   await mongo?.close();
   await Promise.race([pubsub?.close(), sleep(3000)]);
   // Leave the stack whole for the next file (the node-loss test killed one).
