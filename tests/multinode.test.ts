@@ -211,7 +211,8 @@ afterAll(async () => {
   await ensureMultiNodeStack(2);
 });
 
-describe('several LiveKit nodes sharing one Redis', () => {
+// Placement waits of up to 90 s and a node restart: longer than the integration default.
+describe('several LiveKit nodes sharing one Redis', { timeout: 240_000 }, () => {
   it('lets a patient join through either node, and an agent registered on one node serve a room on the other', async () => {
     const agentName = uniqueName('mn-cross');
     const [onNode1] = await lightPool(agentName, 1, { holdMs: 20_000 });
