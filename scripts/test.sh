@@ -13,7 +13,13 @@ if ! bash scripts/services.sh status >/dev/null 2>&1; then
   started_services=1
   bash scripts/services.sh up
 fi
-cleanup() { if [ "$started_services" = 1 ]; then bash scripts/services.sh down || true; fi; }
+# tests/multinode.test.ts starts the multi-node stack itself; stop it too unless it was up before.
+started_multi=0
+if ! bash scripts/services.sh status --nodes 2 >/dev/null 2>&1; then started_multi=1; fi
+cleanup() {
+  if [ "$started_multi" = 1 ]; then bash scripts/services.sh down --nodes 2 >/dev/null 2>&1 || true; fi
+  if [ "$started_services" = 1 ]; then bash scripts/services.sh down || true; fi
+}
 trap cleanup EXIT INT TERM
 
 if [ "$#" -eq 0 ]; then
