@@ -69,6 +69,8 @@ export function suppressedBy(tokens: Tokens, span: Span): Suppression | null {
 const word = (t: Tokens, i: number): string => t.words[i] ?? '';
 const brk = (t: Tokens, i: number): number => t.breaks[i] ?? NO_BREAK;
 const split = (list: readonly string[]) => list.map((p) => p.split(' '));
+/** The words of a space-separated list, as a set. */
+const wordSet = (list: string): ReadonlySet<string> => new Set(list.split(' '));
 
 // ---------------------------------------------------------------------------------------------
 // Negation
@@ -1091,11 +1093,9 @@ const PAST_VERBS = new Set(['was', 'were', 'had', 'went', 'got', 'thought', 'too
 // Drink said with the occasion and over by the next day: "slurring after a couple of pints at
 // the wedding but fine the next morning". Without the drink, "fine the next day" after a face
 // that drooped is a TIA and still fires.
-const DRINK = new Set(
-  (
-    'beer beers pint pints drinks wine wines lager cider gin vodka whisky whiskey booze drunk ' +
-    'tipsy pub shots prosecco champagne'
-  ).split(' '),
+const DRINK = wordSet(
+  'beer beers pint pints drinks wine wines lager cider gin vodka whisky whiskey booze drunk ' +
+    'tipsy pub shots prosecco champagne',
 );
 const OVER_NEXT_DAY = split([
   'fine the next',
@@ -1573,11 +1573,9 @@ function feared(t: Tokens, span: Span, seg: Segment): boolean {
 // Figures of speech: "enough to give anyone a heart attack", "you nearly gave me a stroke".
 
 const EVENTS = new Set(['attack', 'stroke', 'coronary', 'seizure', 'fit', 'haemorrhage']);
-const RECIPIENTS = new Set(
-  (
-    'me you him her us them anyone anybody everyone everybody someone somebody people my the ' +
-    'your his their our mum mom dad wife husband doctor nurse'
-  ).split(' '),
+const RECIPIENTS = wordSet(
+  'me you him her us them anyone anybody everyone everybody someone somebody people my the ' +
+    'your his their our mum mom dad wife husband doctor nurse',
 );
 const GIVE_CUES: Readonly<Record<string, ReadonlySet<string>>> = {
   give: new Set(['enough', 'to', 'would', 'will', 'could', 'gonna', 'going', 'nearly', 'almost']),
@@ -1615,11 +1613,9 @@ const REACTION_AFTER = split([
 
 // "I was so shocked I nearly had a stroke", "so happy I could have had a heart attack": a
 // feeling said first, then the event as what it nearly did.
-const FEELINGS = new Set(
-  (
-    'shocked surprised happy excited startled angry cross furious mad thrilled relieved ' +
-    'embarrassed stunned amazed annoyed chuffed pleased'
-  ).split(' '),
+const FEELINGS = wordSet(
+  'shocked surprised happy excited startled angry cross furious mad thrilled relieved ' +
+    'embarrassed stunned amazed annoyed chuffed pleased',
 );
 
 function feelingThenNearMiss(t: Tokens, span: Span): boolean {
@@ -1692,12 +1688,10 @@ function figureOfSpeech(t: Tokens, span: Span): boolean {
 
 const PARTICLES = new Set(['out', 'off', 'up', 'over']);
 const DETERMINERS = new Set(['the', 'my', 'all', 'his', 'her', 'those', 'these', 'our', 'their']);
-const OBJECTS = new Set(
-  (
-    'window windows curtain curtains blinds leaflet leaflets paper papers form forms card cards ' +
+const OBJECTS = wordSet(
+  'window windows curtain curtains blinds leaflet leaflets paper papers form forms card cards ' +
     'name names details text page pages screen words answers flyers post letters invitations ' +
-    'sweets drinks cake food presents gifts tickets photos photo pictures cupboard'
-  ).split(' '),
+    'sweets drinks cake food presents gifts tickets photos photo pictures cupboard',
 );
 
 function thingObject(t: Tokens, span: Span): boolean {
@@ -1756,11 +1750,9 @@ const BEFORE_DISCHARGE = split([
 ]);
 // What may follow "has gone" when it means gone away; anything else ("has gone to my arm",
 // "has gone numb") is a change, not an end.
-const GONE_THEN = new Set(
-  (
-    'completely now totally entirely away altogether thank thankfully since for ages days weeks ' +
-    'off already fully and thanks'
-  ).split(' '),
+const GONE_THEN = wordSet(
+  'completely now totally entirely away altogether thank thankfully since for ages days weeks ' +
+    'off already fully and thanks',
 );
 // A recent or brief episode that has passed is still the red flag: chest pain this morning, a
 // face that drooped for ten minutes (a TIA).
@@ -2037,14 +2029,12 @@ function recovered(t: Tokens, span: Span): boolean {
 
 // A cause or a treatment told with the recovery: "in the heat … fine after a glass of water",
 // "the nurse gave me antibiotics and it's cleared", "a plaster sorted her".
-const CAUSE_OR_TREATMENT = new Set(
-  (
-    'heat hot sun warm water drink juice sweets tea biscuit sat lay lie rest rested antibiotics ' +
+const CAUSE_OR_TREATMENT = wordSet(
+  'heat hot sun warm water drink juice sweets tea biscuit sat lay lie rest rested antibiotics ' +
     'cream plaster physio nurse doctor gp dentist chemist tablets tablet spray inhaler treated ' +
     'op operation surgery jab vaccine cold flu virus bug infection ate eaten snack dental tooth ' +
     'extraction anaesthetic anesthetic pacemaker stent bypass fluid diuretic gallbladder ' +
-    'changed'
-  ).split(' '),
+    'changed',
 );
 
 function explained(t: Tokens, span: Span): boolean {
@@ -2091,12 +2081,10 @@ function genericPeople(t: Tokens, span: Span): boolean {
 const ANIMALS = new Set(
   'dog dogs cat cats puppy kitten pet horse pony rabbit budgie parrot hamster'.split(' '),
 );
-const NOT_WITH_US = new Set(
-  (
-    'lady woman man chap bloke fella fellow guy gentleman gent stranger patient patients ' +
+const NOT_WITH_US = wordSet(
+  'lady woman man chap bloke fella fellow guy gentleman gent stranger patient patients ' +
     'friend mate pal neighbour neighbor colleague boss teacher passenger people folk ' +
-    'someone somebody'
-  ).split(' '),
+    'someone somebody',
 );
 // A closer person named after the acquaintance makes the acquaintance a place, not the subject:
 // "my friend's husband" is still someone else; "my husband's friend" too. Only household words
@@ -2209,22 +2197,18 @@ function reasonForStay(t: Tokens, span: Span): boolean {
 // is still the red flag, and so is one that ended this morning or an hour ago.
 
 // The end of it, said of the symptom: a pronoun or the patient, then one of these.
-const ENDED_VERBS = new Set(
-  (
-    'settled cleared healed went gone passed stopped eased resolved disappeared vanished ' +
-    'sorted fine better grand okay ok normal wore worn'
-  ).split(' '),
+const ENDED_VERBS = wordSet(
+  'settled cleared healed went gone passed stopped eased resolved disappeared vanished ' +
+    'sorted fine better grand okay ok normal wore worn',
 );
 // What says "it" in the ending clause: the symptom, or the patient being over it.
 const ENDED_SUBJECTS = new Set(
   'it that this which they those all everything i he she we'.split(' '),
 );
 // Words that may stand between the subject and the verb: "that all settled", "it had gone".
-const ENDED_STEP = new Set(
-  (
-    'is was has have had all soon quickly completely totally fully just eventually then ' +
-    'finally am been were are got went right pretty absolutely perfectly long'
-  ).split(' '),
+const ENDED_STEP = wordSet(
+  'is was has have had all soon quickly completely totally fully just eventually then ' +
+    'finally am been were are got went right pretty absolutely perfectly long',
 );
 // Told as the past: a past verb before the symptom, or the symptom's own past form.
 const TOLD_PAST = new Set(['was', 'were', 'had', 'got', 'went', 'felt', 'used', 'did', 'thought']);
@@ -2363,11 +2347,9 @@ function breakBetween(t: Tokens, from: number, to: number): boolean {
   return false;
 }
 // What may follow the verb of ending in its clause.
-const ENDED_THEN = new Set(
-  (
-    'away off down up completely totally now since ago weeks months years with by after on ' +
-    'within quickly soon thank thankfully long for good in a'
-  ).split(' '),
+const ENDED_THEN = wordSet(
+  'away off down up completely totally now since ago weeks months years with by after on ' +
+    'within quickly soon thank thankfully long for good in a',
 );
 
 // Weeks or more back: "weeks ago", "in the spring", "last year", "in March", "years back", or an
@@ -2437,11 +2419,9 @@ const LONG_PAST = split([
   'a while back',
 ]);
 const LONG_UNITS = new Set(['weeks', 'month', 'months', 'year', 'years', 'decade', 'decades']);
-const MONTHS = new Set(
-  (
-    'january february march april may june july august september october november december ' +
-    'spring summer autumn winter'
-  ).split(' '),
+const MONTHS = wordSet(
+  'january february march april may june july august september october november december ' +
+    'spring summer autumn winter',
 );
 
 function longPast(t: Tokens, span: Span): boolean {
