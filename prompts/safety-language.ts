@@ -193,6 +193,13 @@ export function tokenizeUtterance(text: string): Tokens {
 
 // Forms a suffix rule would get wrong or leave apart. Both the profile's terms and the patient's
 // words go through the same function, so consistency matters more than linguistics.
+/** Each word and its inflections, stemmed to the word itself. */
+function keepFinalE(words: Readonly<Record<string, readonly string[]>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(words).flatMap(([w, forms]) => [w, ...forms].map((f) => [f, w] as const)),
+  );
+}
+
 const IRREGULAR: Readonly<Record<string, string>> = {
   breath: 'breath',
   breathe: 'breath',
@@ -224,6 +231,20 @@ const IRREGULAR: Readonly<Record<string, string>> = {
   tightening: 'tight',
   tightened: 'tight',
   tightens: 'tight',
+  // Words whose silent e is all that tells them from another word the rules use: "the plane"
+  // is not "a plan", "a note" is not "not", "quite" is not "quit", "care" is not "car", "a
+  // scare" is not "a scar", "the site" is not "sit", "a bite" is not "a bit", "hope" is not
+  // "hop". Their inflections keep the e too, so "hoping" still meets "hope".
+  ...keepFinalE({
+    plane: ['planes'],
+    note: ['notes', 'noted', 'noting'],
+    quite: [],
+    care: ['cares', 'cared', 'caring'],
+    scare: ['scares', 'scared', 'scaring'],
+    site: ['sites'],
+    bite: ['bites', 'biting'],
+    hope: ['hopes', 'hoped', 'hoping'],
+  }),
   tingly: 'tingl',
   worse: 'worse',
   took: 'took',

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { listProfileFiles, readProfile } from '../../prompts/loader.ts';
 import type { SafetyRule } from '../../prompts/schema.ts';
+import { stemWord } from '../../prompts/safety-language.ts';
 import {
   compileSafetyRules,
   matchSafety,
@@ -226,6 +227,30 @@ describe('the shared concept library through the real profiles', () => {
       ['I took an over dose', 'overdose'],
     ])('%j → %s', (text, ruleId) => {
       expect(ruleFor(text)).toBe(ruleId);
+    });
+  });
+
+  describe('a silent e tells two words apart', () => {
+    it.each([
+      ['the ankle puffiness was from the plane and it is gone', null],
+      ['we missed the plane and the whole day was gone', null],
+      ['i have a plan to be gone by friday', 'suicidal-ideation'],
+    ])('%j → %s', (text, ruleId) => {
+      expect(ruleFor(text)).toBe(ruleId);
+    });
+
+    it('keeps the e through the inflections', () => {
+      for (const [a, b] of [
+        ['plane', 'planes'],
+        ['hope', 'hoping'],
+        ['scare', 'scared'],
+        ['note', 'notes'],
+      ] as const) {
+        expect(stemWord(a)).toBe(stemWord(b));
+      }
+      expect(stemWord('plane')).not.toBe(stemWord('plan'));
+      expect(stemWord('scared')).not.toBe(stemWord('scar'));
+      expect(stemWord('quite')).not.toBe(stemWord('quit'));
     });
   });
 
