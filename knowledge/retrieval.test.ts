@@ -96,3 +96,49 @@ describe('abstention on topic words', () => {
     expect(answered.kind === 'answer' && answered.hits[0]?.passageId).toBe('apix@v1#1');
   });
 });
+
+describe('what a patient says around the question', () => {
+  const KNEE = `# After your knee replacement
+
+## Driving
+
+Do not drive for at least six weeks after your operation.
+
+## Your wound and dressing
+
+Leave the dressing in place until your follow-up appointment at about 10 to 14 days.
+
+## Sleeping
+
+Sleep on your back with your leg straight.
+`;
+  const knee = new KnowledgeIndex(
+    chunkDocument(KNEE, { docId: 'knee', version: 1, format: 'markdown' }),
+  );
+
+  it('drops the day the patient has in mind, so a reworded answerable question is answered', () => {
+    expect(searchTerms('is it ok to drive next week')).toEqual(['driv']);
+    expect(searchTerms('I skipped a dose yesterday, should I take two today?')).toEqual([
+      'miss',
+      'dos',
+      'tak',
+      'two',
+    ]);
+    const [hit] = knee.query('Is it ok to drive tomorrow?');
+    expect(hit?.passageId).toBe('knee@v1#0');
+    expect(hit && answers(hit, 0.4)).toBe(true);
+  });
+
+  it('keeps "next" that names a thing, so an on-topic question no passage answers is deferred', () => {
+    expect(searchTerms('When is my next appointment?')).toEqual(['next', 'appointment']);
+    const [hit] = knee.query('When is my next appointment?');
+    expect(hit?.passageId).toBe('knee@v1#1');
+    expect(hit?.topicsMissing).toEqual([]);
+    expect(hit && answers(hit, 0.4)).toBe(false);
+  });
+
+  it('drops verbs of arranging and coping, leaving what is arranged', () => {
+    expect(searchTerms('how do I manage the stairs at home')).toEqual(['stair']);
+    expect(searchTerms('we have a long flight booked')).toEqual(['fly']);
+  });
+});

@@ -7,7 +7,10 @@
  */
 import { CONCEPTS, type TopicKind } from './vocabulary.ts';
 
-/** Function words and question scaffolding: they say nothing about what is asked. */
+/**
+ * Function words and question scaffolding: they say nothing about what is asked. So do verbs of
+ * arranging and coping ("manage the stairs", "a flight booked"): what is managed or booked is.
+ */
 export const STOP_WORDS: ReadonlySet<string> = new Set(
   `a about above after again against all am an and any are aren't as at be because been before
 being below between both but by can can't cannot could couldn't did didn't do does doesn't doing
@@ -22,7 +25,8 @@ whom why why's will with won't would wouldn't you you'd you'll you're you've you
 yourselves ok okay alright right fine safe allowed able please tell know wondering wonder want
 wanted just also really still yet get got go going anything something thing things much many
 lot kind sort bit maybe need needs supposed mean means hi hello thanks thank um uh er well like
-doctor nurse dr ask asking question long soon often`
+doctor nurse dr ask asking question long soon often
+manage managing cope coping handle deal plan planning planned book booked`
     .split(/\s+/)
     .filter(Boolean),
 );
@@ -164,10 +168,18 @@ export function words(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}]+(?:'[\p{L}]+)?/gu) ?? [];
 }
 
+/**
+ * When the patient has in mind ("next week", "this morning", "yesterday"): it says when they
+ * mean to act, not what they ask, and the passage that answers gives its own times. "next" alone
+ * stays, as in "my next appointment".
+ */
+const CIRCUMSTANCE =
+  /\b(?:(?:next|this|last|coming|the other)\s+(?:week|weekend|month|year|morning|afternoon|evening|night)|at home|today|tonight|tomorrow|yesterday|right now|now)\b/g;
+
 /** The distinct search terms of a question, in order. */
 export function searchTerms(text: string): string[] {
   const out: string[] = [];
-  for (const w of tokens(text)) {
+  for (const w of tokens(text.toLowerCase().replace(CIRCUMSTANCE, ' '))) {
     const t = searchTerm(w);
     if (t && !out.includes(t)) out.push(t);
   }
