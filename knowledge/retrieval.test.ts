@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import { chunkDocument } from './chunk.ts';
 import { KnowledgeIndex, answers } from './retrieval.ts';
 import { MemoryKnowledgeStore } from './memory-store.ts';
@@ -140,5 +141,32 @@ Sleep on your back with your leg straight.
   it('drops verbs of arranging and coping, leaving what is arranged', () => {
     expect(searchTerms('how do I manage the stairs at home')).toEqual(['stair']);
     expect(searchTerms('we have a long flight booked')).toEqual(['fly']);
+  });
+});
+
+describe('the passage a session reads', () => {
+  it('is the one the index ranks first, not the one holding more of the common words', async () => {
+    const store = new MemoryKnowledgeStore();
+    for (const docId of ['apixaban-leaflet', 'inhaler-technique', 'knee-aftercare']) {
+      const markdown = await readFile(new URL(`./samples/${docId}.md`, import.meta.url), 'utf8');
+      await store.addVersion({
+        docId,
+        title: docId,
+        format: 'markdown',
+        profiles: ['intake'],
+        sha256: '',
+        bytes: 1,
+        uploaded: { by: 'a', at: new Date() },
+        passages: (v) => chunkDocument(markdown, { docId, version: v, format: 'markdown' }),
+      });
+      await store.approve(docId, 1, { by: 'b', at: new Date() });
+    }
+    const k = new SessionKnowledge({ store, profileId: 'intake', minScore: 0.4, timeoutMs: 500 });
+    // The showering passage holds "take" ("take a bath") and "stitches" too: more of the words.
+    const answer = await k.lookup('Who takes my stitches out?');
+    const hits = answer.kind === 'answer' ? answer.hits : [];
+    expect(hits[0]?.passageId).toBe('knee-aftercare@v1#3');
+    const showering = hits.find((h) => h.passageId === 'knee-aftercare@v1#1');
+    expect(showering?.score).toBeGreaterThan(hits[0]?.score ?? 1);
   });
 });
