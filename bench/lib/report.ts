@@ -625,6 +625,9 @@ export function markdown(r: BenchReport): string {
       f.duplicated,
       f.lost,
       f.failed,
+      Object.entries(f.rejected ?? {})
+        .map(([code, n]) => `${n} ${code}`)
+        .join(', ') || '0',
       ms(f.placementP50Ms),
       ms(f.placementP99Ms),
       ms(f.wallMs),
@@ -645,6 +648,7 @@ export function markdown(r: BenchReport): string {
           'dup',
           'lost',
           'failed',
+          'rejected (announced)',
           'p50',
           'p99',
           'wall',

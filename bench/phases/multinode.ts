@@ -8,7 +8,9 @@
  *             (more than one agent in the placed room), lost (never active), placement p50/p99
  *   overload  `overloadRate` requests/s for `overloadSeconds` while the pool is cut to
  *             `overloadCapacity` sessions; then capacity returns and the backlog drains. Sampled
- *             every second: backlog (published − agents joined), dispatcher RSS.
+ *             every second: backlog (published − agents joined), dispatcher RSS. A request that
+ *             waits in the backlog past DISPATCHER_MAX_REQUEST_AGE_MS (15 min) is refused as
+ *             `stale_request` and announced, by design: counted under `rejected`, not `lost`.
  *
  * Never throws on a bad step: what went wrong is recorded in `errors` and the rest still runs.
  * Placement is judged from the session records (claimed → active), not the dispatchers' word.
@@ -59,6 +61,11 @@ export interface PlacementFigures {
   duplicated: number;
   lost: number;
   failed: number;
+  /**
+   * Requests the dispatcher refused, by code, each announced as `session.rejected` (e.g.
+   * `stale_request`: it waited in the backlog past DISPATCHER_MAX_REQUEST_AGE_MS). Not lost.
+   */
+  rejected: Record<string, number>;
   placementP50Ms: number;
   placementP99Ms: number;
   wallMs: number;
@@ -171,6 +178,7 @@ export async function multinodePhase(
         await sleep(5000); // both dispatchers up
         const bodies = Array.from({ length: count }, () => multiNodeRequest(`b${label}`));
         const ids = bodies.map((b) => b.sessionId);
+        const idSet = new Set(ids);
         const joined = () => workers.reduce((n, w) => n + w.stats.joined, 0);
         const samples: BacklogSample[] = [];
         const t0 = Date.now();
@@ -222,6 +230,13 @@ export async function multinodePhase(
               joinsByRoom.set(room, (joinsByRoom.get(room) ?? 0) + n);
             }
           }
+          const rejected: Record<string, number> = {};
+          const refused = new Set<string>();
+          for (const r of await store.listRejections({})) {
+            if (!r.sessionId || refused.has(r.sessionId) || !idSet.has(r.sessionId)) continue;
+            refused.add(r.sessionId);
+            rejected[r.code] = (rejected[r.code] ?? 0) + 1;
+          }
           for (const id of ids) {
             const s = await store.get(id);
             if (s?.timestamps.active) {
@@ -229,7 +244,7 @@ export async function multinodePhase(
               placementMs.push(s.timestamps.active.getTime() - claimed.getTime());
               if ((joinsByRoom.get(s.room ?? '') ?? 0) > 1) duplicated += 1;
             } else if (s?.state === 'failed') failed += 1;
-            else lost += 1;
+            else if (!refused.has(id)) lost += 1;
           }
           const figures: PlacementFigures = {
             requests: count,
@@ -238,6 +253,7 @@ export async function multinodePhase(
             duplicated,
             lost,
             failed,
+            rejected,
             placementP50Ms: percentile(placementMs, 50),
             placementP99Ms: percentile(placementMs, 99),
             wallMs: Date.now() - t0,
