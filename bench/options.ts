@@ -114,7 +114,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   const frameSizes = [
     ...new Set([
       10,
-      ...(values['frame-sizes'] ?? '10,20,30,40,50')
+      ...(values['frame-sizes'] ?? '10,20,40,50')
         .split(',')
         .map((s) => int('frame-sizes', s.trim(), 0, 10)),
     ]),
@@ -158,8 +158,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     overloadSeconds: int('overload-seconds', values['overload-seconds'], 60, 1),
     overloadCapacity: int('overload-capacity', values['overload-capacity'], 10, 2),
     frameSizes,
-    frameRounds: int('frame-rounds', values['frame-rounds'], 4, 1),
-    frameTurns: int('frame-turns', values['frame-turns'], 4, 1),
+    frameRounds: int('frame-rounds', values['frame-rounds'], 3, 1),
+    frameTurns: int('frame-turns', values['frame-turns'], 3, 1),
     only,
     outDir: values.out ?? 'bench/results',
   };

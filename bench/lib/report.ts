@@ -421,7 +421,7 @@ export function markdown(r: BenchReport): string {
     out.push(
       '## Room input frame size (AGENT_INPUT_FRAME_MS)',
       '',
-      `One session per setting, all connected at once; in ${fr.rounds} rounds (order reversed every other round) each talks in turn for ${fr.turnsPerWindow} turns and a barge-in while its job process's CPU is measured. CPU is seconds per minute of that session; the ratio is against the 10 ms window of the same round. Barge-in: the patient's first speech frame over a reply to the agent's audio going quiet at the patient. Machine busy (median over windows): ${pct(fr.machineBusy)}.`,
+      `One worker per setting; in ${fr.rounds} rounds (order reversed every other round) each gets a fresh call in turn, greeted and warmed up, that talks for ${fr.turnsPerWindow} turns and a barge-in while its job process's CPU is measured, one call at a time. CPU is seconds per minute of that session (listening: the same call for 10 s with the patient silent); the ratio is against the 10 ms window of the same round. Barge-in: the patient's first speech frame over a reply to the agent's audio going quiet at the patient. Machine busy (median over windows): ${pct(fr.machineBusy)}.`,
       '',
       table(
         [
@@ -430,6 +430,7 @@ export function markdown(r: BenchReport): string {
           'CPU s/min median',
           'min–max',
           'ratio to 10 ms',
+          'listening CPU s/min',
           'v2v median',
           'v2v p95',
           'barge-in median',
@@ -442,6 +443,7 @@ export function markdown(r: BenchReport): string {
           num(x.cpu.median),
           `${num(x.cpu.min)}–${num(x.cpu.max)}`,
           num(x.ratioTo10.median),
+          num(x.listen.median),
           ms(x.v2v.median),
           ms(x.v2v.p95),
           ms(x.bargeIn.median),

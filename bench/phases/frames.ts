@@ -1,11 +1,13 @@
 /**
  * What the room input's frame size (AGENT_INPUT_FRAME_MS) costs and saves, side by side in one
- * run: one worker per setting (and the bare framework agent, whose room input is the framework's
- * own at 10 ms), one session on each, all in their rooms at once. In rounds, each session in turn
- * (forward order on even rounds, backward on odd ones, so drift on a shared machine hits all
- * alike) talks for a window: plain turns (voice-to-voice) and one barge-in over a long reply,
- * while the CPU of the job process holding it is measured. The other sessions stay connected and
- * listen to an open but silent microphone meanwhile, as a waiting call does.
+ * run: one worker per setting, and the bare framework agent, whose room input is the framework's
+ * own at 10 ms. In rounds, each setting in turn (forward order on even rounds, backward on odd
+ * ones, so drift on a shared machine hits all alike) gets a fresh session on its warm job
+ * process: greeting and a warm-up turn, then a measured window of plain turns (voice-to-voice)
+ * and one barge-in over a long reply, while the CPU of the job process holding the call is read;
+ * then the patient leaves. One call at a time: a connected session costs about as much while it
+ * listens to silence as while it talks (the input runs at its frame rate either way), so calls
+ * kept waiting would load the 2 cores as much as the measured one.
  *
  * Per window: CPU seconds per minute of the talking session; per round, each setting's figure
  * over the 10 ms one (the ratio); over rounds, medians of both.
@@ -33,6 +35,9 @@ export interface FrameSettingResult extends FrameSetting {
   /** CPU seconds per minute of the talking session's job process, one per window. */
   cpuSecPerMin: number[];
   cpu: Summary;
+  /** CPU seconds per minute of the same call while it listened to an open, silent microphone. */
+  listenSecPerMin: number[];
+  listen: Summary;
   /** This setting's window over the 10 ms one of the same round. */
   ratioTo10: Summary;
   v2v: Summary;
@@ -62,8 +67,10 @@ const BARGE_PHRASE = 'sorry can you say that again';
 interface Seat {
   setting: FrameSetting;
   worker: BenchWorker;
-  session: StartedBenchSession;
   cpu: number[];
+  /** The same by round; a round whose window failed has none. */
+  cpuByRound: (number | undefined)[];
+  listen: number[];
   v2v: number[];
   bargeIn: number[];
   failures: string[];
@@ -105,21 +112,24 @@ async function bargeIn(ctx: BenchContext, patient: SimulatedPatient): Promise<nu
     timeoutMs: 8000,
   });
   const b = await barge;
+  const onsetAt = b.startedAt + (onsetMs ?? 0);
+  // The reply had already stopped (or never was the long one): no barge-in to time.
+  if (quietAt <= onsetAt) throw new Error('the reply was over before the patient talked over it');
   // Let the short answer to the barge-in play out before the next window.
   await patient
     .waitForAgentSpeech({ after: b.speechEndedAt, timeoutMs: 10_000 })
     .then((f) => patient.waitForAgentSilence({ after: f.at, silenceMs: 600, timeoutMs: 15_000 }))
     .catch(() => undefined);
-  return quietAt - (b.startedAt + (onsetMs ?? 0));
+  return quietAt - onsetAt;
 }
 
 /** One talking window of one seat: plain turns, then a barge-in; CPU over all of it. */
 async function talkWindow(
   ctx: BenchContext,
   seat: Seat,
+  patient: SimulatedPatient,
   turns: number,
-): Promise<{ busy: number; total: number }> {
-  const patient = seat.session.patient;
+): Promise<{ busy: number; total: number; cpuSecPerMin: number }> {
   await patient.waitForAgentSilence({ silenceMs: 600, timeoutMs: 20_000 }).catch(() => undefined);
   const m0 = machineTicks();
   const j0 = jobTicks(seat.worker);
@@ -147,8 +157,57 @@ async function talkWindow(
   // The job process holding the call is the one that used the most; the idle one uses ~nothing.
   let ticks = 0;
   for (const [pid, t] of j1) ticks = Math.max(ticks, t - (j0.get(pid) ?? t));
-  seat.cpu.push(((ticks / TICKS_PER_S) * 60) / seconds);
-  return { busy: m1.busy - m0.busy, total: m1.total - m0.total };
+  const cpuSecPerMin = ((ticks / TICKS_PER_S) * 60) / seconds;
+  return { busy: m1.busy - m0.busy, total: m1.total - m0.total, cpuSecPerMin };
+}
+
+/** How long a call is measured while the patient says nothing. */
+const LISTEN_MS = 10_000;
+
+/** CPU seconds per minute of the seat's call over `ms` with the patient silent. */
+async function listenWindow(seat: Seat, patient: SimulatedPatient, ms: number): Promise<number> {
+  await patient.waitForAgentSilence({ silenceMs: 600, timeoutMs: 20_000 }).catch(() => undefined);
+  const j0 = jobTicks(seat.worker);
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  const seconds = (performance.now() - t0) / 1000;
+  let ticks = 0;
+  for (const [pid, t] of jobTicks(seat.worker)) ticks = Math.max(ticks, t - (j0.get(pid) ?? t));
+  return ((ticks / TICKS_PER_S) * 60) / seconds;
+}
+
+/**
+ * A fresh session on the seat's worker, greeted and warmed up, then one measured talking window
+ * and a listening one.
+ */
+async function visit(
+  ctx: BenchContext,
+  seat: Seat,
+  turns: number,
+  round: number,
+): Promise<number | undefined> {
+  let session: StartedBenchSession | undefined;
+  // One call at a time: replies scripted for an earlier call that failed must not reach this one.
+  ctx.h.standins.reset();
+  try {
+    session =
+      seat.setting.kind === 'bare'
+        ? await ctx.startBare(seat.worker)
+        : await ctx.startOurs(seat.worker);
+    await waitGreeted(session, 90_000);
+    const warm = await startTurn(session.patient, phraseAt(7));
+    await warm.done;
+    const m = await talkWindow(ctx, seat, session.patient, turns);
+    seat.cpu.push(m.cpuSecPerMin);
+    seat.cpuByRound[round] = m.cpuSecPerMin;
+    seat.listen.push(await listenWindow(seat, session.patient, LISTEN_MS));
+    return m.total > 0 ? m.busy / m.total : undefined;
+  } catch (err) {
+    seat.failures.push(`session: ${errText(err)}`);
+    return undefined;
+  } finally {
+    await session?.patient.leave().catch(() => undefined);
+  }
 }
 
 export async function framesPhase(
@@ -157,56 +216,56 @@ export async function framesPhase(
   opts: { rounds: number; turnsPerWindow: number },
 ): Promise<FramesResult> {
   const t0 = performance.now();
-  const started: Seat[] = [];
-  try {
-    for (const s of seats) {
-      const session =
-        s.setting.kind === 'bare' ? await ctx.startBare(s.worker) : await ctx.startOurs(s.worker);
-      started.push({ ...s, session, cpu: [], v2v: [], bargeIn: [], failures: [] });
+  const all: Seat[] = seats.map((s) => ({
+    ...s,
+    cpu: [],
+    cpuByRound: [],
+    listen: [],
+    v2v: [],
+    bargeIn: [],
+    failures: [],
+  }));
+  const busy: number[] = [];
+  for (let r = 0; r < opts.rounds; r++) {
+    const order = r % 2 === 0 ? all : [...all].reverse();
+    for (const seat of order) {
+      const b = await visit(ctx, seat, opts.turnsPerWindow, r);
+      if (b !== undefined) busy.push(b);
+      // The worker warms its next idle process after a job: let that settle before the next call.
+      await new Promise((res) => setTimeout(res, 3000));
     }
-    await Promise.all(started.map((s) => waitGreeted(s.session)));
-    ctx.say(`frames: ${started.length} sessions greeted; warm-up turn each`);
-    for (const s of started) {
-      await startTurn(s.session.patient, phraseAt(7))
-        .then((t) => t.done)
-        .catch((err: unknown) => s.failures.push(`warm-up: ${errText(err)}`));
-    }
-    const busy: number[] = [];
-    for (let r = 0; r < opts.rounds; r++) {
-      const order = r % 2 === 0 ? started : [...started].reverse();
-      for (const seat of order) {
-        const m = await talkWindow(ctx, seat, opts.turnsPerWindow);
-        if (m.total > 0) busy.push(m.busy / m.total);
-      }
-      ctx.say(
-        `frames: round ${r + 1}/${opts.rounds}: ${started.map((s) => `${s.setting.name} ${s.cpu.at(-1)?.toFixed(1) ?? '–'}`).join(', ')} CPU s/min`,
-      );
-    }
-    const base = started.find((s) => s.setting.kind === 'ours' && s.setting.frameMs === 10);
-    const settings = started.map((s): FrameSettingResult => {
-      const ratios = base
-        ? s.cpu.map((c, i) => c / (base.cpu[i] ?? Number.NaN)).filter(Number.isFinite)
-        : [];
-      return {
-        ...s.setting,
-        cpuSecPerMin: s.cpu,
-        cpu: summarize(s.cpu),
-        ratioTo10: summarize(ratios),
-        v2v: summarize(s.v2v),
-        v2vSamples: s.v2v,
-        bargeIn: summarize(s.bargeIn),
-        bargeInSamples: s.bargeIn,
-        failures: s.failures,
-      };
-    });
-    return {
-      settings,
-      rounds: opts.rounds,
-      turnsPerWindow: opts.turnsPerWindow,
-      machineBusy: busy.length ? percentile(busy, 50) : Number.NaN,
-      wallMs: performance.now() - t0,
-    };
-  } finally {
-    await Promise.allSettled(started.map((s) => s.session.patient.leave()));
+    ctx.say(
+      `frames: round ${r + 1}/${opts.rounds}: ${all.map((s) => `${s.setting.name} ${s.cpuByRound[r]?.toFixed(1) ?? '–'}`).join(', ')} CPU s/min`,
+    );
   }
+  // Rounds line up by index only when no window failed; a failed one is left out of the ratios.
+  const base = all.find((s) => s.setting.kind === 'ours' && s.setting.frameMs === 10);
+  const settings = all.map((s): FrameSettingResult => {
+    const ratios = base
+      ? s.cpuByRound.flatMap((c, i) => {
+          const b = base.cpuByRound[i];
+          return c === undefined || b === undefined ? [] : [c / b];
+        })
+      : [];
+    return {
+      ...s.setting,
+      cpuSecPerMin: s.cpu,
+      cpu: summarize(s.cpu),
+      listenSecPerMin: s.listen,
+      listen: summarize(s.listen),
+      ratioTo10: summarize(ratios),
+      v2v: summarize(s.v2v),
+      v2vSamples: s.v2v,
+      bargeIn: summarize(s.bargeIn),
+      bargeInSamples: s.bargeIn,
+      failures: s.failures,
+    };
+  });
+  return {
+    settings,
+    rounds: opts.rounds,
+    turnsPerWindow: opts.turnsPerWindow,
+    machineBusy: busy.length ? percentile(busy, 50) : Number.NaN,
+    wallMs: performance.now() - t0,
+  };
 }
