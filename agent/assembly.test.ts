@@ -195,11 +195,22 @@ describe('the call limit and the room input', () => {
       textEnabled: true,
       maxTypedChars: 500,
       audioSampleRate: 16_000,
+      audioFrameMs: 20,
     });
   });
 
   it('takes the patient audio at 16 kHz, the rate every listener uses, unless told otherwise', () => {
     expect(plan({ AGENT_INPUT_SAMPLE_RATE: '24000' }).room.audioSampleRate).toBe(24_000);
     expect(() => plan({ AGENT_INPUT_SAMPLE_RATE: '22050' })).toThrow(/AGENT_INPUT_SAMPLE_RATE/);
+  });
+
+  it('takes the patient audio in 20 ms frames unless AGENT_INPUT_FRAME_MS says another multiple of 10 ms up to 100', () => {
+    expect(plan().room.audioFrameMs).toBe(20);
+    expect(plan({ AGENT_INPUT_FRAME_MS: '10' }).room.audioFrameMs).toBe(10);
+    expect(plan({ AGENT_INPUT_FRAME_MS: '40' }).room.audioFrameMs).toBe(40);
+    expect(plan({ AGENT_INPUT_FRAME_MS: '100' }).room.audioFrameMs).toBe(100);
+    for (const bad of ['0', '5', '25', '110', '20.5', 'forty']) {
+      expect(() => plan({ AGENT_INPUT_FRAME_MS: bad }), bad).toThrow(/AGENT_INPUT_FRAME_MS/);
+    }
   });
 });

@@ -76,6 +76,8 @@ export interface SessionPlan {
     maxTypedChars: number;
     /** The patient's audio is taken from the room at this rate (AGENT_INPUT_SAMPLE_RATE). */
     audioSampleRate: number;
+    /** Audio per frame from the room (AGENT_INPUT_FRAME_MS), through our own input (`room-audio-input.ts`). */
+    audioFrameMs: number;
   };
 }
 
@@ -149,6 +151,7 @@ export function assembleSession(input: AssemblyInput): SessionPlan {
       textEnabled: true,
       maxTypedChars: cfg.safety.maxTypedChars,
       audioSampleRate: agentCfg.inputSampleRate,
+      audioFrameMs: agentCfg.inputFrameMs,
     },
   };
 }

@@ -71,6 +71,7 @@ import {
   type Lookup,
 } from '../knowledge/index.ts';
 import { SttWatchdog } from './stt-watchdog.ts';
+import { RoomAudioInput } from './room-audio-input.ts';
 import { typedTextCallback } from './text-input.ts';
 import {
   engineStateFor,
@@ -492,13 +493,28 @@ class SessionRun<P> {
       code: 'no_show',
       reason: `the patient did not join within ${Math.round(timeoutMs / 1000)} s`,
     }));
-    await session.start({
+    // Our own input, for its larger frames; RoomIO keeps an input set before start and, with
+    // its audio input off, builds none of its own.
+    const audioInput = new RoomAudioInput({
+      room: ctx.room,
+      participantIdentity: patient,
+      sampleRate: plan.room.audioSampleRate,
+      frameSizeMs: plan.room.audioFrameMs,
+      log: this.log,
+    });
+    session.input.audio = audioInput;
+    session.on(voice.AgentSessionEventTypes.Close, () => {
+      audioInput
+        .close()
+        .catch((err: unknown) => this.log.warn({ err }, 'patient audio input close failed'));
+    });
+    const started = session.start({
       agent,
       room: ctx.room,
       inputOptions: {
         closeOnDisconnect: plan.room.closeOnDisconnect,
         participantIdentity: patient,
-        audioSampleRate: plan.room.audioSampleRate,
+        audioEnabled: false,
         textEnabled: plan.room.textEnabled,
         textInputCallback: typedTextCallback({
           agent: () => agent,
@@ -512,6 +528,12 @@ class SessionRun<P> {
         }),
       },
     });
+    await started.catch(async (err: unknown) => {
+      await audioInput.close();
+      throw err;
+    });
+    // A framework that no longer takes the input set above would leave the agent deaf.
+    audioInput.assertAttached();
   }
 
   /**

@@ -41,6 +41,10 @@ export interface BenchOptions {
   mnCapacity: number;
   /** Plain and paused patient turns per end-of-turn setting in the turns phase. */
   cutoffTurns: number;
+  /** Frames phase: AGENT_INPUT_FRAME_MS settings (10 always among them), rounds, turns per window. */
+  frameSizes: number[];
+  frameRounds: number;
+  frameTurns: number;
   /** Phases to run (all but multinode by default): build, latency, turns, density, burst, memory, api. */
   only: Set<string>;
   outDir: string;
@@ -55,9 +59,13 @@ const PHASES = [
   'memory',
   'api',
   'multinode',
+  'frames',
 ] as const;
-/** multinode needs its own stack (`services.sh up --nodes 2`) and minutes: only on request. */
-const DEFAULT_PHASES = PHASES.filter((p) => p !== 'multinode');
+/**
+ * multinode needs its own stack (`services.sh up --nodes 2`) and minutes, frames ~8 minutes of
+ * its own: only on request.
+ */
+const DEFAULT_PHASES = PHASES.filter((p) => p !== 'multinode' && p !== 'frames');
 
 function int(name: string, v: string | undefined, fallback: number, min = 0): number {
   if (v === undefined) return fallback;
@@ -92,6 +100,9 @@ export function parseOptions(argv: string[]): BenchOptions {
       'overload-rate': { type: 'string' },
       'overload-seconds': { type: 'string' },
       'overload-capacity': { type: 'string' },
+      'frame-sizes': { type: 'string' },
+      'frame-rounds': { type: 'string' },
+      'frame-turns': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
     },
@@ -100,6 +111,18 @@ export function parseOptions(argv: string[]): BenchOptions {
   const steps = (values.density ?? '5,10,20,30,40')
     .split(',')
     .map((s) => int('density', s.trim(), 0, 2));
+  const frameSizes = [
+    ...new Set([
+      10,
+      ...(values['frame-sizes'] ?? '10,20,40,50')
+        .split(',')
+        .map((s) => int('frame-sizes', s.trim(), 0, 10)),
+    ]),
+  ].sort((a, b) => a - b);
+  for (const f of frameSizes) {
+    if (f % 10 !== 0 || f > 100)
+      throw new Error(`--frame-sizes: expected multiples of 10 up to 100, got ${f}`);
+  }
   const td = values['turn-detection'] ?? 'vad';
   if (td !== 'vad' && td !== 'stt' && td !== 'model') {
     throw new Error(`--turn-detection: expected vad, stt or model, got ${td}`);
@@ -134,6 +157,9 @@ export function parseOptions(argv: string[]): BenchOptions {
     overloadRate: int('overload-rate', values['overload-rate'], 200, 1),
     overloadSeconds: int('overload-seconds', values['overload-seconds'], 60, 1),
     overloadCapacity: int('overload-capacity', values['overload-capacity'], 10, 2),
+    frameSizes,
+    frameRounds: int('frame-rounds', values['frame-rounds'], 3, 1),
+    frameTurns: int('frame-turns', values['frame-turns'], 3, 1),
     only,
     outDir: values.out ?? 'bench/results',
   };

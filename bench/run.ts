@@ -31,6 +31,7 @@ import { memoryPhase, waitQuiet, type MemoryResult } from './phases/memory.ts';
 import { apiPhase, type ApiBenchResult } from './phases/api.ts';
 import { multinodePhase, type MultinodeResult } from './phases/multinode.ts';
 import { turnsPhase, TURN_SETTINGS, type TurnsResult } from './phases/turns.ts';
+import { framesPhase, type FrameSetting, type FramesResult } from './phases/frames.ts';
 
 /** Rough phase costs on 2 cores, for keeping within the budget. */
 const BURST_ESTIMATE_MS = 80_000;
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
   let api: ApiBenchResult | undefined;
   let multinode: MultinodeResult | undefined;
   let turns: TurnsResult | undefined;
+  let frames: FramesResult | undefined;
   const durability: BenchReport['durability'] = {};
   ctx.say(
     `machine: ${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}, load ${machine.loadAverageAtStart.map((x) => x.toFixed(2)).join(' ')}`,
@@ -108,6 +110,35 @@ async function main(): Promise<void> {
         }),
       );
     }
+    if (opts.only.has('frames'))
+      await topPhase('frames', async () => {
+        const settings: FrameSetting[] = [
+          ...opts.frameSizes.map((f) => ({ name: `${f} ms`, frameMs: f, kind: 'ours' as const })),
+          { name: 'bare (framework input, 10 ms)', frameMs: 10, kind: 'bare' },
+        ];
+        const seats = [];
+        for (const setting of settings) {
+          const worker = await start(
+            setting.kind,
+            `bench-frames-${setting.kind}-${setting.frameMs}`,
+            setting.kind === 'ours' ? { AGENT_INPUT_FRAME_MS: String(setting.frameMs) } : {},
+          );
+          await waitQuiet(worker, cfg.agent.numIdleProcesses, 20_000);
+          seats.push({ setting, worker });
+        }
+        ctx.say(
+          `frames: ${settings.length} workers; ${opts.frameRounds} rounds of ${opts.frameTurns} turns and a barge-in per session`,
+        );
+        frames = await framesPhase(ctx, seats, {
+          rounds: opts.frameRounds,
+          turnsPerWindow: opts.frameTurns,
+        });
+        for (const x of frames.settings) {
+          ctx.say(
+            `frames: ${x.name}: CPU ${x.cpu.median.toFixed(2)} s/min (×${x.ratioTo10.median.toFixed(2)} of 10 ms), v2v ${x.v2v.median.toFixed(0)} ms, barge-in ${x.bargeIn.median.toFixed(0)} ms`,
+          );
+        }
+      });
     if (opts.only.has('build')) {
       build = await phase('build', () => buildPhase(ctx, opts.buildSamples));
     }
@@ -270,6 +301,7 @@ async function main(): Promise<void> {
     ...(api ? { api } : {}),
     ...(multinode ? { multinode } : {}),
     ...(turns ? { turns } : {}),
+    ...(frames ? { frames } : {}),
     durability,
     failedSteps: ctx.steps.failed,
     notes: ctx.notes,

@@ -96,6 +96,20 @@ const envSchema = z.object({
     .int()
     .refine((n) => [8000, 16_000, 24_000, 48_000].includes(n), 'one of 8000, 16000, 24000, 48000')
     .default(16_000),
+  /**
+   * How much of the patient's audio each frame from the room carries (our own input,
+   * agent/room-audio-input.ts). A session's CPU is per frame, in the framework's pipeline (FFI
+   * events, web streams, byte-stream merging), and each frame waits in rtc-node until it is full,
+   * so the VAD hears speech start and end up to this much minus 10 ms later. Frames bench
+   * (bench/README.md, 2026-12-03): a listening call 0.82× the CPU at 20 ms, 0.80× at 40 ms; talking,
+   * no difference outside the noise; so 20 ms, most of the saving for at most 10 ms.
+   * @defaultValue 20
+   */
+  AGENT_INPUT_FRAME_MS: z.coerce
+    .number()
+    .int()
+    .refine((n) => n >= 10 && n <= 100 && n % 10 === 0, 'a multiple of 10 from 10 to 100')
+    .default(20),
   /** Cloud Run sends SIGTERM and kills after ~10 s; drain must finish inside that. */
   AGENT_DRAIN_TIMEOUT_MS: ms.default(6500),
   /**
@@ -514,6 +528,7 @@ export function loadConfig(env: Env) {
         e.AGENT_NUM_IDLE_PROCESSES ??
         Math.min(e.AGENT_MAX_JOBS || Infinity, Math.max(4, availableParallelism())),
       inputSampleRate: e.AGENT_INPUT_SAMPLE_RATE,
+      inputFrameMs: e.AGENT_INPUT_FRAME_MS,
       drainTimeoutMs: e.AGENT_DRAIN_TIMEOUT_MS,
       handoffOnDrain: e.AGENT_HANDOFF_ON_DRAIN,
       loadThreshold: e.AGENT_LOAD_THRESHOLD,

@@ -11,6 +11,7 @@ import type { DensityResult } from '../phases/density.ts';
 import type { FailedStep } from './steps.ts';
 import { slowestArrival, type JoinResult } from '../phases/join.ts';
 import type { TurnsResult } from '../phases/turns.ts';
+import type { FramesResult } from '../phases/frames.ts';
 import type { LatencyResult } from '../phases/latency.ts';
 import type { MemoryResult } from '../phases/memory.ts';
 import type { DurabilityResult } from './durability.ts';
@@ -52,6 +53,7 @@ export interface BenchReport {
   api?: ApiBenchResult;
   multinode?: MultinodeResult;
   turns?: TurnsResult;
+  frames?: FramesResult;
   durability: { latencySession?: DurabilityResult; densitySessions?: DurabilityResult };
   goals: GoalRow[];
   /** Steps (and phases) that threw: recorded with why; the phase stopped there. */
@@ -408,6 +410,44 @@ export function markdown(r: BenchReport): string {
           ms(x.v2vMedianMs),
           ms(x.v2vP95Ms),
           `${x.cutOffs}/${x.pausedTurns}`,
+          x.failures.length ? `${x.failures.length}: ${x.failures.slice(0, 2).join('; ')}` : '0',
+        ]),
+      ),
+      '',
+    );
+  }
+  const fr = r.frames;
+  if (fr) {
+    out.push(
+      '## Room input frame size (AGENT_INPUT_FRAME_MS)',
+      '',
+      `One worker per setting; in ${fr.rounds} rounds (order reversed every other round) each gets a fresh call in turn, greeted and warmed up, that talks for ${fr.turnsPerWindow} turns and a barge-in while its job process's CPU is measured, one call at a time. CPU is seconds per minute of that session (listening: the same call for 10 s with the patient silent); the ratio is against the 10 ms window of the same round. Barge-in: the patient's first speech frame over a reply to the agent's audio going quiet at the patient. Machine busy (median over windows): ${pct(fr.machineBusy)}.`,
+      '',
+      table(
+        [
+          'setting',
+          'windows',
+          'CPU s/min median',
+          'min–max',
+          'ratio to 10 ms',
+          'listening CPU s/min',
+          'v2v median',
+          'v2v p95',
+          'barge-in median',
+          'barge-in max',
+          'failures',
+        ],
+        fr.settings.map((x) => [
+          x.name,
+          x.cpu.n,
+          num(x.cpu.median),
+          `${num(x.cpu.min)}–${num(x.cpu.max)}`,
+          num(x.ratioTo10.median),
+          num(x.listen.median),
+          ms(x.v2v.median),
+          ms(x.v2v.p95),
+          ms(x.bargeIn.median),
+          ms(x.bargeIn.max),
           x.failures.length ? `${x.failures.length}: ${x.failures.slice(0, 2).join('; ')}` : '0',
         ]),
       ),
