@@ -19,12 +19,14 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { NO_BREAK, STOP, type Tokens } from '../../prompts/safety-language.ts';
 import { logit, sigmoid, type LogisticModel } from './logistic.ts';
-import type {
-  CompiledSafetyRules,
-  SafetyCandidate,
-  SafetyMatch,
-  SafetyRuleSpec,
-  SafetyTrace,
+import {
+  matchSafety,
+  traceSafety,
+  type CompiledSafetyRules,
+  type SafetyCandidate,
+  type SafetyMatch,
+  type SafetyRuleSpec,
+  type SafetyTrace,
 } from './matcher.ts';
 
 export const FEATURE_VERSION = 1;
@@ -251,4 +253,40 @@ export function assessTrace<R extends SafetyRuleSpec>(
     }
   }
   return { outcome: 'pass', match: null };
+}
+
+/**
+ * The policies switched on at run time: drop (B) and demote (A). Each lowered false alarms on
+ * the leave-one-file-out scores and again on the blind heldout-7/8/9 sets with no red flag lost
+ * or delayed there (40 → 36 false alarms counting confirms, 40 → 29 escalated at once, of 902
+ * innocent lines; recall 917/965 either way). Rescue (C) is in the file but off: on the blind
+ * sets it changed no line (eval/safety/README.md, "Context model").
+ */
+export const RUNTIME_POLICIES = Object.freeze(['dropBelow', 'demoteBelow'] as const);
+
+/** The shipped policy restricted to {@link RUNTIME_POLICIES}. */
+export function runtimePolicy(model: ContextModel): ContextPolicy {
+  const policy: ContextPolicy = {};
+  for (const k of RUNTIME_POLICIES) if (model.policy[k] !== undefined) policy[k] = model.policy[k];
+  return policy;
+}
+
+/**
+ * The safety decision for one utterance. Without a model it is matchSafety's, as escalate or
+ * pass; with one, the match's trigger carries the model's contribution (`trigger.model`).
+ */
+export function assessSafety<R extends SafetyRuleSpec>(
+  compiled: CompiledSafetyRules<R>,
+  utteranceText: string,
+  model: ContextModel | undefined,
+  policy: ContextPolicy = model ? runtimePolicy(model) : {},
+): SafetyAssessment<R> {
+  if (!model) {
+    const match = matchSafety(compiled, utteranceText);
+    return { outcome: match ? 'escalate' : 'pass', match };
+  }
+  const trace = traceSafety(compiled, utteranceText);
+  const a = assessTrace(compiled, trace, model, policy);
+  if (!a.match || !a.model) return a;
+  return { ...a, match: { ...a.match, trigger: { ...a.match.trigger, model: a.model } } };
 }

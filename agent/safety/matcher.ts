@@ -32,6 +32,7 @@ import {
   type SafetyReadingRange,
   type Tokens,
 } from '../../prompts/safety-language.ts';
+import type { ModelContribution } from './context-model.ts';
 import { suppressedBy, type Span, type Suppression } from './context.ts';
 import { readReadings, type Reading } from './readings.ts';
 import { buildVocabulary, rejoinSplitWords, type Vocabulary } from './rejoin.ts';
@@ -71,6 +72,8 @@ export interface SafetyTrigger {
   value: string;
   /** Present for concepts: which of its term classes or phrases matched. */
   explain?: SafetyExplanation;
+  /** Present when the context model (context-model.ts) was consulted on this match. */
+  model?: ModelContribution;
 }
 
 export interface SafetyMatch<R extends SafetyRuleSpec = SafetyRuleSpec> {
