@@ -141,6 +141,13 @@ export function loadContextModel(url: URL = SHIPPED_MODEL_URL): ContextModel {
   return parseContextModel(JSON.parse(readFileSync(url, 'utf8')), url.pathname);
 }
 
+let shipped: ContextModel | undefined;
+
+/** The shipped model, read and validated once per process. */
+export function shippedContextModel(): ContextModel {
+  return (shipped ??= loadContextModel());
+}
+
 /** What the model added to a decision, in feature names (model vocabulary), never the words. */
 export interface ModelContribution {
   /** The model's probability that the utterance is a red flag, rounded to 3 decimals. */
