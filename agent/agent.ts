@@ -37,6 +37,7 @@ import {
   type Lookup,
 } from '../knowledge/index.ts';
 import type { ClassifierResult, SafetyClassifier } from './safety/classifier.ts';
+import { assessSafety, shippedContextModel, type ContextModel } from './safety/context-model.ts';
 import {
   IDLE,
   certaintyOf,
@@ -49,7 +50,6 @@ import {
 import {
   compileSafetyRules,
   containsPhrase,
-  matchSafety,
   type CompiledSafetyRules,
   type SafetyMatch,
 } from './safety/matcher.ts';
@@ -97,6 +97,14 @@ export interface VoiceCareAgentOptions {
   confirmTimeoutMs?: number;
   /** A second opinion on every patient turn, off the reply path. @defaultValue none */
   classifier?: SafetyClassifier;
+  /**
+   * The learned second stage of the safety rules (safety/context-model.ts): a match it doubts
+   * is asked about first (the care team is told at once, as for a doubtful recognition), one
+   * it is sure is not a report is dropped; the record names its part (`trigger.model`).
+   * `null` switches it off: every match acts at once, as before.
+   * @defaultValue the shipped model (safety/context-model.json)
+   */
+  contextModel?: ContextModel | null;
   /** The care team's approved documents, for patients' questions. @defaultValue none */
   knowledge?: AgentKnowledge;
   /**
@@ -179,6 +187,7 @@ export class VoiceCareAgent extends voice.Agent {
   readonly profile: RenderedProfile;
   private readonly hooks: AgentHooks;
   private readonly safety: CompiledSafetyRules<SafetyRule>;
+  private readonly contextModel: ContextModel | undefined;
   private ending = false;
 
   private readonly greeting: string;
@@ -247,6 +256,8 @@ export class VoiceCareAgent extends voice.Agent {
     this.greeting = opts.greeting ?? profile.firstMessage;
     this.opts = opts;
     this.safety = compileSafetyRules(profile.safety);
+    this.contextModel =
+      opts.contextModel === null ? undefined : (opts.contextModel ?? shippedContextModel());
     this.classifier = opts.classifier;
   }
 
@@ -301,7 +312,8 @@ export class VoiceCareAgent extends voice.Agent {
     const text = message.textContent ?? '';
     const turn: TurnInfo = { channel: channelOf(message), messageId: message.id };
     this.classifyInBackground(message);
-    const match = matchSafety(this.safety, text);
+    const assessed = assessSafety(this.safety, text, this.contextModel);
+    const match = assessed.match;
     // Typed words are exactly what the patient meant: only heard ones can be misheard.
     const notes = turn.channel === 'speech' ? (this.opts.recognitions?.take(text) ?? []) : [];
     const confirming = this.confirmation.pending !== undefined;
@@ -309,10 +321,13 @@ export class VoiceCareAgent extends voice.Agent {
     const decisions = this.stepSafety({
       type: 'turn',
       match,
+      // A match the context model doubts takes the same path as a doubtful recognition.
       certainty:
-        match && turn.channel === 'speech'
-          ? certaintyOf(notes, message.transcriptConfidence)
-          : 'sure',
+        assessed.outcome === 'confirm'
+          ? 'unsure'
+          : match && turn.channel === 'speech'
+            ? certaintyOf(notes, message.transcriptConfidence)
+            : 'sure',
       answer: answer?.ok ? answer.value : undefined,
     });
     if (decisions.length > 0 && this.applySafety(decisions, turn)) {
@@ -541,7 +556,7 @@ export class VoiceCareAgent extends voice.Agent {
    */
   private onClassified(text: string, turn: TurnInfo, result: ClassifierResult): void {
     if (!result.ok) return;
-    const fired = matchSafety(this.safety, text)?.rule.id;
+    const fired = assessSafety(this.safety, text, this.contextModel).match?.rule.id;
     const added = this.profile.safety.filter(
       (r) => r.id !== fired && result.ruleIds.includes(r.id),
     );

@@ -63,6 +63,8 @@ export interface SessionPlan {
     greeting: 'dialogue_engine' | 'profile';
     embeddedStt: boolean;
     timeZone?: string;
+    /** Read safety matches through the context model (SAFETY_CONTEXT_MODEL). */
+    contextModel: boolean;
   };
   classifier: ClassifierPlan | undefined;
   session: AgentSessionSettings;
@@ -113,6 +115,7 @@ export function assembleSession(input: AssemblyInput): SessionPlan {
       greeting: providers.llm[0] === 'local' ? 'dialogue_engine' : 'profile',
       embeddedStt,
       ...timeZone,
+      contextModel: cfg.safety.contextModel,
     },
     // It asks the cloud LLM (its own instance); the dialogue engine alone has no model to ask.
     classifier:

@@ -455,6 +455,7 @@ class SessionRun<P> {
             )
           : {}),
         embeddedStt: plan.agent.embeddedStt,
+        ...(plan.agent.contextModel ? {} : { contextModel: null }),
         ...(faults.llm.holdAfterMs > 0 ? { holdLine: faults.llm.holdLine } : {}),
         ...(plan.agent.timeZone ? { timeZone: plan.agent.timeZone } : {}),
         expectations: board,

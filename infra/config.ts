@@ -171,6 +171,12 @@ const envSchema = z.object({
    * each patient turn describes one of the profile's safety rules. It can only add escalations.
    */
   SAFETY_CLASSIFIER: bool.default(true),
+  /**
+   * Read each safety match through the learned context model (agent/safety/context-model.ts):
+   * a match it doubts is asked about first (the care team told at once), one it is sure is not a
+   * report is dropped. Off: every match acts at once.
+   */
+  SAFETY_CONTEXT_MODEL: bool.default(true),
   /** The classifier's model. Unset: the conversation's (`OPENAI_LLM_MODEL`). */
   SAFETY_CLASSIFIER_MODEL: z.string().min(1).optional(),
   /** Per attempt; a classification that times out is retried, then counted as failed. */
@@ -557,6 +563,7 @@ export function loadConfig(env: Env) {
         maxAttempts: e.SAFETY_CLASSIFIER_MAX_ATTEMPTS,
       },
       maxTypedChars: e.AGENT_MAX_TYPED_CHARS,
+      contextModel: e.SAFETY_CONTEXT_MODEL,
     },
     faults: {
       transcript: {

@@ -13,11 +13,13 @@ const dist = join(root, 'dist');
 
 /**
  * Run-time assets: [source folder, file suffix]. prompts/cli.ts reads its profiles beside itself,
- * and the loader expands safety concepts from the library in prompts/concepts/.
+ * the loader expands safety concepts from the library in prompts/concepts/, and the safety
+ * context model reads its weights (context-model.json) beside itself.
  */
 export const ASSETS = [
   ['prompts', '.yaml'],
   ['prompts/concepts', '.yaml'],
+  ['agent/safety', '.json'],
 ];
 
 rmSync(dist, { recursive: true, force: true });

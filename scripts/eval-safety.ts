@@ -5,15 +5,22 @@
  *   npm run eval:safety -- --file lines.tsv           # just that file (repeatable)
  *   npm run eval:safety -- --profile intake           # only that profile's rules
  *   npm run eval:safety -- --speech --voices a,b      # through the embedded speech path
+ *   npm run eval:safety -- --deterministic            # without the context model
+ *   npm run eval:safety -- --quiet                    # figures only, no line of any file
  *
- * Text level: the union of all profiles' rules (first definition of an id wins). The last line
- * is always a one-line JSON summary, {"recall":…,"falseAlarmRate":…,"lines":…}. Exit 0 whatever
+ * Text level: the union of all profiles' rules (first definition of an id wins), read through
+ * the context model as the agent reads them (agent/safety/context-model.ts), unless
+ * --deterministic. A confirm (one question asked first, the care team told) counts as caught for
+ * recall and as a false alarm for the false-alarm rate; the escalate-only figures are beside
+ * them. The last line is always a one-line JSON summary, {"recall":…,"falseAlarmRate":…,
+ * "lines":…,"escalateRecall":…,"escalateFalseAlarmRate":…,"confirmRate":…}. Exit 0 whatever
  * the figures (this is a measuring tool), 1 for bad input, 2 when the speech run is unavailable.
  */
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loadContextModel } from '../agent/safety/context-model.ts';
 import { EvalFormatError, readEvalFile } from '../eval/safety/format.ts';
 import {
   EvalLabelError,
@@ -33,7 +40,15 @@ const fail = (line: string, code = 1): never => {
   process.exit(code);
 };
 
-let args: { file?: string[]; profile?: string; speech?: boolean; voices?: string; help?: boolean };
+let args: {
+  file?: string[];
+  profile?: string;
+  speech?: boolean;
+  voices?: string;
+  deterministic?: boolean;
+  quiet?: boolean;
+  help?: boolean;
+};
 try {
   args = parseArgs({
     options: {
@@ -41,6 +56,8 @@ try {
       profile: { type: 'string' },
       speech: { type: 'boolean', default: false },
       voices: { type: 'string' },
+      deterministic: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }).values;
@@ -51,7 +68,7 @@ try {
 
 if (args.help) {
   out(
-    'usage: npm run eval:safety -- [--file LINES.tsv]... [--profile ID] [--speech [--voices a,b]]',
+    'usage: npm run eval:safety -- [--file LINES.tsv]... [--profile ID] [--deterministic] [--quiet] [--speech [--voices a,b]]',
   );
   process.exit(0);
 }
@@ -99,14 +116,18 @@ for (const path of profileFiles) {
 }
 if (!ruleLists.length) fail(`no profile with id '${args.profile ?? ''}' in prompts/`);
 
-const evaluator = createTextEvaluator(unionOfRules(ruleLists));
+const evaluator = createTextEvaluator(unionOfRules(ruleLists), {
+  contextModel: args.deterministic ? undefined : loadContextModel(),
+});
 const reports: TextEvalReport[] = [];
 for (const file of files) {
   try {
     const report = evaluator.evaluate(file, await readEvalFile(file));
     reports.push(report);
-    for (const line of formatReport(report)) out(line);
-    out('');
+    if (!args.quiet) {
+      for (const line of formatReport(report)) out(line);
+      out('');
+    }
   } catch (err) {
     if (err instanceof EvalFormatError || err instanceof EvalLabelError) fail(err.message);
     const code = (err as { code?: string }).code;
@@ -114,7 +135,7 @@ for (const file of files) {
     throw err;
   }
 }
-if (reports.length > 1) {
+if (reports.length > 1 || args.quiet) {
   for (const r of reports) out(`${r.file}: ${JSON.stringify(r.summary)}`);
 }
 out(JSON.stringify(combine(reports)));

@@ -9,6 +9,7 @@ import {
   containsPhrase,
   matchSafety,
   normalizeUtterance,
+  traceSafety,
   type SafetyRuleSpec,
 } from './matcher.ts';
 
@@ -306,5 +307,41 @@ describe('the real profiles', () => {
     for (const { file, data } of profiles) {
       expect(matchSafety(data.safety, utterance), file).toBeNull();
     }
+  });
+});
+
+describe('traceSafety', () => {
+  const compiled = compileSafetyRules(RULES);
+
+  it.each([
+    'I have crushing chest pain',
+    'no chest pain at all',
+    'no chest pain but I cannot breathe',
+    'my dad had chest pain years ago',
+    'yes, now is a good time',
+  ])('returns exactly what matchSafety returns for %j', (utterance) => {
+    expect(traceSafety(compiled, utterance).match).toEqual(matchSafety(compiled, utterance));
+  });
+
+  it('shows a denied candidate with the reason the context layer gave', () => {
+    const trace = traceSafety(compiled, 'no chest pain at all');
+    expect(trace.match).toBeNull();
+    expect(trace.candidates).toContainEqual(
+      expect.objectContaining({ ruleId: 'chest-pain', kind: 'phrase', decision: 'negated' }),
+    );
+  });
+
+  it('keeps reading the later rules after the first fires', () => {
+    const trace = traceSafety(compiled, 'no chest pain but I cannot breathe');
+    expect(trace.match?.rule.id).toBe('breathing');
+    const byRule = trace.candidates.map((c) => [c.ruleId, c.decision]);
+    expect(byRule).toContainEqual(['chest-pain', 'negated']);
+    expect(byRule).toContainEqual(['breathing', 'fired']);
+  });
+
+  it('gives spans that index its own tokens', () => {
+    const trace = traceSafety(compiled, 'I have crushing chest pain');
+    const fired = trace.candidates.find((c) => c.decision === 'fired');
+    expect(fired && trace.tokens.words.slice(fired.start, fired.end)).toEqual(['chest', 'pain']);
   });
 });

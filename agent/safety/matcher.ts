@@ -32,7 +32,8 @@ import {
   type SafetyReadingRange,
   type Tokens,
 } from '../../prompts/safety-language.ts';
-import { suppressedBy, type Span } from './context.ts';
+import type { ModelContribution } from './context-model.ts';
+import { suppressedBy, type Span, type Suppression } from './context.ts';
 import { readReadings, type Reading } from './readings.ts';
 import { buildVocabulary, rejoinSplitWords, type Vocabulary } from './rejoin.ts';
 
@@ -71,6 +72,8 @@ export interface SafetyTrigger {
   value: string;
   /** Present for concepts: which of its term classes or phrases matched. */
   explain?: SafetyExplanation;
+  /** Present when the context model (context-model.ts) was consulted on this match. */
+  model?: ModelContribution;
 }
 
 export interface SafetyMatch<R extends SafetyRuleSpec = SafetyRuleSpec> {
@@ -422,7 +425,11 @@ function matchConcept(
     if (reading) return reading;
   }
   for (const hit of findTerms(tokens, c.phrases, mask)) {
-    if (cancelled?.(hit.start) || suppressedBy(tokens, spanOf([hit]))) continue;
+    if (cancelled?.(hit.start)) {
+      note(spanOf([hit]), 'cancelled');
+      continue;
+    }
+    if (judged(tokens, spanOf([hit]))) continue;
     const heardAs = heardOf([hit]);
     return { concept: c.id, phrase: hit.term.label, ...(heardAs ? { heardAs } : {}) };
   }
@@ -452,9 +459,9 @@ function matchConcept(
       const aside = asideWords(tokens, chosen, span);
       if (span.end - span.start - words - aside > c.window) return null;
       if (!sameSentence(tokens, span.start, span.end, chosen)) return null;
-      if (cancelled?.(span.start)) return null;
-      if (normalReadingAfter(tokens, c, span)) return null;
-      return suppressedBy(tokens, span) ? null : [...chosen];
+      if (cancelled?.(span.start)) return note(span, 'cancelled');
+      if (normalReadingAfter(tokens, c, span)) return note(span, 'normal-reading');
+      return judged(tokens, span) ? null : [...chosen];
     }
     for (const hit of perClass[depth] ?? []) {
       if (chosen.some((h) => h.start < hit.end && hit.start < h.end)) continue;
@@ -628,11 +635,15 @@ function matchReadings(
           if (k >= hit.start && k < hit.end) continue;
           other = OTHER_MEASURE.has(tokens.words[k] ?? '') && !ownAt.has(k);
         }
-        if (other || cancelled?.(start)) continue;
+        if (other) continue;
         const own = new Set<number>();
         for (let k = hit.start; k < hit.end; k++) own.add(k);
         for (let k = n.start; k < n.end; k++) own.add(k);
-        if (suppressedBy(tokens, { start, end, own })) continue;
+        if (cancelled?.(start)) {
+          note({ start, end, own }, 'cancelled');
+          continue;
+        }
+        if (judged(tokens, { start, end, own })) continue;
         const heardAs = heardOf([hit]);
         return {
           concept: c.id,
@@ -824,10 +835,10 @@ function numberAlone(
     if (k >= n.start && k < n.end) continue;
     if (!ALONE_FILLER.has(tokens.words[k] ?? '')) return null;
   }
-  if (cancelled?.(n.start)) return null;
   const own = new Set<number>();
   for (let k = n.start; k < n.end; k++) own.add(k);
-  if (suppressedBy(tokens, { start: n.start, end: n.end, own })) return null;
+  if (cancelled?.(n.start)) return note({ start: n.start, end: n.end, own }, 'cancelled');
+  if (judged(tokens, { start: n.start, end: n.end, own })) return null;
   return { reading: 'a number said alone', range: rangeLabel(range) };
 }
 
@@ -861,10 +872,14 @@ function decimalAlone(
       if (sentence[k] !== sentence[n.start] || (k >= n.start && k < n.end)) continue;
       other = OTHER_MEASURE.has(tokens.words[k] ?? '') || BODY_MEASURE.has(tokens.words[k] ?? '');
     }
-    if (other || cancelled?.(n.start)) continue;
+    if (other) continue;
     const own = new Set<number>();
     for (let k = n.start; k < n.end; k++) own.add(k);
-    if (suppressedBy(tokens, { start: n.start, end: n.end, own })) continue;
+    if (cancelled?.(n.start)) {
+      note({ start: n.start, end: n.end, own }, 'cancelled');
+      continue;
+    }
+    if (judged(tokens, { start: n.start, end: n.end, own })) continue;
     return { reading: 'a number with a decimal', range: rangeLabel(range) };
   }
   return null;
@@ -1017,7 +1032,7 @@ function matchPattern(tokens: Tokens, re: RegExp, mask: Uint8Array | undefined):
     const own = new Set<number>();
     for (let k = start; k < end; k++) own.add(k);
     if (mask && [...own].some((k) => mask[k])) continue;
-    if (!suppressedBy(tokens, { start, end, own })) return true;
+    if (!judged(tokens, { start, end, own })) return true;
   }
   return false;
 }
@@ -1030,7 +1045,7 @@ function runTest(tokens: Tokens, test: Test, present: ReadonlySet<string>): Safe
       for (const hit of findTerms(tokens, test.terms, maskOf(tokens, test.except))) {
         if (best && (test.order.get(hit.term.label) ?? 0) >= (test.order.get(best.term.label) ?? 0))
           continue;
-        if (!suppressedBy(tokens, spanOf([hit]))) best = hit;
+        if (!judged(tokens, spanOf([hit]))) best = hit;
       }
       return best ? { kind: 'phrase', value: best.term.label } : null;
     }
@@ -1053,34 +1068,123 @@ export function matchSafety<R extends SafetyRuleSpec>(
   rules: readonly R[] | CompiledSafetyRules<R>,
   utteranceText: string,
 ): SafetyMatch<R> | null {
-  const compiled = isCompiled(rules) ? rules : compileSafetyRules(rules);
+  return read(isCompiled(rules) ? rules : compileSafetyRules(rules), utteranceText, false).match;
+}
+
+/** What the context layer decided for one candidate: it stands (`fired`), or why not. */
+export type ContextDecision =
+  | 'fired'
+  | Suppression
+  /** A concept's `exceptWith` phrase in the same sentence. */
+  | 'cancelled'
+  /** A normal number said after the concept answers it (`normalReadingAfter`). */
+  | 'normal-reading';
+
+/** One place a rule's terms were heard, and what the context layer made of it. */
+export interface SafetyCandidate {
+  readonly ruleId: string;
+  readonly kind: SafetyTrigger['kind'];
+  /** The concept id or the pattern; empty for a rule's own phrases. */
+  readonly value: string;
+  /** Word indices into the trace's `tokens`, end exclusive. */
+  readonly start: number;
+  readonly end: number;
+  readonly decision: ContextDecision;
+}
+
+export interface SafetyTrace<R extends SafetyRuleSpec = SafetyRuleSpec> {
+  /** Exactly what {@link matchSafety} returns for the utterance. */
+  readonly match: SafetyMatch<R> | null;
+  /** The reading the candidates index: the words as heard, or with split words rejoined. */
+  readonly tokens: Tokens;
+  /** Every candidate of every rule, in rule order; each test stops at its first that fires. */
+  readonly candidates: readonly SafetyCandidate[];
+}
+
+/**
+ * {@link matchSafety} with its working shown: every candidate match of every rule (not only the
+ * first rule's) and the context layer's decision on each, for the learned second stage
+ * (context-model.ts) and the evaluation. Slower than matchSafety: it runs every rule.
+ */
+export function traceSafety<R extends SafetyRuleSpec>(
+  rules: readonly R[] | CompiledSafetyRules<R>,
+  utteranceText: string,
+): SafetyTrace<R> {
+  return read(isCompiled(rules) ? rules : compileSafetyRules(rules), utteranceText, true);
+}
+
+interface Tracing {
+  ruleId: string;
+  kind: SafetyTrigger['kind'];
+  value: string;
+  readonly out: SafetyCandidate[];
+}
+
+// Set only inside one synchronous read() with tracing on; every path that reads a candidate in
+// context goes through judged() or note(), so none needs the sink passed down to it.
+let tracing: Tracing | undefined;
+
+function note(span: Span, decision: ContextDecision): null {
+  if (tracing) {
+    const { ruleId, kind, value, out } = tracing;
+    out.push({ ruleId, kind, value, start: span.start, end: span.end, decision });
+  }
+  return null;
+}
+
+/** The context layer's reading of a candidate (context.ts), noted when tracing. */
+function judged(tokens: Tokens, span: Span): Suppression | null {
+  const why = suppressedBy(tokens, span);
+  note(span, why ?? 'fired');
+  return why;
+}
+
+function read<R extends SafetyRuleSpec>(
+  compiled: CompiledSafetyRules<R>,
+  utteranceText: string,
+  trace: boolean,
+): SafetyTrace<R> {
   const tokens = tokenizeUtterance(utteranceText);
-  if (!tokens.words.length) return null;
-  const heard = firstMatch(compiled, tokens);
-  if (heard) return heard;
+  if (!tokens.words.length) return { match: null, tokens, candidates: [] };
+  const heard = firstMatch(compiled, tokens, trace);
+  if (heard.match) return { ...heard, tokens };
   // Only when the words as heard say nothing: a rejoined pair may add an escalation, never hide
   // one, and the record names the pair it put back.
   const rejoined = rejoinSplitWords(tokens, compiled.vocabulary);
-  const match = rejoined && firstMatch(compiled, rejoined.tokens);
-  if (!rejoined || !match) return null;
-  const { explain } = match.trigger;
-  if (!explain) return match;
+  if (!rejoined) return { ...heard, tokens };
+  const again = firstMatch(compiled, rejoined.tokens, trace);
+  const match = again.match;
+  const explain = match?.trigger.explain;
+  if (!match || !explain) return { ...again, tokens: rejoined.tokens };
   const heardAs = [...(explain.heardAs ?? []), ...rejoined.notes];
-  return { ...match, trigger: { ...match.trigger, explain: { ...explain, heardAs } } };
+  return {
+    match: { ...match, trigger: { ...match.trigger, explain: { ...explain, heardAs } } },
+    tokens: rejoined.tokens,
+    candidates: again.candidates,
+  };
 }
 
 function firstMatch<R extends SafetyRuleSpec>(
   compiled: CompiledSafetyRules<R>,
   tokens: Tokens,
-): SafetyMatch<R> | null {
+  trace: boolean,
+): { match: SafetyMatch<R> | null; candidates: SafetyCandidate[] } {
   const present = new Set(tokens.stems);
+  const candidates: SafetyCandidate[] = [];
+  let match: SafetyMatch<R> | null = null;
   for (const { rule, tests } of compiled.rules) {
     for (const test of tests) {
-      const trigger = runTest(tokens, test, present);
-      if (trigger) return { rule, trigger };
+      if (trace) tracing = { ruleId: rule.id, kind: test.kind, value: test.value, out: candidates };
+      try {
+        const trigger = runTest(tokens, test, present);
+        if (trigger && !match) match = { rule, trigger };
+      } finally {
+        tracing = undefined;
+      }
+      if (match && !trace) return { match, candidates };
     }
   }
-  return null;
+  return { match, candidates };
 }
 
 /**

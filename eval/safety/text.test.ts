@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ContextModel } from '../../agent/safety/context-model.ts';
 import type { SafetyRuleSpec } from '../../agent/safety/matcher.ts';
 import { parseEvalLines } from './format.ts';
 import {
@@ -31,7 +32,14 @@ describe('the text-level safety evaluation', () => {
   );
 
   it('counts a red flag caught by ANY rule as a hit, and innocent lines with any hit as alarms', () => {
-    expect(report.summary).toEqual({ recall: 0.75, falseAlarmRate: 0.25, lines: 8 });
+    expect(report.summary).toEqual({
+      recall: 0.75,
+      falseAlarmRate: 0.25,
+      lines: 8,
+      escalateRecall: 0.75,
+      escalateFalseAlarmRate: 0.25,
+      confirmRate: 0,
+    });
     expect(report.redFlags).toBe(4);
     expect(report.innocent).toBe(4);
   });
@@ -62,7 +70,29 @@ describe('the text-level safety evaluation', () => {
 
   it('rounds to three decimals and gives 0 rather than NaN for an empty side', () => {
     const onlyRed = run('chest-pain\tchest pain\nchest-pain\tchest pain\nchest-pain\tno idea');
-    expect(onlyRed.summary).toEqual({ recall: 0.667, falseAlarmRate: 0, lines: 3 });
+    expect(onlyRed.summary).toMatchObject({ recall: 0.667, falseAlarmRate: 0, lines: 3 });
+  });
+
+  it('counts a confirm as caught and as a false alarm, with the escalate-only figures beside', () => {
+    // A model that doubts only "… clinic …" after the match: that line is asked about first.
+    const contextModel: ContextModel = {
+      bias: 3,
+      weights: new Map([['a:clinic', -6]]),
+      policy: { demoteBelow: 0.5 },
+    };
+    const withModel = createTextEvaluator(RULES, { contextModel }).evaluate(
+      'lines.tsv',
+      parseEvalLines('chest-pain\tI have chest pain\nnone\tthe chest pain clinic called', 'x'),
+    );
+    expect(withModel.summary).toEqual({
+      recall: 1,
+      falseAlarmRate: 1,
+      lines: 2,
+      escalateRecall: 1,
+      escalateFalseAlarmRate: 0,
+      confirmRate: 1,
+    });
+    expect(withModel.falseAlarms[0]?.fired?.trigger.model).toMatchObject({ policy: 'demote' });
   });
 
   it('combines files by counting lines, not by averaging their rates', () => {
@@ -70,7 +100,7 @@ describe('the text-level safety evaluation', () => {
     const b = run(
       'chest-pain\tnothing\nchest-pain\tnothing\nchest-pain\tchest pain\nnone\tchest pain',
     );
-    expect(combine([a, b])).toEqual({ recall: 0.5, falseAlarmRate: 0.5, lines: 6 });
+    expect(combine([a, b])).toMatchObject({ recall: 0.5, falseAlarmRate: 0.5, lines: 6 });
   });
 
   it('takes the union of profiles, first definition of each id winning', () => {

@@ -6,6 +6,7 @@
  * A red-flag line counts as caught when ANY rule fires (the patient gets a safety response and
  * the care team is told, whichever rule it was); per-rule figures say whether its own rule fired.
  */
+import { assessSafety, type ContextModel, type Outcome } from '../../agent/safety/context-model.ts';
 import {
   compileSafetyRules,
   matchSafety,
@@ -22,8 +23,13 @@ export interface FiredRule {
 
 export interface LineResult {
   line: EvalLine;
-  /** The rule the agent would act on (the first in priority order), or null. */
+  /** The rule the agent would act on or ask about (the first in priority order), or null. */
   fired: FiredRule | null;
+  /**
+   * What the agent does: act at once, ask one confirming question (the care team is told
+   * either way), or nothing. Without the context model: escalate whenever a rule fires.
+   */
+  outcome: Outcome;
   /** Whether the line's own rule fires on it when checked on its own. */
   ownRuleFired: boolean;
 }
@@ -48,14 +54,26 @@ export interface TextEvalReport {
   falseAlarms: LineResult[];
   /** Rule-level confusions: caught, but by another rule. */
   otherRule: LineResult[];
+  /** Lines escalated at once (not asked about first). */
+  escalated: { red: number; innocent: number };
+  /** Innocent lines asked the confirming question. */
+  confirmedInnocent: number;
   summary: EvalSummary;
 }
 
 /** The one-line JSON the CLI prints last. */
 export interface EvalSummary {
+  /** Red flags escalated or asked about: a confirm counts as caught. */
   recall: number;
+  /** Innocent lines escalated or asked about: a confirm counts as a false alarm. */
   falseAlarmRate: number;
   lines: number;
+  /** Red flags escalated at once. */
+  escalateRecall: number;
+  /** Innocent lines escalated at once. */
+  escalateFalseAlarmRate: number;
+  /** Innocent lines asked the confirming question. */
+  confirmRate: number;
 }
 
 /** A label that names no rule being evaluated. */
@@ -106,8 +124,16 @@ export interface Evaluator {
   evaluate(file: string, lines: readonly EvalLine[]): TextEvalReport;
 }
 
+export interface TextEvaluatorOptions {
+  /** The learned second stage (agent/safety/context-model.ts). @defaultValue none */
+  contextModel?: ContextModel | undefined;
+}
+
 /** Compiles the rules once; evaluate() may then run on any number of files. */
-export function createTextEvaluator(rules: readonly SafetyRuleSpec[]): Evaluator {
+export function createTextEvaluator(
+  rules: readonly SafetyRuleSpec[],
+  options: TextEvaluatorOptions = {},
+): Evaluator {
   const all: CompiledSafetyRules = compileSafetyRules(rules);
   const single = new Map(rules.map((r) => [r.id, compileSafetyRules([r])]));
   const ruleIds = rules.map((r) => r.id);
@@ -116,11 +142,12 @@ export function createTextEvaluator(rules: readonly SafetyRuleSpec[]): Evaluator
     evaluate(file, lines) {
       checkLabels(file, lines, ruleIds);
       const results = lines.map((line): LineResult => {
-        const m = matchSafety(all, line.text);
+        const { outcome, match: m } = assessSafety(all, line.text, options.contextModel);
         const own = single.get(line.label);
         return {
           line,
           fired: m ? { ruleId: m.rule.id, trigger: m.trigger } : null,
+          outcome,
           ownRuleFired: own ? matchSafety(own, line.text) !== null : false,
         };
       });
@@ -143,13 +170,16 @@ export function summarise(
       return {
         ruleId,
         total: mine.length,
-        caught: mine.filter((r) => r.fired).length,
+        caught: mine.filter((r) => r.outcome !== 'pass').length,
         ownRule: mine.filter((r) => r.ownRuleFired).length,
       };
     })
     .filter((f) => f.total > 0);
-  const misses = red.filter((r) => !r.fired);
-  const falseAlarms = innocent.filter((r) => r.fired);
+  const misses = red.filter((r) => r.outcome === 'pass');
+  const falseAlarms = innocent.filter((r) => r.outcome !== 'pass');
+  const escalated = (list: readonly LineResult[]) =>
+    list.filter((r) => r.outcome === 'escalate').length;
+  const confirmed = innocent.filter((r) => r.outcome === 'confirm').length;
   return {
     file,
     lines: results.length,
@@ -158,11 +188,16 @@ export function summarise(
     perRule,
     misses,
     falseAlarms,
-    otherRule: red.filter((r) => r.fired && !r.ownRuleFired),
+    otherRule: red.filter((r) => r.outcome !== 'pass' && !r.ownRuleFired),
+    escalated: { red: escalated(red), innocent: escalated(innocent) },
+    confirmedInnocent: confirmed,
     summary: {
       recall: ratio(red.length - misses.length, red.length),
       falseAlarmRate: ratio(falseAlarms.length, innocent.length),
       lines: results.length,
+      escalateRecall: ratio(escalated(red), red.length),
+      escalateFalseAlarmRate: ratio(escalated(innocent), innocent.length),
+      confirmRate: ratio(confirmed, innocent.length),
     },
   };
 }
@@ -177,6 +212,18 @@ export function combine(reports: readonly TextEvalReport[]): EvalSummary {
     recall: ratio(red - missed, red),
     falseAlarmRate: ratio(alarms, innocent),
     lines: reports.reduce((n, r) => n + r.lines, 0),
+    escalateRecall: ratio(
+      reports.reduce((n, r) => n + r.escalated.red, 0),
+      red,
+    ),
+    escalateFalseAlarmRate: ratio(
+      reports.reduce((n, r) => n + r.escalated.innocent, 0),
+      innocent,
+    ),
+    confirmRate: ratio(
+      reports.reduce((n, r) => n + r.confirmedInnocent, 0),
+      innocent,
+    ),
   };
 }
 
@@ -211,13 +258,16 @@ export function formatReport(report: TextEvalReport): string[] {
   out.push(
     `false-alarm rate    ${pct(report.summary.falseAlarmRate)} (${report.falseAlarms.length}/${report.innocent})`,
   );
+  out.push(
+    `escalated at once   ${pct(report.summary.escalateRecall)} of red flags, ${pct(report.summary.escalateFalseAlarmRate)} of innocent lines; asked first: ${pct(report.summary.confirmRate)} of innocent lines`,
+  );
   out.push(`misses (${report.misses.length}):`);
   for (const m of report.misses)
     out.push(`  ${report.file}:${m.line.line}  ${m.line.label}\t${m.line.text}`);
   out.push(`false alarms (${report.falseAlarms.length}):`);
   for (const f of report.falseAlarms) {
     out.push(
-      `  ${report.file}:${f.line.line}  ${f.line.text}  → ${f.fired ? describeTrigger(f.fired) : ''}`,
+      `  ${report.file}:${f.line.line}  ${f.line.text}  → ${f.outcome === 'confirm' ? '(asked first) ' : ''}${f.fired ? describeTrigger(f.fired) : ''}`,
     );
   }
   if (report.otherRule.length) {
