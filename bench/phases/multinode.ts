@@ -216,7 +216,14 @@ export async function multinodePhase(
           }
           const publishedAtMs = Date.now();
           const until = Date.now() + Math.max(120_000, count * 400);
-          while (joined() < count && Date.now() < until) await sleep(1000);
+          let said = Date.now();
+          while (joined() < count && Date.now() < until) {
+            await sleep(1000);
+            if (Date.now() - said >= 30_000) {
+              said = Date.now();
+              ctx.say(`multinode ${label}: ${joined()}/${count} agents joined`);
+            }
+          }
           const drainMs = Date.now() - publishedAtMs;
           await sleep(2000);
           clearInterval(sampler);
@@ -237,8 +244,17 @@ export async function multinodePhase(
             refused.add(r.sessionId);
             rejected[r.code] = (rejected[r.code] ?? 0) + 1;
           }
+          // One read per request, 25 at a time: a thousand one after another took longer than
+          // the whole drain on a loaded machine, with nothing printed.
+          ctx.say(`multinode ${label}: reading ${ids.length} session records`);
+          const records = new Map<string, Awaited<ReturnType<typeof store.get>>>();
+          for (let i = 0; i < ids.length; i += 25) {
+            const batch = ids.slice(i, i + 25);
+            const got = await Promise.all(batch.map((id) => store.get(id)));
+            batch.forEach((id, j) => records.set(id, got[j] ?? null));
+          }
           for (const id of ids) {
-            const s = await store.get(id);
+            const s = records.get(id);
             if (s?.timestamps.active) {
               const claimed = s.timestamps.requested ?? s.requestedAt;
               placementMs.push(s.timestamps.active.getTime() - claimed.getTime());
