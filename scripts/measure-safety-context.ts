@@ -7,15 +7,12 @@
  */
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  candidateFeatures,
-  loadContextModel,
-  type ContextPolicy,
-} from '../agent/safety/context-model.ts';
-import { compileSafetyRules, traceSafety } from '../agent/safety/matcher.ts';
+import { loadContextModel, type ContextPolicy } from '../agent/safety/context-model.ts';
+import { compileSafetyRules } from '../agent/safety/matcher.ts';
 import {
   figures,
   scoreLines,
+  traceLine,
   type ScoredLine,
   type TracedLine,
 } from '../eval/safety/context-training.ts';
@@ -50,15 +47,7 @@ const report = (name: string, scored: readonly ScoredLine[]) => {
     out(`  ${label.padEnd(24)} ${JSON.stringify(figures(scored, policy))}`);
 };
 for (const file of process.argv.slice(2)) {
-  const lines: TracedLine[] = (await readEvalFile(file)).map((l) => {
-    const trace = traceSafety(compiled, l.text);
-    return {
-      file,
-      label: l.label,
-      trace,
-      features: trace.candidates.map((c) => candidateFeatures(trace.tokens, c)),
-    };
-  });
+  const lines: TracedLine[] = (await readEvalFile(file)).map((l) => traceLine(compiled, file, l));
   const scored = scoreLines(model, lines);
   all.push(...scored);
   report(basename(file), scored);

@@ -50,15 +50,18 @@ export function traceLines(
     // The check is here, not only in the script, so no caller can train on a blind set.
     throw new Error(`${file}: heldout sets are for measuring only, never for training`);
   }
-  return lines.map((l) => {
-    const trace = traceSafety(compiled, l.text);
-    return {
-      file,
-      label: l.label,
-      trace,
-      features: trace.candidates.map((c) => candidateFeatures(trace.tokens, c)),
-    };
-  });
+  return lines.map((l) => traceLine(compiled, file, l));
+}
+
+/** One line's candidates and their features. Unguarded: for measuring, blind sets included. */
+export function traceLine(compiled: CompiledSafetyRules, file: string, line: EvalLine): TracedLine {
+  const trace = traceSafety(compiled, line.text);
+  return {
+    file,
+    label: line.label,
+    trace,
+    features: trace.candidates.map((c) => candidateFeatures(trace.tokens, c)),
+  };
 }
 
 /**
