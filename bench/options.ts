@@ -39,6 +39,10 @@ export interface BenchOptions {
   overloadSeconds: number;
   overloadCapacity: number;
   mnCapacity: number;
+  /** Multi-node phase's session store: FerretDB over PostgreSQL (`indexed`) or over SQLite. */
+  mnStore: 'indexed' | 'sqlite';
+  /** The longest the overload's drain is waited for. */
+  drainBudgetMs: number;
   /** Plain and paused patient turns per end-of-turn setting in the turns phase. */
   cutoffTurns: number;
   /** Frames phase: AGENT_INPUT_FRAME_MS settings (10 always among them), rounds, turns per window. */
@@ -97,6 +101,8 @@ export function parseOptions(argv: string[]): BenchOptions {
       'mn-requests': { type: 'string' },
       'mn-copies': { type: 'string' },
       'mn-capacity': { type: 'string' },
+      'mn-store': { type: 'string' },
+      'drain-budget-min': { type: 'string' },
       'overload-rate': { type: 'string' },
       'overload-seconds': { type: 'string' },
       'overload-capacity': { type: 'string' },
@@ -127,6 +133,10 @@ export function parseOptions(argv: string[]): BenchOptions {
   if (td !== 'vad' && td !== 'stt' && td !== 'model') {
     throw new Error(`--turn-detection: expected vad, stt or model, got ${td}`);
   }
+  const mnStore = values['mn-store'] ?? 'indexed';
+  if (mnStore !== 'indexed' && mnStore !== 'sqlite') {
+    throw new Error(`--mn-store: expected indexed or sqlite, got ${mnStore}`);
+  }
   const only = new Set((values.only ?? DEFAULT_PHASES.join(',')).split(',').map((s) => s.trim()));
   for (const p of only) {
     if (!(PHASES as readonly string[]).includes(p)) {
@@ -154,6 +164,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     mnRequests: int('mn-requests', values['mn-requests'], 1000, 1),
     mnCopies: int('mn-copies', values['mn-copies'], 3, 1),
     mnCapacity: int('mn-capacity', values['mn-capacity'], 80, 2),
+    mnStore,
+    drainBudgetMs: int('drain-budget-min', values['drain-budget-min'], 90, 1) * 60_000,
     overloadRate: int('overload-rate', values['overload-rate'], 200, 1),
     overloadSeconds: int('overload-seconds', values['overload-seconds'], 60, 1),
     overloadCapacity: int('overload-capacity', values['overload-capacity'], 10, 2),

@@ -104,6 +104,8 @@ async function main(): Promise<void> {
           mnRequests: opts.mnRequests,
           mnCopies: opts.mnCopies,
           capacity: opts.mnCapacity,
+          mnStore: opts.mnStore,
+          drainBudgetMs: opts.drainBudgetMs,
           overloadRate: opts.overloadRate,
           overloadSeconds: opts.overloadSeconds,
           overloadCapacity: opts.overloadCapacity,

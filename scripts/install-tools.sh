@@ -86,6 +86,8 @@ install_debs() {
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   # The multi-node stack (services.sh up --nodes N): LiveKit nodes share a private Redis.
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  # The placement bench's FerretDB over PostgreSQL (services.sh up --pg), which uses indexes.
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   if [ "${#missing[@]}" -eq 0 ]; then return; fi
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
     die "missing ${missing[*]}: install them with apt-get install ${missing[*]}"

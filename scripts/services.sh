@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Starts, stops and checks the local servers: livekit-server, the Pub/Sub emulator and FerretDB.
 # All bind loopback. Each runs in its own process group so `down` leaves no orphans.
-#   services.sh up | down | status [--nodes N]
+#   services.sh up | down | status [--nodes N] [--pg]
 # With --nodes N (2 or more) it also runs the multi-node stack beside the single-node servers,
 # which it leaves alone: a private Redis (no persistence) and N livekit-server nodes sharing it,
 # node i on HTTP 7900+10(i-1), RTC TCP +1, UDP +2. `down --nodes N` stops only that stack.
+# With --pg it also runs a second FerretDB on 27027 over a private PostgreSQL cluster (55432,
+# data in .run/pg, fsync off). FerretDB's SQLite backend filters everything but `_id` in Go, so
+# a query by `sessionId` reads the whole collection; the PostgreSQL backend pushes it down to an
+# index, as MongoDB does. The placement bench uses it; the tests stay on SQLite. `down --pg`
+# stops only that pair.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,6 +28,9 @@ HEALTH_TIMEOUT_S="${SERVICES_HEALTH_TIMEOUT_S:-60}"
 MULTI_REDIS_PORT="${MULTINODE_REDIS_PORT:-6391}"
 MULTI_BASE_PORT="${MULTINODE_BASE_PORT:-7900}"
 multi="$run/multinode"
+PG_PORT="${VOICECARE_PG_PORT:-55432}"
+MONGO_PG_PORT="${FERRETDB_PG_PORT:-27027}"
+pgdir="$run/pg"
 
 say() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
@@ -36,12 +44,15 @@ healthy() {
     livekit) curl -fsS --max-time 1 "http://127.0.0.1:$LIVEKIT_PORT/" 2>/dev/null | grep -q OK ;;
     pubsub) curl -fsS --max-time 1 "http://127.0.0.1:$PUBSUB_PORT/" >/dev/null 2>&1 ;;
     ferretdb) (exec 3<>"/dev/tcp/127.0.0.1/$MONGO_PORT") 2>/dev/null ;;
+    postgres) pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres 2>/dev/null ;;
+    ferretdb-pg) (exec 3<>"/dev/tcp/127.0.0.1/$MONGO_PG_PORT") 2>/dev/null ;;
   esac
 }
 
 port_of() {
   case "$1" in redis) echo "$MULTI_REDIS_PORT" ;; lk-node*) node_port "${1#lk-node}" ;;
-    livekit) echo "$LIVEKIT_PORT" ;; pubsub) echo "$PUBSUB_PORT" ;; ferretdb) echo "$MONGO_PORT" ;; esac
+    livekit) echo "$LIVEKIT_PORT" ;; pubsub) echo "$PUBSUB_PORT" ;; ferretdb) echo "$MONGO_PORT" ;;
+    postgres) echo "$PG_PORT" ;; ferretdb-pg) echo "$MONGO_PG_PORT" ;; esac
 }
 
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -198,13 +209,56 @@ multi_status() {
   return $rc
 }
 
+# PostgreSQL will not run as root: as root, the cluster belongs to Debian's `postgres` user.
+pg_as=(); [ "$(id -u)" -eq 0 ] && pg_as=(runuser -u postgres --)
+
+pg_up() {
+  local bin; bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+  [ -n "$bin" ] && [ -x "$bin/initdb" ] || die "no PostgreSQL: run scripts/setup.sh (or apt-get install postgresql)"
+  [ -x "$FERRETDB_BIN" ] || die "FerretDB not installed: run scripts/install-tools.sh first"
+  mkdir -p "$pgdir"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$pgdir"
+  if [ ! -f "$pgdir/data/PG_VERSION" ]; then
+    "${pg_as[@]}" "$bin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+      >"$run/logs/postgres-init.log" 2>&1 || die "initdb failed (log: $run/logs/postgres-init.log)"
+  fi
+  # Scratch data for benches: durability is traded for speed, as the SQLite FerretDB's is.
+  start_one postgres "${pg_as[@]}" "$bin/postgres" -D "$pgdir/data" -p "$PG_PORT" -k "$pgdir" \
+    -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off
+  wait_healthy postgres
+  if ! psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname = 'ferretdb'" | grep -q 1; then
+    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "create database ferretdb" >/dev/null
+  fi
+  mkdir -p "$pgdir/ferretdb-state"
+  start_one ferretdb-pg "$FERRETDB_BIN" --handler=pg \
+    --postgresql-url="postgres://postgres@127.0.0.1:$PG_PORT/ferretdb" \
+    --listen-addr="127.0.0.1:$MONGO_PG_PORT" --telemetry=disable --state-dir="$pgdir/ferretdb-state" \
+    --debug-addr=- --log-level=warn
+  wait_healthy ferretdb-pg
+}
+
+pg_down() {
+  stop_one ferretdb-pg
+  stop_one postgres
+}
+
+pg_status() {
+  local rc=0 s
+  for s in postgres ferretdb-pg; do
+    if healthy "$s"; then say "$s: healthy on 127.0.0.1:$(port_of "$s")"; else say "$s: down"; rc=1; fi
+  done
+  return $rc
+}
+
 cmd="${1:-}"; shift || true
 nodes=""
+pg=""
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --nodes) nodes="${2:-}"; shift 2 || die "--nodes needs a number" ;;
     --nodes=*) nodes="${1#--nodes=}"; shift ;;
-    *) die "unknown option $1 (usage: services.sh up|down|status [--nodes N])" ;;
+    --pg) pg=1; shift ;;
+    *) die "unknown option $1 (usage: services.sh up|down|status [--nodes N] [--pg])" ;;
   esac
 done
 if [ -n "$nodes" ]; then
@@ -213,10 +267,15 @@ if [ -n "$nodes" ]; then
 fi
 
 case "$cmd" in
-  up) up; if [ -n "$nodes" ]; then multi_up "$nodes"; fi ;;
-  down) if [ -n "$nodes" ]; then multi_down "$nodes"; else multi_down; down; fi ;;
+  up) up; if [ -n "$nodes" ]; then multi_up "$nodes"; fi; if [ -n "$pg" ]; then pg_up; fi ;;
+  down)
+    if [ -n "$nodes" ] || [ -n "$pg" ]; then
+      if [ -n "$nodes" ]; then multi_down "$nodes"; fi
+      if [ -n "$pg" ]; then pg_down; fi
+    else multi_down; pg_down; down; fi ;;
   status) status_rc=0; status || status_rc=$?
     if [ -n "$nodes" ]; then multi_status "$nodes" || status_rc=1; fi
+    if [ -n "$pg" ]; then pg_status || status_rc=1; fi
     exit $status_rc ;;
-  *) die "usage: services.sh up|down|status [--nodes N]" ;;
+  *) die "usage: services.sh up|down|status [--nodes N] [--pg]" ;;
 esac

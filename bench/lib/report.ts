@@ -668,6 +668,7 @@ export function markdown(r: BenchReport): string {
       Object.entries(f.rejected ?? {})
         .map(([code, n]) => `${n} ${code}`)
         .join(', ') || '0',
+      f.unplaced ?? 0,
       ms(f.placementP50Ms),
       ms(f.placementP99Ms),
       ms(f.wallMs),
@@ -689,6 +690,7 @@ export function markdown(r: BenchReport): string {
           'lost',
           'failed',
           'rejected (announced)',
+          'unplaced (still queued)',
           'p50',
           'p99',
           'wall',
@@ -702,7 +704,7 @@ export function markdown(r: BenchReport): string {
       out.push(
         `Overload: peak backlog ${o.peakBacklog}, drained ${ms(o.drainMs)} after publishing ended; ` +
           `dispatcher RSS start ${o.rssStartMb.join('/')} MB, peak ${o.rssPeakMb.join('/')} MB, ` +
-          `end ${o.rssEndMb.join('/')} MB.`,
+          `end ${o.rssEndMb.join('/')} MB. Store: ${m.store ?? 'sqlite'}.`,
         '',
         `Backlog curve (t s: backlog): ${o.samples
           .filter((_, i) => i % 10 === 0)

@@ -131,6 +131,18 @@ export async function ensureMultiNodeStack(count = 2): Promise<MultiNodeStack> {
   return { nodes, redisUrl: `redis://127.0.0.1:${MULTI_REDIS_PORT}` };
 }
 
+/**
+ * FerretDB over PostgreSQL (`services.sh up --pg`), for runs that fill collections with many
+ * thousands of sessions: there a query by `sessionId` uses an index, as on MongoDB, where the
+ * SQLite backend reads the whole collection. Returns its MongoDB URL.
+ */
+export async function ensureIndexedMongo(): Promise<string> {
+  await services('up', '--pg');
+  return `mongodb://127.0.0.1:${INDEXED_MONGO_PORT}`;
+}
+
+export const INDEXED_MONGO_PORT = 27027;
+
 /** SIGKILLs one node's process group: no drain, nothing unregistered, as a crashed host. */
 export async function killNode(node: StackNode): Promise<void> {
   const pid = Number((await readFile(`${RUN_DIR}/lk-node${node.index}.pid`, 'utf8')).trim());
