@@ -66,7 +66,7 @@ async function main(): Promise<number> {
   }
   let questions;
   try {
-    const files = ['questions.tsv', 'heldout.tsv', 'heldout-2.tsv'];
+    const files = ['questions.tsv', 'dev-2.tsv', 'heldout.tsv', 'heldout-2.tsv'];
     const texts = await Promise.all(
       files.map((f) => readFile(join(root, 'eval', 'knowledge', f), 'utf8')),
     );
