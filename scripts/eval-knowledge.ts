@@ -96,7 +96,7 @@ async function main(): Promise<number> {
   if (args.verbose) {
     for (const s of splits.flatMap((x) => x.scored)) {
       out(
-        `${s.q.split}\t${s.top ? s.top.score.toFixed(2) : '-'}\t${s.top?.label ?? '-'}${s.top?.topicsMissing.length ? ` (lacks ${s.top.topicsMissing.join(' ')})` : ''}\t${s.q.relevant.join(',') || 'none'}\t${s.q.question}`,
+        `${s.q.split}\t${s.top ? s.top.score.toFixed(2) : '-'}\t${s.top?.label ?? '-'}${s.top?.refusals.length ? ` (${s.top.refusals.map((r) => `${r.rule}: ${r.terms.join(' ')}`).join('; ')})` : ''}\t${s.q.relevant.join(',') || 'none'}\t${s.q.question}`,
       );
     }
   }
