@@ -5,11 +5,11 @@
  * agent's own threshold (KNOWLEDGE_MIN_SCORE) and through the same answerability check as a
  * call; it also prints the threshold dev, test and dev-2 together would tune (no unanswerable
  * question answered, then the best recall, then the middle of the range), which is only a
- * guide: see README "Knowledge". The held-out splits were written before the
- * changes they measure (heldout before the vocabulary and the abstention rule, heldout-2 before
- * its writer read the retrieval code) and must never be used to change them; `--splits dev,test`
- * leaves them out while working (`--splits dev,test,dev-2` for all the tuning ones). heldout-2's first run, at 0.63: precision 85.7 %, recall 30.0 %,
- * wrongly answered 1 of 17 (at 0.51: 86.4 %, 47.5 %, 2 of 17).
+ * guide: see README "Knowledge". The held-out splits were written before the changes they
+ * measure (heldout before the vocabulary and the abstention rule, heldout-2 before its writer
+ * read the retrieval code) and must never be used to change them; `--splits dev,test,dev-2`
+ * leaves them out while working. heldout-2's first run, at 0.63: precision 85.7 %, recall
+ * 30.0 %, wrongly answered 1 of 17 (at 0.51: 86.4 %, 47.5 %, 2 of 17).
  *
  *   npm run eval:knowledge
  *   npm run eval:knowledge -- --threshold 0.6     # report every split at a given threshold
