@@ -965,7 +965,13 @@ class SessionRun<P> {
     const id = `${this.sessionId}:${messageId ?? `t${at.getTime()}`}`;
     const best = lookup.best;
     this.log.info(
-      { followUpId: id, reason: lookup.reason, bestScore: best?.score, via },
+      {
+        followUpId: id,
+        reason: lookup.reason,
+        bestScore: best?.score,
+        refusedBy: lookup.refusedBy,
+        via,
+      },
       'question deferred to the care team',
     );
     const store = this.deps.knowledge?.followUps;
@@ -978,6 +984,7 @@ class SessionRun<P> {
         reason: lookup.reason,
         question: question.slice(0, 1000),
         ...(best ? { bestScore: best.score, bestPassageId: best.passageId } : {}),
+        ...(lookup.refusedBy?.length ? { refusedBy: lookup.refusedBy } : {}),
         via,
         at,
       }),

@@ -17,7 +17,9 @@ export {
   ensureKnowledgeIndexes,
 } from './mongo-store.ts';
 export { isQuestion } from './question.ts';
-export { KnowledgeIndex, answers } from './retrieval.ts';
+export { REFUSAL_RULES } from './answerability.ts';
+export type { Refusal, RefusalRule } from './answerability.ts';
+export { KnowledgeIndex, answering, answers, refusedBy } from './retrieval.ts';
 export type { Hit } from './retrieval.ts';
 export {
   DOCUMENT_FORMATS,

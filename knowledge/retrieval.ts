@@ -18,8 +18,20 @@
  * "warfarin", "hair") means the answer is not in the documents. Passages holding every topic
  * word rank first. The vocabulary reaches MiniSearch through its tokenizer and term processing,
  * so passages and questions are turned into the same terms, and MiniSearch keeps the ranking.
+ *
+ * Topic words are one of the answerability checks (answerability.ts) a passage must pass,
+ * whatever its score: qualifiers the question narrows itself with ("my other knee", "a 5
+ * milligram tablet", "my child") must be in the passage too, and a word only one other passage
+ * holds must not be missing. Each refusal says which rule refused the passage.
  */
 import MiniSearch from 'minisearch';
+import {
+  qualifiersOf,
+  refusalsOf,
+  specificDf,
+  type Refusal,
+  type RefusalRule,
+} from './answerability.ts';
 import type { Passage } from './schema.ts';
 import { indexTerms, passageTerms, searchTerms, tokens, topicOf } from './text.ts';
 
@@ -33,11 +45,34 @@ export interface Hit {
   bm25: number;
   /** The question's topic words this passage does not hold; any one means it cannot answer. */
   topicsMissing: string[];
+  /**
+   * Why this passage cannot answer the question whatever the threshold (answerability.ts);
+   * empty: it may, if its score is high enough. The terms are the patient's: never log them.
+   */
+  refusals: Refusal[];
 }
 
-/** Whether a hit may be used to answer: strong enough and holding every topic word. */
+/** Whether a hit may be used to answer: strong enough and refused by no answerability check. */
 export function answers(hit: Hit, minScore: number): boolean {
-  return hit.score >= minScore && hit.topicsMissing.length === 0;
+  return hit.score >= minScore && hit.refusals.length === 0;
+}
+
+/** The rules that refuse a hit at `minScore`, for the record of a deferral; empty if it answers. */
+export function refusedBy(hit: Hit, minScore: number): RefusalRule[] {
+  return [
+    ...(hit.score < minScore ? ['low_score' as const] : []),
+    ...hit.refusals.map((r) => r.rule),
+  ];
+}
+
+/**
+ * The passages a lookup may use: none unless the best-ranked one answers, then those of the rest
+ * that answer too. A weaker passage is never read because the best was refused: the best one
+ * failing a check says the question is not what the documents answer.
+ */
+export function answering(hits: readonly Hit[], minScore: number): Hit[] {
+  const [best] = hits;
+  return best && answers(best, minScore) ? hits.filter((h) => answers(h, minScore)) : [];
 }
 
 export interface SearchOptions {
@@ -55,6 +90,8 @@ export class KnowledgeIndex {
   private readonly search: MiniSearch<Stored>;
   /** Passages holding each term (for the inverse document frequency). */
   private readonly df = new Map<string, number>();
+  /** Each passage's qualifiers (answerability.ts), by passage id. */
+  private readonly qualifiers = new Map<string, ReadonlySet<string>>();
   readonly size: number;
 
   constructor(passages: readonly Passage[]) {
@@ -83,6 +120,7 @@ export class KnowledgeIndex {
       for (const t of indexTerms(`${p.heading ?? ''} ${p.text}`)) {
         this.df.set(t, (this.df.get(t) ?? 0) + 1);
       }
+      this.qualifiers.set(p.id, new Set(qualifiersOf(`${p.heading ?? ''} ${p.text}`, 'passage')));
     }
     this.size = passages.length;
   }
@@ -94,24 +132,37 @@ export class KnowledgeIndex {
 
   /**
    * The best passages for a question, best first (those holding every topic word, then by
-   * BM25); none when it has no informative words.
+   * BM25), each with the checks it fails; none when it has no informative words.
    */
   query(question: string, opts: SearchOptions = {}): Hit[] {
     const terms = searchTerms(question);
     if (terms.length === 0 || this.size === 0) return [];
     const topics = terms.filter((t) => topicOf(t) !== undefined);
+    const qualifiers = qualifiersOf(question, 'question');
+    const specificMax = specificDf(this.size);
+    const df = (t: string) => this.df.get(t) ?? 0;
     const total = terms.reduce((sum, t) => sum + this.idf(t), 0);
     const hits = this.search.search(terms.join(' ')).map((r): Hit => {
       const matched = new Set(r.queryTerms);
       const held = terms.filter((t) => matched.has(t)).reduce((sum, t) => sum + this.idf(t), 0);
       const heading = r['heading'] as string | undefined;
+      const id = String(r.id);
       return {
-        passageId: String(r.id),
+        passageId: id,
         text: r['text'] as string,
         ...(heading ? { heading } : {}),
         score: total > 0 ? Math.min(1, held / total) : 0,
         bm25: r.score,
         topicsMissing: topics.filter((t) => !matched.has(t)),
+        refusals: refusalsOf({
+          terms,
+          held: matched,
+          topics,
+          qualifiers,
+          passageQualifiers: this.qualifiers.get(id) ?? new Set(),
+          df,
+          specificMax,
+        }),
       };
     });
     // Stable: BM25 order is kept within each group.

@@ -7,6 +7,7 @@
  * retired document is never used again, whatever its versions say.
  */
 import { z } from 'zod';
+import { REFUSAL_RULES, type RefusalRule } from './answerability.ts';
 
 export const DOCUMENT_FORMATS = ['markdown', 'text', 'pdf'] as const;
 export type DocumentFormat = (typeof DOCUMENT_FORMATS)[number];
@@ -87,6 +88,8 @@ export interface FollowUp {
   bestScore?: number;
   /** The best passage seen, below the threshold. */
   bestPassageId?: string;
+  /** Why the best passage was not used (answerability.ts): rule names, not the words. */
+  refusedBy?: RefusalRule[];
   /** How the question came: the dialogue engine's question detector, or the LLM's tool. */
   via: 'engine' | 'llm_tool';
   at: Date;
@@ -101,6 +104,7 @@ export const FollowUpSchema = z
     question: z.string().min(1).max(1000),
     bestScore: z.number().min(0).max(1).optional(),
     bestPassageId: z.string().max(200).optional(),
+    refusedBy: z.array(z.enum(REFUSAL_RULES)).max(REFUSAL_RULES.length).optional(),
     via: z.enum(['engine', 'llm_tool']),
     at: z.date(),
   })

@@ -7,7 +7,8 @@
  */
 import { withTimeout } from '../infra/time.ts';
 import type { Logger } from '../infra/logger.ts';
-import { KnowledgeIndex, answers, type Hit } from './retrieval.ts';
+import type { RefusalRule } from './answerability.ts';
+import { KnowledgeIndex, answering, refusedBy, type Hit } from './retrieval.ts';
 import type { ApprovedSource, KnowledgeStore } from './store.ts';
 
 export type Lookup =
@@ -16,12 +17,17 @@ export type Lookup =
       kind: 'defer';
       reason: 'no_approved_answer' | 'knowledge_unavailable';
       best?: Hit;
+      /** Why the best passage was not used (no_approved_answer with a passage found). */
+      refusedBy?: RefusalRule[];
     };
 
 export interface SessionKnowledgeOptions {
   store: Pick<KnowledgeStore, 'approvedSources'>;
   profileId: string;
-  /** Normalised score (0-1) a passage needs to be used (it must also hold every topic word). */
+  /**
+   * Normalised score (0-1) a passage needs to be used; it must also pass every answerability
+   * check (answerability.ts).
+   */
   minScore: number;
   timeoutMs: number;
   logger?: Logger;
@@ -71,18 +77,28 @@ export class SessionKnowledge {
       );
       return { kind: 'defer', reason: 'knowledge_unavailable' };
     }
-    const strong = hits.filter((h) => answers(h, this.opts.minScore));
+    // The same choice for the LLM's tool and the dialogue engine: no passage at all rather than
+    // a weaker one when the best is refused.
+    const strong = answering(hits, this.opts.minScore);
+    const best = hits[0];
+    const refused = best && strong.length === 0 ? refusedBy(best, this.opts.minScore) : undefined;
     this.opts.logger?.debug(
       {
         passages: this.index?.size ?? 0,
-        bestScore: hits[0]?.score,
+        bestScore: best?.score,
         matched: strong.length,
+        // Rule names only: the refused terms are the patient's words.
+        ...(refused ? { refusedBy: refused } : {}),
         durationMs: Math.round(performance.now() - started),
       },
       'knowledge lookup',
     );
     if (strong.length === 0) {
-      return { kind: 'defer', reason: 'no_approved_answer', ...(hits[0] ? { best: hits[0] } : {}) };
+      return {
+        kind: 'defer',
+        reason: 'no_approved_answer',
+        ...(best ? { best, refusedBy: refused ?? [] } : {}),
+      };
     }
     // The index's order (BM25, the heading counting), which eval:knowledge measures: re-sorting
     // by the normalised score put passages sharing "take" or "come" first and read "Who takes my

@@ -159,6 +159,7 @@ export function describeKnowledgeStoreContract(
         reason: 'no_approved_answer',
         question: `question ${n}`,
         bestScore: 0.2,
+        refusedBy: ['low_score', 'qualifier_missing'],
         via: 'engine',
         at: at(s),
       });

@@ -25,6 +25,7 @@ whom why why's will with won't would wouldn't you you'd you'll you're you've you
 yourselves ok okay alright right fine safe allowed able please tell know wondering wonder want
 wanted just also really still yet get got go going anything something thing things much many
 lot kind sort bit maybe need needs supposed mean means hi hello thanks thank um uh er well like
+goes went gone
 doctor nurse dr ask asking question long soon often
 manage managing cope coping handle deal plan planning planned book booked`
     .split(/\s+/)

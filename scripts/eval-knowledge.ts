@@ -1,17 +1,19 @@
 /**
  * Measures knowledge retrieval over knowledge/samples/*.md on eval/knowledge/questions.tsv (dev
- * and test), eval/knowledge/heldout.tsv and eval/knowledge/heldout-2.tsv, every split at the
- * agent's own threshold (KNOWLEDGE_MIN_SCORE); it also prints the threshold the dev and test
- * splits together would tune (the lowest with no unanswerable question answered, then the best
- * recall), which is only a guide: see README "Knowledge". The held-out splits were written before the
- * changes they measure (heldout before the vocabulary and the abstention rule, heldout-2 before
- * its writer read the retrieval code) and must never be used to change them; `--splits dev,test`
- * leaves them out while working. heldout-2's first run, at 0.63: precision 85.7 %, recall 30.0 %,
- * wrongly answered 1 of 17 (at 0.51: 86.4 %, 47.5 %, 2 of 17).
+ * and test), eval/knowledge/dev-2.tsv (on-topic unanswerable questions, for the answerability
+ * check), eval/knowledge/heldout.tsv and eval/knowledge/heldout-2.tsv, every split at the
+ * agent's own threshold (KNOWLEDGE_MIN_SCORE) and through the same answerability check as a
+ * call; it also prints the threshold dev, test and dev-2 together would tune (no unanswerable
+ * question answered, then the best recall, then the middle of the range), which is only a
+ * guide: see README "Knowledge". The held-out splits were written before the changes they
+ * measure (heldout before the vocabulary and the abstention rule, heldout-2 before its writer
+ * read the retrieval code) and must never be used to change them; `--splits dev,test,dev-2`
+ * leaves them out while working. heldout-2's first run, at 0.63: precision 85.7 %, recall
+ * 30.0 %, wrongly answered 1 of 17 (at 0.51: 86.4 %, 47.5 %, 2 of 17).
  *
  *   npm run eval:knowledge
  *   npm run eval:knowledge -- --threshold 0.6     # report every split at a given threshold
- *   npm run eval:knowledge -- --verbose           # every question with its top passage and score
+ *   npm run eval:knowledge -- --verbose           # every question, its top passage, score, refusals
  *   npm run eval:knowledge -- --splits dev,test   # only these splits
  *
  * The last line is a one-line JSON summary. Exit 0 whatever the figures, 1 for bad input.
@@ -66,7 +68,7 @@ async function main(): Promise<number> {
   }
   let questions;
   try {
-    const files = ['questions.tsv', 'heldout.tsv', 'heldout-2.tsv'];
+    const files = ['questions.tsv', 'dev-2.tsv', 'heldout.tsv', 'heldout-2.tsv'];
     const texts = await Promise.all(
       files.map((f) => readFile(join(root, 'eval', 'knowledge', f), 'utf8')),
     );
@@ -96,7 +98,7 @@ async function main(): Promise<number> {
   if (args.verbose) {
     for (const s of splits.flatMap((x) => x.scored)) {
       out(
-        `${s.q.split}\t${s.top ? s.top.score.toFixed(2) : '-'}\t${s.top?.label ?? '-'}${s.top?.topicsMissing.length ? ` (lacks ${s.top.topicsMissing.join(' ')})` : ''}\t${s.q.relevant.join(',') || 'none'}\t${s.q.question}`,
+        `${s.q.split}\t${s.top ? s.top.score.toFixed(2) : '-'}\t${s.top?.label ?? '-'}${s.top?.refusals.length ? ` (${s.top.refusals.map((r) => `${r.rule}: ${r.terms.join(' ')}`).join('; ')})` : ''}\t${s.q.relevant.join(',') || 'none'}\t${s.q.question}`,
       );
     }
   }
@@ -113,7 +115,7 @@ async function main(): Promise<number> {
   const threshold = given ?? config().knowledge.minScore;
   if (tuned !== undefined) {
     out(
-      `tuned on ${TUNING.join(' and ')}: ${tuned.toFixed(2)}; reported at ${threshold.toFixed(2)}`,
+      `tuned on ${TUNING.slice(0, -1).join(', ')} and ${TUNING.at(-1)}: ${tuned.toFixed(2)}; reported at ${threshold.toFixed(2)}`,
     );
   }
   const summary: Record<string, unknown> = { threshold, tunedThreshold: tuned ?? null };

@@ -168,6 +168,8 @@ describe('questions answered only from approved documents (LLM)', () => {
           question: 'Can I take vitamin D with my other pills?',
           reason: 'no_approved_answer',
           via: 'llm_tool',
+          // Why the best passage was refused, by rule: the leaflet never names a vitamin.
+          refusedBy: expect.arrayContaining(['topic_missing']),
         }),
         expect.objectContaining({
           question: 'Sorry, when can I have a shower again?',

@@ -10,7 +10,8 @@ import { z } from 'zod';
 import {
   DocId,
   KnowledgeIndex,
-  answers,
+  answering,
+  refusedBy,
   KnowledgeInputError,
   KnowledgeStoreError,
   ProfileIds,
@@ -325,9 +326,15 @@ export const knowledgeRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps)
       const sources = await deps.knowledge.approvedSources(request.body.profile);
       const index = new KnowledgeIndex(sources.flatMap((s) => s.passages));
       const hits = index.query(request.body.question, { limit: 5 });
+      // What a call would read: nothing if the best passage is refused (answering()).
+      const used = new Set(answering(hits, limits.minScore).map((h) => h.passageId));
       return {
         minScore: limits.minScore,
-        hits: hits.map((h) => ({ ...h, strong: answers(h, limits.minScore) })),
+        hits: hits.map((h) => ({
+          ...h,
+          strong: used.has(h.passageId),
+          refusedBy: refusedBy(h, limits.minScore),
+        })),
       };
     },
   );
